@@ -1,0 +1,1 @@
+"""Faust agents and tables (thin) and the pure logic they call (agents.logic)."""

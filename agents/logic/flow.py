@@ -1,0 +1,283 @@
+"""One warehouse's flows in event time: per-minute counts, totals, backlogs and rates.
+
+`WarehouseState` is mutated in place by `apply` (the hot path); everything is a function of the
+events and of the times passed in. Idempotence: every record (the totals, and each minute bucket)
+remembers the last source offset applied to it per topic partition, so a message replayed after a
+crash changes nothing, whichever of the records had reached the changelog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from agents.logic.windows import MINUTE_MS, minute_start
+from streams.events import Event
+from streams.flows import FLOWS, QUEUES, Queue
+
+FLOW_INDEX: Final = {name: i for i, name in enumerate(FLOWS)}
+N_FLOWS: Final = len(FLOWS)
+
+
+def zero_counts() -> list[int]:
+    return [0] * N_FLOWS
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Counts of one minute, indexed like FLOWS, and the offsets already applied to them."""
+
+    counts: list[int] = field(default_factory=zero_counts)
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    """Event-time settings of the counting stage (milliseconds)."""
+
+    retention_ms: int = 24 * 60 * MINUTE_MS  # how long per-minute counts are kept
+    lateness_ms: int = 2 * MINUTE_MS  # watermark = newest event time - lateness
+    horizon_ms: int = 15 * MINUTE_MS  # rates are averaged over this many minutes
+    idle_after_ms: int = (
+        60_000  # processing time after which a quiet topic no longer holds the watermark
+    )
+
+
+@dataclass(slots=True)
+class WarehouseState:
+    warehouse: str
+    totals: list[int] = field(default_factory=zero_counts)
+    applied: dict[str, int] = field(default_factory=dict)
+    minutes: dict[int, Bucket] = field(default_factory=dict)
+    newest_by_topic: dict[str, int] = field(default_factory=dict)
+    seen_at_by_topic: dict[str, int] = field(
+        default_factory=dict
+    )  # processing clock, not persisted
+    late: int = 0  # valid events older than the retention: in the backlog, in no minute
+    duplicates: int = 0  # messages skipped because their offset was already applied
+    closed_through_ms: int | None = None  # end of the last minute handed to evaluation
+
+    @property
+    def newest_ms(self) -> int | None:
+        return max(self.newest_by_topic.values()) if self.newest_by_topic else None
+
+
+def source_of(topic: str, partition: int) -> str:
+    return f"{topic}/{partition}"
+
+
+def apply(
+    state: WarehouseState,
+    event: Event,
+    config: FlowConfig,
+    *,
+    source: str | None = None,
+    offset: int | None = None,
+    seen_at_ms: int = 0,
+) -> bool:
+    """Count one event. Returns False when (source, offset) was applied before (a replay)."""
+    index = FLOW_INDEX[event.flow]
+    at = event.occurred_at_ms
+    fresh = True
+    if source is not None and offset is not None:
+        if state.applied.get(source, -1) >= offset:
+            fresh = False
+        else:
+            state.applied[source] = offset
+    if fresh:
+        state.totals[index] += 1
+    start = minute_start(at)
+    newest = state.newest_ms
+    floor = (newest if newest is not None else at) - config.retention_ms
+    if at >= floor:
+        bucket = state.minutes.get(start)
+        if bucket is None:
+            bucket = state.minutes[start] = Bucket()
+        bucket_fresh = True
+        if source is not None and offset is not None:
+            if bucket.applied.get(source, -1) >= offset:
+                bucket_fresh = False
+            else:
+                bucket.applied[source] = offset
+        if bucket_fresh:
+            bucket.counts[index] += 1
+        fresh = fresh or bucket_fresh
+    elif fresh:
+        state.late += 1
+    if not fresh:
+        state.duplicates += 1
+        return False
+    topic = event.topic
+    if at > state.newest_by_topic.get(topic, at - 1):
+        state.newest_by_topic[topic] = at
+    if seen_at_ms:
+        state.seen_at_by_topic[topic] = seen_at_ms
+    return True
+
+
+def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = None) -> int | None:
+    """Event time up to which this warehouse's data is taken as complete.
+
+    The oldest of the topics' newest event times, less the allowed lateness, so that a topic read
+    ahead of another (a replay) never closes a minute the slower one still has data for. A topic
+    that has sent nothing for `idle_after_ms` of processing time (`now_ms`) stops holding it back;
+    with `now_ms` None every topic seen counts."""
+    if not state.newest_by_topic:
+        return None
+    active = [
+        newest
+        for topic, newest in state.newest_by_topic.items()
+        if now_ms is None
+        or now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
+    ]
+    base = min(active) if active else max(state.newest_by_topic.values())
+    return base - config.lateness_ms
+
+
+def close_minutes(
+    state: WarehouseState, config: FlowConfig, now_ms: int | None = None, max_minutes: int = 1440
+) -> list[int]:
+    """Ends of the minutes the watermark has newly passed, oldest first, and mark them closed.
+
+    The first call starts at the watermark (no evaluation back to 1970); a jump longer than
+    `max_minutes` evaluates only its last `max_minutes` minutes. Also expires minutes that fell
+    out of the retention."""
+    mark = watermark(state, config, now_ms)
+    if mark is None:
+        return []
+    through = minute_start(mark)
+    previous = state.closed_through_ms
+    if previous is None:
+        state.closed_through_ms = through
+        return []
+    if through <= previous:
+        return []
+    first = max(previous + MINUTE_MS, through - (max_minutes - 1) * MINUTE_MS)
+    state.closed_through_ms = through
+    expire(state, config)
+    return list(range(first, through + MINUTE_MS, MINUTE_MS))
+
+
+def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
+    """Drop minute buckets older than the retention; returns their starts."""
+    newest = state.newest_ms
+    if newest is None:
+        return []
+    floor = minute_start(newest - config.retention_ms)
+    gone = [start for start in state.minutes if start < floor]
+    for start in gone:
+        del state.minutes[start]
+    return gone
+
+
+# ---- reading the state ------------------------------------------------------------------------
+
+
+def counts_between(state: WarehouseState, start_ms: int, end_ms: int) -> list[int]:
+    """Sum of the per-minute counts of minutes starting in [start_ms, end_ms)."""
+    out = zero_counts()
+    for start, bucket in state.minutes.items():
+        if start_ms <= start < end_ms:
+            for i, c in enumerate(bucket.counts):
+                out[i] += c
+    return out
+
+
+def totals_before(state: WarehouseState, at_ms: int) -> list[int]:
+    """Counts of every event with occurred_at < at_ms (since the stream began).
+
+    Totals less the minutes at or after `at_ms`: it does not depend on the order of arrival."""
+    out = list(state.totals)
+    for start, bucket in state.minutes.items():
+        if start >= at_ms:
+            for i, c in enumerate(bucket.counts):
+                out[i] -= c
+    return out
+
+
+def _sum(counts: list[int], flows: Iterable[str]) -> int:
+    return sum(counts[FLOW_INDEX[f]] for f in flows)
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity: an unbounded ratio is shown as null."""
+    return None if value is None or value == float("inf") else round(value, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    queue: str
+    inflow_rate: float  # events per minute over the horizon
+    outflow_rate: float
+    backlog: int
+    pressure: float | None  # inflow / outflow; None when nothing flowed out (and in) at all
+    hours_to_clear: float | None  # backlog / outflow per hour; None when nothing flows out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "inflow_rate": round(self.inflow_rate, 4),
+            "outflow_rate": round(self.outflow_rate, 4),
+            "backlog": self.backlog,
+            "pressure": _finite(self.pressure),
+            "hours_to_clear": _finite(self.hours_to_clear),
+        }
+
+
+def queue_status(
+    queue: Queue, window: list[int], before: list[int], horizon_min: float
+) -> QueueStatus:
+    inflow = _sum(window, queue.inflow) / horizon_min
+    outflow = _sum(window, queue.outflow) / horizon_min
+    backlog = max(0, _sum(before, queue.inflow) - _sum(before, queue.outflow))
+    if outflow > 0:
+        pressure: float | None = inflow / outflow
+        hours: float | None = backlog / (outflow * 60)
+    else:
+        pressure = float("inf") if inflow > 0 else None
+        hours = 0.0 if backlog == 0 else None
+    return QueueStatus(queue.name, inflow, outflow, backlog, pressure, hours)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The signals of one warehouse at event time `at_ms` (the end of the last closed minute)."""
+
+    warehouse: str
+    at_ms: int | None
+    rates: dict[str, float]  # flow -> events per minute over the horizon
+    totals: dict[str, int]  # flow -> count since the stream began (all arrived, any event time)
+    queues: dict[str, QueueStatus]
+    late: int
+
+
+def snapshot(
+    state: WarehouseState, config: FlowConfig, at_ms: int | None = None, *, live: bool = True
+) -> Snapshot:
+    """Rates over the horizon ending at `at_ms` (default: the last closed minute).
+
+    Backlogs: with `live`, from everything counted so far (the contract's `backlog`); otherwise
+    from what happened before `at_ms` only, which is what the detector uses so that its input
+    does not depend on how far ahead some topic has been read."""
+    at = at_ms if at_ms is not None else state.closed_through_ms
+    horizon_min = config.horizon_ms / MINUTE_MS
+    if at is None:
+        window = zero_counts()
+    else:
+        window = counts_between(state, at - config.horizon_ms, at)
+    before = list(state.totals) if live or at is None else totals_before(state, at)
+    return Snapshot(
+        warehouse=state.warehouse,
+        at_ms=at,
+        rates={f: window[i] / horizon_min for i, f in enumerate(FLOWS)},
+        totals={f: state.totals[i] for i, f in enumerate(FLOWS)},
+        queues={q.name: queue_status(q, window, before, horizon_min) for q in QUEUES},
+        late=state.late,
+    )
+
+
+def current_backlogs(state: WarehouseState) -> dict[str, int]:
+    """Each queue's backlog from everything counted so far (arrival order does not matter)."""
+    return {
+        q.name: max(0, _sum(state.totals, q.inflow) - _sum(state.totals, q.outflow)) for q in QUEUES
+    }

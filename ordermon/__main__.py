@@ -1,0 +1,3 @@
+from ordermon.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""The only place that touches orjson: bytes off the wire -> Event | Rejection, records -> bytes.
+
+`decode` never raises: whatever the bytes, it returns an event or a rejection with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from streams.errors import RejectReason
+from streams.events import Event
+from streams.flows import STATUSES
+from streams.timefmt import format_rfc3339_ms
+from streams.validation import MAX_VALUE_BYTES, Rejection, validate
+
+_OPTIONAL_WIRE = (
+    "schema_version",
+    "amount",
+    "items",
+    "carrier",
+    "complaint_id",
+    "reason",
+    "refund_id",
+)
+
+
+def decode(
+    topic: str,
+    key: bytes | None,
+    raw: bytes | None,
+    *,
+    now_ms: int | None = None,
+    max_future_ms: int | None = None,
+) -> Event | Rejection:
+    """Decode one input message of `topic`.
+
+    When `now_ms` and `max_future_ms` are given, an event further than `max_future_ms` ahead of
+    `now_ms` is rejected as ``future_timestamp`` (the caller owns the clock)."""
+    try:
+        if topic not in STATUSES:
+            return Rejection(RejectReason.INVALID_VALUE, f"'{topic}' is not an input topic")
+        if raw is None:
+            return Rejection(RejectReason.NOT_JSON, "the message has no value (a tombstone)")
+        if len(raw) > MAX_VALUE_BYTES:
+            return Rejection(
+                RejectReason.TOO_LARGE,
+                f"the value is {len(raw)} bytes; the contract allows at most {MAX_VALUE_BYTES}",
+            )
+        key_text: str | None = None
+        if key is not None:
+            try:
+                key_text = key.decode("utf-8")
+            except UnicodeDecodeError:
+                return Rejection(RejectReason.NOT_UTF8, "the message key is not valid UTF-8")
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return Rejection(RejectReason.NOT_UTF8, "the value is not valid UTF-8")
+            return Rejection(RejectReason.NOT_JSON, f"the value is not JSON: {exc}")
+        if not isinstance(obj, dict):
+            return Rejection(
+                RejectReason.NOT_OBJECT,
+                f"the value must be a JSON object, got a JSON {type(obj).__name__}",
+            )
+        result = validate(topic, obj, key_text)
+        if (
+            now_ms is not None
+            and max_future_ms is not None
+            and not isinstance(result, Rejection)
+            and result.occurred_at_ms > now_ms + max_future_ms
+        ):
+            ahead_s = (result.occurred_at_ms - now_ms) / 1000
+            return Rejection(
+                RejectReason.FUTURE_TIMESTAMP,
+                f"occurred_at is {ahead_s:.0f} s ahead of this worker's clock; "
+                f"at most {max_future_ms / 1000:.0f} s of clock skew is allowed",
+            )
+        return result
+    except Exception as exc:  # never raise into an agent: an unforeseen input is still a rejection
+        return Rejection(RejectReason.INVALID_VALUE, f"the value could not be decoded: {exc!r}")
+
+
+def event_to_wire(event: Event) -> dict[str, Any]:
+    """The contract's JSON object for an event (what a publisher sends)."""
+    wire: dict[str, Any] = {
+        "event_id": event.event_id,
+        "status": event.status,
+        "order_id": event.order_id,
+        "warehouse": event.warehouse,
+        "occurred_at": format_rfc3339_ms(event.occurred_at_ms),
+    }
+    for name in _OPTIONAL_WIRE:
+        value = getattr(event, name, None)
+        if value is not None and not (name == "schema_version" and value == 1):
+            wire[name] = value
+    return wire
+
+
+def encode_event(event: Event) -> bytes:
+    return orjson.dumps(event_to_wire(event))
+
+
+def dumps(obj: Mapping[str, Any] | list[Any]) -> bytes:
+    """JSON bytes of a plain record (alerts, dead letters, HTTP answers)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+
+def loads(raw: bytes | str) -> Any:
+    return orjson.loads(raw)
