@@ -45,6 +45,9 @@ class Settings:
     partitions: int = _setting(
         "PARTITIONS", 4, "partitions of every topic that ordermon creates (all inputs alike)"
     )
+    replication_factor: int = _setting(
+        "REPLICATION_FACTOR", 1, "replication factor of the topics ordermon creates"
+    )
     retention_minutes: int = _setting(
         "RETENTION_MINUTES", 1440, "how long per-minute counts are kept, in minutes of event time"
     )
@@ -205,6 +208,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "alertmanager_url": _url,
     "store": _store,
     "partitions": _positive,
+    "replication_factor": _positive,
     "retention_minutes": _positive,
     "lateness_seconds": _non_negative,
     "horizon_minutes": _positive,

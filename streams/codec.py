@@ -25,6 +25,8 @@ _OPTIONAL_WIRE = (
     "reason",
     "refund_id",
 )
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1
 
 
 def decode(
@@ -98,6 +100,11 @@ def event_to_wire(event: Event) -> dict[str, Any]:
     for name in _OPTIONAL_WIRE:
         value = getattr(event, name, None)
         if value is not None and not (name == "schema_version" and value == 1):
+            if type(value) is int and not _INT_MIN <= value <= _INT_MAX:
+                # orjson writes integers of at most 64 bits. A larger one came off the wire as a
+                # float with an integral value (orjson reads it that way), so writing it as that
+                # float again is exact, and it still reads back as the same integer.
+                value = float(value)
             wire[name] = value
     return wire
 

@@ -4,17 +4,36 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Final
 
+# ASCII digits only: `\d` would also take other scripts' digits ("٢٠٢٦"), which int() then reads.
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))\Z"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))\Z"
 )
+
+# The same grammar as one regular expression for the published JSON Schemas, with the ranges of
+# month, day, hour, minute, second and offset spelled out. It cannot say which days a month has,
+# nor that the instant must fall within years 1-9999 in UTC; parse_rfc3339_ms checks those too.
+TIMESTAMP_PATTERN: Final = (
+    r"^(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+    r"-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The instants that format_rfc3339_ms can write: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
+MIN_MS: Final = -62_135_596_800_000
+MAX_MS: Final = 253_402_300_799_999
 
 
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch milliseconds of an RFC 3339 timestamp that carries an offset; None if it is not one.
 
-    Fractions below a millisecond are truncated. A leap second (``:60``) is not accepted.
+    Fractions below a millisecond are truncated. A leap second (``:60``) is not accepted, nor an
+    instant outside years 1-9999 in UTC (``0001-01-01T00:30:00+01:00``), which could not be
+    written back.
     """
     m = _RFC3339.match(text)
     if m is None:
@@ -35,12 +54,18 @@ def parse_rfc3339_ms(text: str) -> int | None:
         return None
     millis = int((frac or "0")[:3].ljust(3, "0"))
     delta_s = dt - _EPOCH
-    return (delta_s.days * 86_400 + delta_s.seconds) * 1000 + millis
+    ms = (delta_s.days * 86_400 + delta_s.seconds) * 1000 + millis
+    return ms if MIN_MS <= ms <= MAX_MS else None
 
 
 def format_rfc3339_ms(ms: int) -> str:
-    """``2026-11-22T08:15:00Z``, or with ``.123`` when the milliseconds are not zero."""
+    """``2026-11-22T08:15:00Z``, or with ``.123`` when the milliseconds are not zero.
+
+    Raises OverflowError outside MIN_MS..MAX_MS (years 1-9999)."""
     dt = _EPOCH + timedelta(milliseconds=ms)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime: its %Y does not pad years below 1000 to four digits on every platform.
+    base = (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    )
     frac = ms % 1000
     return f"{base}.{frac:03d}Z" if frac else f"{base}Z"

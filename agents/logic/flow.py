@@ -141,8 +141,7 @@ def close_minutes(
     """Ends of the minutes the watermark has newly passed, oldest first, and mark them closed.
 
     The first call starts at the watermark (no evaluation back to 1970); a jump longer than
-    `max_minutes` evaluates only its last `max_minutes` minutes. Also expires minutes that fell
-    out of the retention."""
+    `max_minutes` evaluates only its last `max_minutes` minutes."""
     mark = watermark(state, config, now_ms)
     if mark is None:
         return []
@@ -155,7 +154,6 @@ def close_minutes(
         return []
     first = max(previous + MINUTE_MS, through - (max_minutes - 1) * MINUTE_MS)
     state.closed_through_ms = through
-    expire(state, config)
     return list(range(first, through + MINUTE_MS, MINUTE_MS))
 
 

@@ -1,0 +1,55 @@
+"""The one ingest agent: all four input topics (co-partitioned, keyed by warehouse) in batches.
+
+Thin: decode/apply/evaluate happen in agents.pipeline; this module carries the outcome to the
+dead-letter topic, the tables (changelogs), the metrics and the alert sinks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from agents.pipeline import Message, Pipeline
+from agents.tables import backend
+from agents.topics import deadletter, inputs, names
+from ordermon.app import app, settings
+from ordermon.runtime import runtime
+from streams.codec import dumps
+
+log = logging.getLogger(__name__)
+
+pipeline = Pipeline(
+    settings.flow,
+    names,
+    backend,
+    evaluator=runtime.evaluator,
+    max_warehouses=settings.max_warehouses,
+    max_future_ms=settings.max_future_seconds * 1000,
+)
+runtime.pipeline = pipeline
+
+
+@app.agent(inputs, name="ordermon.ingest")
+async def ingest(stream: Any) -> None:
+    async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+        started = time.perf_counter()
+        messages = [
+            Message(
+                e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+            )
+            for e in events
+        ]
+        outcome = pipeline.process(messages, now_ms=int(time.time() * 1000))
+        for dead in outcome.deadletters:
+            await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
+        for write in outcome.writes:
+            backend.write(write)
+        runtime.record(outcome, time.perf_counter() - started)
+        for alert in outcome.alerts:
+            await runtime.publish(alert)
+
+
+@app.on_partitions_revoked.connect
+async def _on_revoked(app: Any, *, revoked: Any, **kwargs: Any) -> None:
+    # The tables are the truth after a rebalance; the cache is rebuilt from them on demand.
+    pipeline.forget()

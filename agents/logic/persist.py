@@ -1,0 +1,59 @@
+"""WarehouseState <-> changelog records. A warehouse is one *head* record (totals, offsets applied,
+watermark inputs, detector state) plus one record per minute bucket; each record carries the offsets
+applied to it, so each is idempotent on its own (see agents.logic.flow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.logic.flow import N_FLOWS, Bucket, WarehouseState
+from streams.codec import dumps, loads
+
+VERSION = 1
+
+
+def _counts(raw: Any) -> list[int]:
+    counts = [int(c) for c in raw][:N_FLOWS]
+    return counts + [0] * (N_FLOWS - len(counts))
+
+
+def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None) -> bytes:
+    return dumps(
+        {
+            "v": VERSION,
+            "totals": state.totals,
+            "applied": state.applied,
+            "newest": state.newest_by_topic,
+            "late": state.late,
+            "dup": state.duplicates,
+            "closed": state.closed_through_ms,
+            "det": detector,
+        }
+    )
+
+
+def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[str, Any] | None]:
+    obj = loads(raw)
+    state = WarehouseState(
+        warehouse=warehouse,
+        totals=_counts(obj["totals"]),
+        applied={str(k): int(v) for k, v in obj["applied"].items()},
+        newest_by_topic={str(k): int(v) for k, v in obj["newest"].items()},
+        late=int(obj["late"]),
+        duplicates=int(obj.get("dup", 0)),
+        closed_through_ms=obj["closed"],
+    )
+    return state, obj.get("det")
+
+
+def bucket_to_bytes(bucket: Bucket) -> bytes:
+    return dumps({"c": bucket.counts, "a": bucket.applied})
+
+
+def bucket_from_bytes(raw: bytes) -> Bucket:
+    obj = loads(raw)
+    return Bucket(counts=_counts(obj["c"]), applied={str(k): int(v) for k, v in obj["a"].items()})
+
+
+def minute_key(warehouse: str, minute_ms: int) -> bytes:
+    return f"{warehouse}@{minute_ms}".encode()

@@ -1,0 +1,282 @@
+"""One batch of input messages -> counts, dead letters, alerts and the records to persist.
+
+No Faust here: the agent (agents.ingest) hands messages in and carries the outcome to Kafka, the
+tables, the metrics and the sinks. State is cached in memory and loaded lazily from a `Backend`
+(the Faust tables in the worker, dicts in tests)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+from agents.logic.flow import (
+    FlowConfig,
+    Snapshot,
+    WarehouseState,
+    apply,
+    close_minutes,
+    expire,
+    minute_start,
+    snapshot,
+    source_of,
+)
+from agents.logic.persist import (
+    bucket_from_bytes,
+    bucket_to_bytes,
+    head_from_bytes,
+    head_to_bytes,
+    minute_key,
+)
+from agents.logic.windows import MINUTE_MS
+from streams.codec import decode
+from streams.errors import RejectReason
+from streams.outputs import Alert, DeadLetter
+from streams.topics import TopicNames
+from streams.validation import Rejection
+
+HEADS = "heads"
+MINUTES = "minutes"
+
+
+class Message(NamedTuple):
+    topic: str  # the full topic name, prefix included
+    partition: int
+    offset: int | None
+    key: bytes | None
+    value: bytes | None
+
+
+class Write(NamedTuple):
+    table: str  # HEADS or MINUTES
+    partition: int
+    key: bytes
+    value: bytes | None  # None deletes
+
+
+class Backend(Protocol):
+    """Durable storage of the records (Faust tables backed by changelog topics)."""
+
+    def get(self, table: str, key: bytes) -> bytes | None: ...
+
+    def keys(self, table: str) -> Iterable[bytes]: ...
+
+
+class Evaluator(Protocol):
+    """The detector, as the pipeline sees it (agents.detection adapts agents.logic.detector)."""
+
+    def load(self, raw: dict[str, Any] | None) -> Any: ...
+
+    def dump(self, detector: Any) -> dict[str, Any] | None: ...
+
+    def minute(self, detector: Any, state: WarehouseState, at_ms: int) -> list[Alert]: ...
+
+    def firing(self, detector: Any) -> list[Alert]: ...
+
+    def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]: ...
+
+
+class NoDetection:
+    """Counting only: no alerts."""
+
+    def load(self, raw: dict[str, Any] | None) -> Any:
+        return None
+
+    def dump(self, detector: Any) -> dict[str, Any] | None:
+        return None
+
+    def minute(self, detector: Any, state: WarehouseState, at_ms: int) -> list[Alert]:
+        return []
+
+    def firing(self, detector: Any) -> list[Alert]:
+        return []
+
+    def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]:
+        return []
+
+
+@dataclass
+class Outcome:
+    counted: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (topic, status, wh)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+    late: Counter[str] = field(default_factory=Counter)  # topic -> valid events older than retention
+    duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: FlowConfig,
+        names: TopicNames,
+        backend: Backend,
+        *,
+        evaluator: Evaluator | None = None,
+        max_warehouses: int = 1000,
+        max_future_ms: int | None = 300_000,
+    ) -> None:
+        self.config = config
+        self.names = names
+        self.backend = backend
+        self.evaluator: Evaluator = evaluator or NoDetection()
+        self.max_warehouses = max_warehouses
+        self.max_future_ms = max_future_ms
+        self.states: dict[str, WarehouseState] = {}
+        self.detectors: dict[str, Any] = {}
+        self.partition_of: dict[str, int] = {}
+        self.newest_event_ms: dict[str, int] = {}  # contract topic -> newest occurred_at seen
+        self._known: set[str] | None = None
+
+    # ---- state ---------------------------------------------------------------------------
+    def forget(self) -> None:
+        """Drop the cache (after a rebalance the tables are the truth)."""
+        self.states.clear()
+        self.detectors.clear()
+        self.partition_of.clear()
+        self._known = None
+
+    def known(self) -> set[str]:
+        if self._known is None:
+            self._known = {k.decode() for k in self.backend.keys(HEADS)} | set(self.states)
+        return self._known
+
+    def state(self, warehouse: str) -> WarehouseState | None:
+        """The cached state, loaded from the backend on first use; None if never seen."""
+        state = self.states.get(warehouse)
+        if state is not None:
+            return state
+        raw = self.backend.get(HEADS, warehouse.encode())
+        if raw is None:
+            return None
+        state, det = head_from_bytes(warehouse, raw)
+        newest = state.newest_ms
+        if newest is not None:
+            first = minute_start(newest - self.config.retention_ms)
+            for start in range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS):
+                bucket = self.backend.get(MINUTES, minute_key(warehouse, start))
+                if bucket is not None:
+                    state.minutes[start] = bucket_from_bytes(bucket)
+        self.states[warehouse] = state
+        self.detectors[warehouse] = self.evaluator.load(det)
+        return state
+
+    def snapshots(self) -> list[Snapshot]:
+        out = []
+        for warehouse in sorted(self.known()):
+            state = self.state(warehouse)
+            if state is not None:
+                out.append(snapshot(state, self.config))
+        return out
+
+    def firing(self, warehouse: str | None = None) -> list[Alert]:
+        alerts: list[Alert] = []
+        for wh in [warehouse] if warehouse else sorted(self.known()):
+            if self.state(wh) is not None:
+                alerts.extend(self.evaluator.firing(self.detectors.get(wh)))
+        return alerts
+
+    # ---- the batch -----------------------------------------------------------------------
+    def process(self, messages: Sequence[Message], now_ms: int) -> Outcome:
+        out = Outcome()
+        dirty: dict[str, set[int]] = {}
+        config = self.config
+        for msg in messages:
+            topic = self.names.base(msg.topic)
+            result = decode(
+                topic, msg.key, msg.value, now_ms=now_ms, max_future_ms=self.max_future_ms
+            )
+            if isinstance(result, Rejection):
+                out.deadletters.append(self._dead(msg, topic, result, now_ms))
+                continue
+            warehouse = result.warehouse
+            state = self.states.get(warehouse) or self.state(warehouse)
+            if state is None:
+                known = self.known()
+                if len(known) >= self.max_warehouses:
+                    out.deadletters.append(
+                        self._dead(
+                            msg,
+                            topic,
+                            Rejection(
+                                RejectReason.WAREHOUSE_LIMIT,
+                                f"warehouse '{warehouse}' would be number {len(known) + 1}; "
+                                f"this worker tracks at most {self.max_warehouses} "
+                                "(ORDERMON_MAX_WAREHOUSES): raise it and replay",
+                            ),
+                            now_ms,
+                        )
+                    )
+                    continue
+                state = self.states[warehouse] = WarehouseState(warehouse)
+                self.detectors[warehouse] = self.evaluator.load(None)
+                known.add(warehouse)
+            late_before = state.late
+            fresh = apply(
+                state,
+                result,
+                config,
+                source=source_of(topic, msg.partition),
+                offset=msg.offset,
+                seen_at_ms=now_ms,
+            )
+            self.partition_of[warehouse] = msg.partition
+            if not fresh:
+                out.duplicates[topic] += 1
+                continue
+            out.counted[(topic, result.status, warehouse)] += 1
+            if state.late != late_before:
+                out.late[topic] += 1
+            minutes = dirty.setdefault(warehouse, set())
+            minutes.add(minute_start(result.occurred_at_ms))
+            at = result.occurred_at_ms
+            if at > self.newest_event_ms.get(topic, at - 1):
+                self.newest_event_ms[topic] = at
+        self._evaluate(dirty, now_ms, out)
+        return out
+
+    def _evaluate(self, dirty: dict[str, set[int]], now_ms: int, out: Outcome) -> None:
+        newest_mark: int | None = None
+        for warehouse, minutes in dirty.items():
+            state = self.states[warehouse]
+            detector = self.detectors.get(warehouse)
+            for end in close_minutes(state, self.config, now_ms):
+                out.alerts.extend(self.evaluator.minute(detector, state, end))
+            if state.closed_through_ms is not None:
+                mark = state.closed_through_ms
+                newest_mark = mark if newest_mark is None else max(newest_mark, mark)
+            partition = self.partition_of[warehouse]
+            gone = expire(state, self.config)
+            out.writes.append(
+                Write(
+                    HEADS,
+                    partition,
+                    warehouse.encode(),
+                    head_to_bytes(state, self.evaluator.dump(detector)),
+                )
+            )
+            for start in minutes:
+                bucket = state.minutes.get(start)
+                if bucket is not None:
+                    out.writes.append(
+                        Write(MINUTES, partition, minute_key(warehouse, start), bucket_to_bytes(bucket))
+                    )
+            for start in gone:
+                out.writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
+        if newest_mark is not None:
+            members = {
+                wh: (self.detectors.get(wh), st.newest_ms) for wh, st in self.states.items()
+            }
+            out.alerts.extend(self.evaluator.network(members, newest_mark))
+
+    def _dead(self, msg: Message, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:
+        return DeadLetter(
+            source_topic=msg.topic,
+            partition=msg.partition,
+            offset=-1 if msg.offset is None else msg.offset,
+            error=rejection.message,
+            reason=str(rejection.reason),
+            received_at_ms=now_ms,
+            payload=msg.value,
+        )

@@ -1,0 +1,57 @@
+"""Faust tables keyed by warehouse (storage only: the meaning lives in agents.logic).
+
+`heads`: one record per warehouse; `minutes`: one record per (warehouse, minute). Both are backed
+by changelog topics with the input topics' partition count, so a warehouse's records live in the
+partition its events come from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from agents.pipeline import HEADS, MINUTES, Write
+from ordermon.app import app, settings
+
+heads = app.Table(
+    "warehouse-heads",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    help="per-warehouse totals, offsets applied, watermark inputs and detector state",
+)
+minutes = app.Table(
+    "warehouse-minutes",
+    key_type=bytes,
+    value_type=bytes,
+    partitions=settings.partitions,
+    help="per-warehouse per-minute counts in event time",
+)
+_TABLES: dict[str, Any] = {HEADS: heads, MINUTES: minutes}
+
+
+class TableBackend:
+    """The pipeline's Backend over the Faust tables."""
+
+    def get(self, table: str, key: bytes) -> bytes | None:
+        value = _TABLES[table].data.get(key)
+        return value if value is None else bytes(value)
+
+    def keys(self, table: str) -> Iterable[bytes]:
+        return list(_TABLES[table].data.keys())
+
+    def write(self, write: Write) -> None:
+        """Store a record and send it to the changelog partition of the warehouse's events.
+
+        (Faust's `table[key] = value` finds the partition from the current event, which a batch
+        taken with `take_events` does not set; so the partition is passed explicitly.)"""
+        table = _TABLES[write.table]
+        if write.value is None:
+            if write.key in table.data:
+                del table.data[write.key]
+                table.send_changelog(write.partition, write.key, None, value_serializer="raw")
+        else:
+            table.data[write.key] = write.value
+            table.send_changelog(write.partition, write.key, write.value)
+
+
+backend = TableBackend()

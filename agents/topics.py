@@ -1,0 +1,13 @@
+"""The Faust topics of the worker, bound from streams.topics. Values stay raw bytes: the codec in
+`streams` decodes them, so a bad message becomes a dead letter rather than a Faust decode error."""
+
+from __future__ import annotations
+
+from ordermon.app import app, settings
+from streams.topics import TopicNames
+
+names = TopicNames(settings.topic_prefix)
+
+inputs = app.topic(*names.inputs, key_type=bytes, value_type=bytes)
+alerts = app.topic(names.alerts, key_type=bytes, value_type=bytes, internal=False)
+deadletter = app.topic(names.deadletter, key_type=bytes, value_type=bytes, internal=False)

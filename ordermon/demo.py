@@ -1,0 +1,136 @@
+"""`ordermon demo`: the embedded broker, one worker and the jd2008 scenario, with a live view.
+
+Everything runs on 127.0.0.1 on free ports, in a temporary directory, and is cleaned up at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.liveview import render
+
+DEFAULT_DAYS = 60.0
+DEFAULT_SPEED = 86_400 / 1.2  # one simulated day every 1.2 s
+
+
+def fetch(url: str, timeout: float = 2.0) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback only
+        return json.loads(answer.read())
+
+
+def wait_ready(base: str, worker: subprocess.Popen[bytes], deadline: float) -> bool:
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            return False
+        with contextlib.suppress(OSError, ValueError):
+            fetch(base + "/readyz", timeout=1.0)
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def run_demo(duration: float = 170.0, days: float | None = None, speed: float | None = None) -> int:
+    from ordermon.devtools.scenarios import build
+    from ordermon.devtools.simulate import SimStats, run
+    from streams.publisher import Publisher
+
+    started = time.monotonic()
+    deadline = started + duration
+    tty = sys.stdout.isatty()
+    workdir = Path(tempfile.mkdtemp(prefix="ordermon-demo-"))
+    broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log")
+    web_port = free_port()
+    base = f"http://127.0.0.1:{web_port}"
+    env = {
+        **os.environ,
+        "ORDERMON_KAFKA": broker.bootstrap,
+        "ORDERMON_WEB_PORT": str(web_port),
+        "ORDERMON_WEB_HOST": "127.0.0.1",
+        "ORDERMON_DATA_DIR": str(workdir / "data"),
+        "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+        "ORDERMON_LOG_LEVEL": "warning",
+    }
+    scenario = build("jd2008", days=days or DEFAULT_DAYS)
+    print(f"ordermon demo: {scenario.description}")
+    print(f"  broker 127.0.0.1:{broker.port}, worker {base}, logs in {workdir}")
+    broker.start()
+    worker_log = open(workdir / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ordermon", "worker"],
+        env=env,
+        stdout=worker_log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    stats = SimStats()
+    code = 0
+    last: list[dict[str, Any]] = []
+    try:
+        if not wait_ready(base, worker, min(deadline, time.monotonic() + 90)):
+            print(f"the worker did not become ready; see {workdir / 'worker.log'}")
+            return 1
+
+        async def simulate() -> None:
+            async with Publisher(broker.bootstrap) as pub:
+                await run(scenario, pub, speed=speed or DEFAULT_SPEED, stats=stats)
+
+        async def main() -> None:
+            nonlocal last
+            task = asyncio.create_task(simulate())
+            shown = 0.0
+            while time.monotonic() < deadline:
+                await asyncio.sleep(1.0)
+                with contextlib.suppress(OSError, ValueError):
+                    last = await asyncio.to_thread(fetch, base + "/warehouses")
+                counted = sum(sum(s.get("totals", {}).values()) for s in last)
+                title = (
+                    f"ordermon demo — jd2008 — sent {stats.total:,} events, counted {counted:,}"
+                    f" — {time.monotonic() - started:5.0f}s"
+                )
+                if tty:
+                    print("\x1b[2J\x1b[H" + render(last, title), flush=True)
+                elif time.monotonic() - shown >= 10:
+                    print(render(last, title) + "\n", flush=True)
+                    shown = time.monotonic()
+                if task.done() and counted >= sum(stats.sent.values()):
+                    break
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the worker exited; see {workdir / 'worker.log'}")
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            elif task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+        asyncio.run(main())
+        alerts: list[dict[str, Any]] = []
+        with contextlib.suppress(OSError, ValueError):
+            alerts = fetch(base + "/alerts")
+        print("\n" + render(last, "final state"))
+        print(f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses; "
+              f"{len(alerts)} alerts firing at the end")
+        for a in alerts:
+            print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
+    except (RuntimeError, OSError) as exc:
+        print(f"demo failed: {exc}")
+        code = 1
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        worker_log.close()
+        broker.stop()
+    return code

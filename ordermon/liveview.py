@@ -1,0 +1,32 @@
+"""The demo's terminal view: one row per warehouse, from the worker's /warehouses answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+HEADER = (
+    f"{'warehouse':<10} {'event time':<17} {'orders/min':>10} {'dispatch/min':>12} "
+    f"{'pressure':>8} {'backlog':>8} {'h to clear':>10} {'svc backlog':>11} {'refunds wait':>12}  alerts"
+)
+
+
+def _num(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def render(statuses: Sequence[dict[str, Any]], title: str = "") -> str:
+    lines = [title, HEADER, "-" * len(HEADER)] if title else [HEADER, "-" * len(HEADER)]
+    for s in statuses:
+        alerts = ", ".join(
+            f"{a['kind']}({a['severity']})" for a in s.get("alerts", []) if a.get("state") == "firing"
+        )
+        as_of = (s.get("as_of") or "-").replace("T", " ")[:16]
+        refund = s.get("queues", {}).get("refund", {}).get("backlog")
+        lines.append(
+            f"{s['warehouse']:<10} {as_of:<17} {_num(s['order_rate'], '10.1f')} "
+            f"{_num(s['dispatch_rate'], '12.1f')} {_num(s['pressure'], '8.2f')} "
+            f"{_num(s['backlog'], '8d')} {_num(s.get('hours_to_clear'), '10.1f')} "
+            f"{_num(s['service_backlog'], '11d')} {_num(refund, '12d')}  {alerts}"
+        )
+    return "\n".join(lines)

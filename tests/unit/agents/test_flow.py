@@ -1,0 +1,184 @@
+"""Counting in event time: minutes, totals, backlogs, watermark, idempotence (agents.logic.flow)."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.logic.flow import (
+    FlowConfig,
+    WarehouseState,
+    apply,
+    close_minutes,
+    counts_between,
+    current_backlogs,
+    expire,
+    snapshot,
+    watermark,
+)
+from agents.logic.persist import (
+    bucket_from_bytes,
+    bucket_to_bytes,
+    head_from_bytes,
+    head_to_bytes,
+)
+from agents.logic.windows import MINUTE_MS, minute_start
+from streams.events import DispatchEvent, Event, OrderEvent
+from streams.flows import FLOWS
+from streams.timefmt import parse_rfc3339_ms
+
+T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
+CONFIG = FlowConfig(retention_ms=60 * MINUTE_MS, lateness_ms=2 * MINUTE_MS, horizon_ms=15 * MINUTE_MS)
+PLACED = FLOWS.index("orders_placed")
+DISPATCHED = FLOWS.index("dispatches_dispatched")
+
+
+def order(n: int, at_ms: int, status: str = "placed", wh: str = "W1") -> OrderEvent:
+    return OrderEvent(
+        event_id=f"o{n}", status=status, order_id=f"o{n}", warehouse=wh, occurred_at_ms=at_ms  # type: ignore[arg-type]
+    )
+
+
+def dispatch(n: int, at_ms: int, status: str = "dispatched", wh: str = "W1") -> DispatchEvent:
+    return DispatchEvent(
+        event_id=f"d{n}", status=status, order_id=f"o{n}", warehouse=wh, occurred_at_ms=at_ms  # type: ignore[arg-type]
+    )
+
+
+def test_minute_start_floors_also_before_1970() -> None:
+    assert minute_start(T0 + 59_999) == T0
+    assert minute_start(-1) == -MINUTE_MS
+
+
+def test_events_land_in_their_minute_and_totals() -> None:
+    state = WarehouseState("W1")
+    # (event, minute it must land in)
+    rows: list[tuple[Event, int]] = [
+        (order(1, T0 + 5_000), T0),
+        (order(2, T0 + 59_999), T0),
+        (order(3, T0 + 60_000), T0 + MINUTE_MS),
+        (dispatch(1, T0 + 61_000), T0 + MINUTE_MS),
+        (order(4, T0 + 30_000), T0),  # out of order, still in minute 0
+    ]
+    for event, _minute in rows:
+        assert apply(state, event, CONFIG)
+    assert state.minutes[T0].counts[PLACED] == 3
+    assert state.minutes[T0 + MINUTE_MS].counts[PLACED] == 1
+    assert state.minutes[T0 + MINUTE_MS].counts[DISPATCHED] == 1
+    assert state.totals[PLACED] == 4
+    assert current_backlogs(state) == {"dispatch": 3, "delivery": 1, "service": 0, "refund": 0}
+
+
+def test_replayed_offsets_change_nothing() -> None:
+    state = WarehouseState("W1")
+    events = [order(i, T0 + i * 1000) for i in range(10)]
+    for i, e in enumerate(events):
+        assert apply(state, e, CONFIG, source="orders/0", offset=i)
+    before = (list(state.totals), {k: list(b.counts) for k, b in state.minutes.items()})
+    # a crash replays offsets 5..9: nothing changes, each is reported as a duplicate
+    for i, e in enumerate(events[5:], start=5):
+        assert not apply(state, e, CONFIG, source="orders/0", offset=i)
+    assert (list(state.totals), {k: list(b.counts) for k, b in state.minutes.items()}) == before
+    assert state.duplicates == 5
+    # another partition's offsets are independent
+    assert apply(state, order(99, T0), CONFIG, source="orders/1", offset=0)
+
+
+def test_head_and_bucket_recovered_from_different_points_stay_exact() -> None:
+    """The head record reached the changelog after offset 7, the bucket only after offset 3:
+    replaying 4..9 must give exactly the counts of one pass."""
+    events = [order(i, T0 + i * 1000) for i in range(10)]
+    truth = WarehouseState("W1")
+    for i, e in enumerate(events):
+        apply(truth, e, CONFIG, source="orders/0", offset=i)
+    partial = WarehouseState("W1")
+    for i, e in enumerate(events[:4]):
+        apply(partial, e, CONFIG, source="orders/0", offset=i)
+    bucket_at_3 = bucket_from_bytes(bucket_to_bytes(partial.minutes[T0]))
+    for i, e in enumerate(events[4:8], start=4):
+        apply(partial, e, CONFIG, source="orders/0", offset=i)
+    head, _ = head_from_bytes("W1", head_to_bytes(partial))
+    head.minutes[T0] = bucket_at_3
+    for i, e in enumerate(events[4:], start=4):
+        apply(head, e, CONFIG, source="orders/0", offset=i)
+    assert head.totals == truth.totals
+    assert head.minutes[T0].counts == truth.minutes[T0].counts
+
+
+def test_events_older_than_retention_count_in_backlog_not_in_a_minute() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0 + 3 * 3600_000), CONFIG)
+    assert apply(state, order(2, T0), CONFIG)  # 3 h older than the newest; retention is 1 h
+    assert state.late == 1
+    assert state.totals[PLACED] == 2
+    assert T0 not in state.minutes
+
+
+def test_watermark_is_the_slowest_topic_less_lateness() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0 + 30 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
+    apply(state, dispatch(1, T0 + 10 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
+    # dispatches are behind: they hold the watermark
+    assert watermark(state, CONFIG, now_ms=2_000) == T0 + 8 * MINUTE_MS
+    # until dispatches have been quiet for idle_after_ms of processing time
+    assert watermark(state, CONFIG, now_ms=1_000 + CONFIG.idle_after_ms) == T0 + 28 * MINUTE_MS
+    # without a clock every topic seen counts
+    assert watermark(state, CONFIG) == T0 + 8 * MINUTE_MS
+
+
+def test_close_minutes_hands_out_each_minute_once_in_order() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0 + 30_000), CONFIG)
+    assert close_minutes(state, CONFIG) == []  # the first call only sets the starting point
+    apply(state, order(2, T0 + 5 * MINUTE_MS + 1), CONFIG)
+    # first watermark T0-90s: closed through T0-2min. Now watermark = T0+3min+1ms, so the
+    # minutes ending at T0-1min, T0, ..., T0+3min are handed out, oldest first
+    assert close_minutes(state, CONFIG) == [T0 + MINUTE_MS * k for k in (-1, 0, 1, 2, 3)]
+    assert close_minutes(state, CONFIG) == []  # nothing new
+
+
+def test_expire_drops_minutes_out_of_retention() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0), CONFIG)
+    apply(state, order(2, T0 + 2 * 3600_000), CONFIG)
+    assert expire(state, CONFIG) == [T0]
+    assert state.totals[PLACED] == 2  # the backlog keeps everything
+
+
+def test_snapshot_rates_pressure_and_hours_to_clear() -> None:
+    state = WarehouseState("W1")
+    n = 0
+    for minute in range(15):  # 4 orders and 2 dispatches a minute for 15 minutes
+        for k in range(4):
+            n += 1
+            apply(state, order(n, T0 + minute * MINUTE_MS + k * 1000), CONFIG)
+        for k in range(2):
+            apply(state, dispatch(n - k, T0 + minute * MINUTE_MS + 30_000 + k), CONFIG)
+    snap = snapshot(state, CONFIG, T0 + 15 * MINUTE_MS, live=False)
+    q = snap.queues["dispatch"]
+    assert q.inflow_rate == 4.0 and q.outflow_rate == 2.0 and q.pressure == 2.0
+    assert q.backlog == 30
+    assert q.hours_to_clear == 30 / 120
+    # as of minute 10 only 10 minutes have happened: the backlog is 20, not 30
+    assert snapshot(state, CONFIG, T0 + 10 * MINUTE_MS, live=False).queues["dispatch"].backlog == 20
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=200))
+def test_counts_do_not_depend_on_arrival_order(rnd: random.Random, n: int) -> None:
+    events: list[Event] = []
+    for i in range(n):
+        at = T0 + rnd.randrange(0, 30 * MINUTE_MS)
+        events.append(order(i, at) if rnd.random() < 0.6 else dispatch(i, at))
+    shuffled = list(events)
+    rnd.shuffle(shuffled)
+    a, b = WarehouseState("W1"), WarehouseState("W1")
+    for e in events:
+        apply(a, e, CONFIG)
+    for e in shuffled:
+        apply(b, e, CONFIG)
+    assert a.totals == b.totals
+    assert counts_between(a, T0, T0 + 30 * MINUTE_MS) == counts_between(b, T0, T0 + 30 * MINUTE_MS)
+    assert current_backlogs(a) == current_backlogs(b)
