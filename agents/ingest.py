@@ -50,6 +50,6 @@ async def ingest(stream: Any) -> None:
 
 
 @app.on_partitions_revoked.connect
-async def _on_revoked(app: Any, *, revoked: Any, **kwargs: Any) -> None:
+async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     # The tables are the truth after a rebalance; the cache is rebuilt from them on demand.
     pipeline.forget()

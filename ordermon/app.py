@@ -17,7 +17,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "broker": settings.broker_url,
         "store": settings.store,
         "autodiscover": ["agents"],
-        "origin": "ordermon",
         "datadir": settings.data_dir,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,
