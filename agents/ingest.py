@@ -35,7 +35,11 @@ async def ingest(stream: Any) -> None:
         started = time.perf_counter()
         messages = [
             Message(
-                e.message.topic, e.message.partition, e.message.offset, e.message.key, e.message.value
+                e.message.topic,
+                e.message.partition,
+                e.message.offset,
+                e.message.key,
+                e.message.value,
             )
             for e in events
         ]

@@ -18,7 +18,6 @@ from agents.logic.flow import (
     apply,
     close_minutes,
     expire,
-    minute_start,
     snapshot,
     source_of,
 )
@@ -29,7 +28,7 @@ from agents.logic.persist import (
     head_to_bytes,
     minute_key,
 )
-from agents.logic.windows import MINUTE_MS
+from agents.logic.windows import MINUTE_MS, minute_start
 from streams.codec import decode
 from streams.errors import RejectReason
 from streams.outputs import Alert, DeadLetter
@@ -102,7 +101,9 @@ class Outcome:
     deadletters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
-    late: Counter[str] = field(default_factory=Counter)  # topic -> valid events older than retention
+    late: Counter[str] = field(
+        default_factory=Counter
+    )  # topic -> valid events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
 
 
@@ -260,14 +261,17 @@ class Pipeline:
                 bucket = state.minutes.get(start)
                 if bucket is not None:
                     out.writes.append(
-                        Write(MINUTES, partition, minute_key(warehouse, start), bucket_to_bytes(bucket))
+                        Write(
+                            MINUTES,
+                            partition,
+                            minute_key(warehouse, start),
+                            bucket_to_bytes(bucket),
+                        )
                     )
             for start in gone:
                 out.writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
         if newest_mark is not None:
-            members = {
-                wh: (self.detectors.get(wh), st.newest_ms) for wh, st in self.states.items()
-            }
+            members = {wh: (self.detectors.get(wh), st.newest_ms) for wh, st in self.states.items()}
             out.alerts.extend(self.evaluator.network(members, newest_mark))
 
     def _dead(self, msg: Message, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:

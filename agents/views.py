@@ -9,7 +9,7 @@ from agents.logic.flow import counts_between, snapshot
 from agents.logic.status import status_object
 from agents.logic.windows import MINUTE_MS
 from agents.topics import alerts as alerts_topic
-from ordermon.app import app, settings
+from ordermon.app import app
 from ordermon.metrics import exposition
 from ordermon.runtime import configure, runtime
 from streams.codec import dumps

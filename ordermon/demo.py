@@ -1,6 +1,7 @@
 """`ordermon demo`: the embedded broker, one worker and the jd2008 scenario, with a live view.
 
-Everything runs on 127.0.0.1 on free ports, in a temporary directory, and is cleaned up at the end."""
+Everything runs on 127.0.0.1 on free ports, in a temporary directory, and is cleaned up at the
+end."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ DEFAULT_SPEED = 86_400 / 1.2  # one simulated day every 1.2 s
 
 
 def fetch(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
         return json.loads(answer.read())
 
 
@@ -118,8 +119,10 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         with contextlib.suppress(OSError, ValueError):
             alerts = fetch(base + "/alerts")
         print("\n" + render(last, "final state"))
-        print(f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses; "
-              f"{len(alerts)} alerts firing at the end")
+        print(
+            f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses; "
+            f"{len(alerts)} alerts firing at the end"
+        )
         for a in alerts:
             print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
     except (RuntimeError, OSError) as exc:

@@ -7,7 +7,8 @@ from typing import Any
 
 HEADER = (
     f"{'warehouse':<10} {'event time':<17} {'orders/min':>10} {'dispatch/min':>12} "
-    f"{'pressure':>8} {'backlog':>8} {'h to clear':>10} {'svc backlog':>11} {'refunds wait':>12}  alerts"
+    f"{'pressure':>8} {'backlog':>8} {'h to clear':>10} {'svc backlog':>11} "
+    f"{'refunds wait':>12}  alerts"
 )
 
 
@@ -19,7 +20,9 @@ def render(statuses: Sequence[dict[str, Any]], title: str = "") -> str:
     lines = [title, HEADER, "-" * len(HEADER)] if title else [HEADER, "-" * len(HEADER)]
     for s in statuses:
         alerts = ", ".join(
-            f"{a['kind']}({a['severity']})" for a in s.get("alerts", []) if a.get("state") == "firing"
+            f"{a['kind']}({a['severity']})"
+            for a in s.get("alerts", [])
+            if a.get("state") == "firing"
         )
         as_of = (s.get("as_of") or "-").replace("T", " ")[:16]
         refund = s.get("queues", {}).get("refund", {}).get("backlog")

@@ -259,10 +259,7 @@ def snapshot(
     does not depend on how far ahead some topic has been read."""
     at = at_ms if at_ms is not None else state.closed_through_ms
     horizon_min = config.horizon_ms / MINUTE_MS
-    if at is None:
-        window = zero_counts()
-    else:
-        window = counts_between(state, at - config.horizon_ms, at)
+    window = zero_counts() if at is None else counts_between(state, at - config.horizon_ms, at)
     before = list(state.totals) if live or at is None else totals_before(state, at)
     return Snapshot(
         warehouse=state.warehouse,

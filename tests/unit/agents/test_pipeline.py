@@ -1,4 +1,5 @@
-"""The batch pipeline without Kafka: decode, dead letters, warehouse limit, persistence, recovery."""
+"""The batch pipeline without Kafka: decode, dead letters, warehouse limit, persistence,
+recovery."""
 
 from __future__ import annotations
 
