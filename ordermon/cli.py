@@ -40,7 +40,9 @@ def main() -> None:
 
 @main.command()
 @click.option("--port", default=9092, show_default=True, help="port on 127.0.0.1")
-@click.option("--partitions", type=int, default=None, help="partitions per topic (ORDERMON_PARTITIONS)")
+@click.option(
+    "--partitions", type=int, default=None, help="partitions per topic (ORDERMON_PARTITIONS)"
+)
 def broker(port: int, partitions: int | None) -> None:
     """Run the embedded Kafka-protocol broker on 127.0.0.1 until stopped, topics created."""
     from ordermon.devtools.broker import BrokerError, EmbeddedBroker
@@ -96,17 +98,28 @@ def worker() -> None:
 
     from ordermon.app import app
 
-    faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False).execute_from_commandline()
+    faust.Worker(
+        app, loglevel=settings.log_level, redirect_stdouts=False
+    ).execute_from_commandline()
 
 
 @main.command()
 @click.option("--scenario", "name", default="steady", show_default=True, help="scenario name")
-@click.option("--speed", default=0.0, show_default=True, help="event-time seconds per second (0: as fast as possible)")
+@click.option(
+    "--speed",
+    default=0.0,
+    show_default=True,
+    help="event-time seconds per second (0: as fast as possible)",
+)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--days", type=float, default=None, help="length in simulated days (scenario default)")
+@click.option(
+    "--days", type=float, default=None, help="length in simulated days (scenario default)"
+)
 @click.option("--scale", default=1.0, show_default=True, help="traffic multiplier")
 @click.option("--list", "list_only", is_flag=True, help="list the scenarios and exit")
-def simulate(name: str, speed: float, seed: int, days: float | None, scale: float, list_only: bool) -> None:
+def simulate(
+    name: str, speed: float, seed: int, days: float | None, scale: float, list_only: bool
+) -> None:
     """Publish a scenario's events to the input topics."""
     from ordermon.devtools.scenarios import SCENARIOS, build
 
@@ -138,7 +151,9 @@ def simulate(name: str, speed: float, seed: int, days: float | None, scale: floa
 
 
 @main.command()
-@click.option("--duration", default=170.0, show_default=True, help="stop after this many seconds at most")
+@click.option(
+    "--duration", default=170.0, show_default=True, help="stop after this many seconds at most"
+)
 @click.option("--days", type=float, default=None, help="simulated days of jd2008")
 @click.option("--speed", type=float, default=None, help="event-time seconds per second")
 def demo(duration: float, days: float | None, speed: float | None) -> None:

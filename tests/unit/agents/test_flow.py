@@ -30,20 +30,30 @@ from streams.flows import FLOWS
 from streams.timefmt import parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
-CONFIG = FlowConfig(retention_ms=60 * MINUTE_MS, lateness_ms=2 * MINUTE_MS, horizon_ms=15 * MINUTE_MS)
+CONFIG = FlowConfig(
+    retention_ms=60 * MINUTE_MS, lateness_ms=2 * MINUTE_MS, horizon_ms=15 * MINUTE_MS
+)
 PLACED = FLOWS.index("orders_placed")
 DISPATCHED = FLOWS.index("dispatches_dispatched")
 
 
 def order(n: int, at_ms: int, status: str = "placed", wh: str = "W1") -> OrderEvent:
     return OrderEvent(
-        event_id=f"o{n}", status=status, order_id=f"o{n}", warehouse=wh, occurred_at_ms=at_ms  # type: ignore[arg-type]
+        event_id=f"o{n}",
+        status=status,
+        order_id=f"o{n}",
+        warehouse=wh,
+        occurred_at_ms=at_ms,  # type: ignore[arg-type]
     )
 
 
 def dispatch(n: int, at_ms: int, status: str = "dispatched", wh: str = "W1") -> DispatchEvent:
     return DispatchEvent(
-        event_id=f"d{n}", status=status, order_id=f"o{n}", warehouse=wh, occurred_at_ms=at_ms  # type: ignore[arg-type]
+        event_id=f"d{n}",
+        status=status,
+        order_id=f"o{n}",
+        warehouse=wh,
+        occurred_at_ms=at_ms,  # type: ignore[arg-type]
     )
 
 
