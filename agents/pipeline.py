@@ -105,6 +105,7 @@ class Outcome:
         default_factory=Counter
     )  # topic -> valid events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
+    duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
 
 
 class Pipeline:
@@ -213,7 +214,7 @@ class Pipeline:
                 state = self.states[warehouse] = WarehouseState(warehouse)
                 self.detectors[warehouse] = self.evaluator.load(None)
                 known.add(warehouse)
-            late_before = state.late
+            late_before, ids_before = state.late, state.duplicate_ids
             fresh = apply(
                 state,
                 result,
@@ -224,7 +225,10 @@ class Pipeline:
             )
             self.partition_of[warehouse] = msg.partition
             if not fresh:
-                out.duplicates[topic] += 1
+                if state.duplicate_ids != ids_before:
+                    out.duplicate_ids[topic] += 1
+                else:
+                    out.duplicates[topic] += 1
                 continue
             out.counted[(topic, result.status, warehouse)] += 1
             if state.late != late_before:

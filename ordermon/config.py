@@ -62,6 +62,9 @@ class Settings:
         60,
         "seconds (processing time) after which a quiet topic stops holding a warehouse's watermark",
     )
+    dedup_minutes: int = _setting(
+        "DEDUP_MINUTES", 10, "a repeated event_id is ignored within this many minutes of event time"
+    )
     max_warehouses: int = _setting(
         "MAX_WAREHOUSES", 1000, "warehouses tracked at most; events of more are dead-lettered"
     )
@@ -105,6 +108,7 @@ class Settings:
             lateness_ms=self.lateness_seconds * 1000,
             horizon_ms=self.horizon_minutes * 60_000,
             idle_after_ms=self.idle_after_seconds * 1000,
+            dedup_ms=self.dedup_minutes * 60_000,
         )
 
     @property
@@ -214,6 +218,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "horizon_minutes": _positive,
     "idle_after_seconds": _positive,
     "max_warehouses": _positive,
+    "dedup_minutes": _non_negative,
     "max_future_seconds": _non_negative,
     "session_timeout_seconds": _positive,
     "batch_size": _positive,

@@ -30,6 +30,7 @@ class Bucket:
 
     counts: list[int] = field(default_factory=zero_counts)
     applied: dict[str, int] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)  # event_id -> "source:offset" that carried it
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +40,10 @@ class FlowConfig:
     retention_ms: int = 24 * 60 * MINUTE_MS  # how long per-minute counts are kept
     lateness_ms: int = 2 * MINUTE_MS  # watermark = newest event time - lateness
     horizon_ms: int = 15 * MINUTE_MS  # rates are averaged over this many minutes
-    idle_after_ms: int = (
-        60_000  # processing time after which a quiet topic no longer holds the watermark
-    )
+    # processing time after which a quiet topic no longer holds the watermark
+    idle_after_ms: int = 60_000
+    # a repeated event_id is ignored when its minute is within this much of the newest event
+    dedup_ms: int = 10 * MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -51,11 +53,13 @@ class WarehouseState:
     applied: dict[str, int] = field(default_factory=dict)
     minutes: dict[int, Bucket] = field(default_factory=dict)
     newest_by_topic: dict[str, int] = field(default_factory=dict)
-    seen_at_by_topic: dict[str, int] = field(
-        default_factory=dict
-    )  # processing clock, not persisted
+    # processing clock of the last event per topic; not persisted
+    seen_at_by_topic: dict[str, int] = field(default_factory=dict)
     late: int = 0  # valid events older than the retention: in the backlog, in no minute
     duplicates: int = 0  # messages skipped because their offset was already applied
+    duplicate_ids: int = 0  # messages skipped because their event_id was already counted
+    ids_floor_ms: int | None = None  # buckets before this minute no longer keep event ids
+    expired_floor_ms: int | None = None  # retention floor of the last expiry; not persisted
     closed_through_ms: int | None = None  # end of the last minute handed to evaluation
 
     @property
@@ -76,36 +80,47 @@ def apply(
     offset: int | None = None,
     seen_at_ms: int = 0,
 ) -> bool:
-    """Count one event. Returns False when (source, offset) was applied before (a replay)."""
+    """Count one event. Returns False when it changes nothing: its (source, offset) was applied
+    before (a replay after a crash: `state.duplicates`), or another message already carried its
+    `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`)."""
     index = FLOW_INDEX[event.flow]
     at = event.occurred_at_ms
-    fresh = True
-    if source is not None and offset is not None:
-        if state.applied.get(source, -1) >= offset:
-            fresh = False
-        else:
-            state.applied[source] = offset
-    if fresh:
-        state.totals[index] += 1
-    start = minute_start(at)
+    tracked = source is not None and offset is not None
+    message = f"{source}:{offset}" if tracked else ""
     newest = state.newest_ms
-    floor = (newest if newest is not None else at) - config.retention_ms
-    if at >= floor:
+    bucket: Bucket | None = None
+    if at >= (newest if newest is not None else at) - config.retention_ms:
+        start = minute_start(at)
         bucket = state.minutes.get(start)
         if bucket is None:
             bucket = state.minutes[start] = Bucket()
-        bucket_fresh = True
-        if source is not None and offset is not None:
-            if bucket.applied.get(source, -1) >= offset:
-                bucket_fresh = False
-            else:
-                bucket.applied[source] = offset
-        if bucket_fresh:
-            bucket.counts[index] += 1
-        fresh = fresh or bucket_fresh
-    elif fresh:
-        state.late += 1
-    if not fresh:
+        seen = bucket.ids.get(event.event_id)
+        if seen is not None and (seen != message or not tracked):
+            state.duplicate_ids += 1
+            return False
+    head_fresh = True
+    if tracked:
+        assert source is not None and offset is not None
+        if state.applied.get(source, -1) >= offset:
+            head_fresh = False
+        else:
+            state.applied[source] = offset
+    bucket_fresh = bucket is not None
+    if bucket is not None and tracked:
+        assert source is not None and offset is not None
+        if bucket.applied.get(source, -1) >= offset:
+            bucket_fresh = False
+        else:
+            bucket.applied[source] = offset
+    if head_fresh:
+        state.totals[index] += 1
+        if bucket is None:
+            state.late += 1
+    if bucket is not None and bucket_fresh:
+        bucket.counts[index] += 1
+        if at >= (newest if newest is not None else at) - config.dedup_ms:
+            bucket.ids[event.event_id] = message
+    if not (head_fresh or bucket_fresh):
         state.duplicates += 1
         return False
     topic = event.topic
@@ -158,11 +173,24 @@ def close_minutes(
 
 
 def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
-    """Drop minute buckets older than the retention; returns their starts."""
+    """Drop minute buckets older than the retention (returns their starts), and the event ids of
+    buckets older than the dedup horizon."""
     newest = state.newest_ms
     if newest is None:
         return []
+    ids_floor = minute_start(newest - config.dedup_ms)
+    previous = state.ids_floor_ms
+    if previous is None or ids_floor > previous:
+        lo = ids_floor - config.retention_ms if previous is None else previous
+        for start in range(minute_start(lo), ids_floor, MINUTE_MS):
+            bucket = state.minutes.get(start)
+            if bucket is not None and bucket.ids:
+                bucket.ids = {}
+        state.ids_floor_ms = ids_floor
     floor = minute_start(newest - config.retention_ms)
+    if state.expired_floor_ms is not None and floor <= state.expired_floor_ms:
+        return []  # buckets are only created inside the retention: nothing new to drop
+    state.expired_floor_ms = floor
     gone = [start for start in state.minutes if start < floor]
     for start in gone:
         del state.minutes[start]

@@ -26,6 +26,8 @@ def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None)
             "newest": state.newest_by_topic,
             "late": state.late,
             "dup": state.duplicates,
+            "dupid": state.duplicate_ids,
+            "idsfloor": state.ids_floor_ms,
             "closed": state.closed_through_ms,
             "det": detector,
         }
@@ -41,18 +43,24 @@ def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[st
         newest_by_topic={str(k): int(v) for k, v in obj["newest"].items()},
         late=int(obj["late"]),
         duplicates=int(obj.get("dup", 0)),
+        duplicate_ids=int(obj.get("dupid", 0)),
+        ids_floor_ms=obj.get("idsfloor"),
         closed_through_ms=obj["closed"],
     )
     return state, obj.get("det")
 
 
 def bucket_to_bytes(bucket: Bucket) -> bytes:
-    return dumps({"c": bucket.counts, "a": bucket.applied})
+    return dumps({"c": bucket.counts, "a": bucket.applied, "i": bucket.ids})
 
 
 def bucket_from_bytes(raw: bytes) -> Bucket:
     obj = loads(raw)
-    return Bucket(counts=_counts(obj["c"]), applied={str(k): int(v) for k, v in obj["a"].items()})
+    return Bucket(
+        counts=_counts(obj["c"]),
+        applied={str(k): int(v) for k, v in obj["a"].items()},
+        ids={str(k): str(v) for k, v in obj.get("i", {}).items()},
+    )
 
 
 def minute_key(warehouse: str, minute_ms: int) -> bytes:

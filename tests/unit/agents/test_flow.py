@@ -192,3 +192,36 @@ def test_counts_do_not_depend_on_arrival_order(rnd: random.Random, n: int) -> No
     assert a.totals == b.totals
     assert counts_between(a, T0, T0 + 30 * MINUTE_MS) == counts_between(b, T0, T0 + 30 * MINUTE_MS)
     assert current_backlogs(a) == current_backlogs(b)
+
+
+def test_a_redelivered_event_id_is_counted_once() -> None:
+    state = WarehouseState("W1")
+    e = order(1, T0 + 1000)
+    assert apply(state, e, CONFIG, source="orders/0", offset=0)
+    # the publisher retried: same event_id, new offset
+    assert not apply(state, e, CONFIG, source="orders/0", offset=1)
+    assert state.totals[PLACED] == 1 and state.duplicate_ids == 1
+    # the same message replayed after a crash is an offset replay, not an id duplicate
+    assert not apply(state, e, CONFIG, source="orders/0", offset=0)
+    assert state.duplicates == 1 and state.duplicate_ids == 1
+
+
+def test_event_ids_are_forgotten_beyond_the_dedup_horizon() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0), CONFIG, source="orders/0", offset=0)
+    apply(state, order(2, T0 + CONFIG.dedup_ms + 5 * MINUTE_MS), CONFIG, source="orders/0", offset=1)
+    expire(state, CONFIG)
+    assert state.minutes[T0].ids == {}  # the counts stay, the ids go
+    assert state.minutes[T0].counts[PLACED] == 1
+
+
+def test_replay_after_head_written_but_bucket_lost_still_counts_the_bucket() -> None:
+    """The head record reached the changelog with offset 0 applied, the bucket did not: the
+    replayed message must fill the bucket without counting the total twice."""
+    state = WarehouseState("W1")
+    e = order(1, T0 + 1000)
+    apply(state, e, CONFIG, source="orders/0", offset=0)
+    head, _ = head_from_bytes("W1", head_to_bytes(state))  # the bucket is missing
+    assert apply(head, e, CONFIG, source="orders/0", offset=0)
+    assert head.totals[PLACED] == 1
+    assert head.minutes[T0].counts[PLACED] == 1
