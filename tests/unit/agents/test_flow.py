@@ -209,7 +209,9 @@ def test_a_redelivered_event_id_is_counted_once() -> None:
 def test_event_ids_are_forgotten_beyond_the_dedup_horizon() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0), CONFIG, source="orders/0", offset=0)
-    apply(state, order(2, T0 + CONFIG.dedup_ms + 5 * MINUTE_MS), CONFIG, source="orders/0", offset=1)
+    apply(
+        state, order(2, T0 + CONFIG.dedup_ms + 5 * MINUTE_MS), CONFIG, source="orders/0", offset=1
+    )
     expire(state, CONFIG)
     assert state.minutes[T0].ids == {}  # the counts stay, the ids go
     assert state.minutes[T0].counts[PLACED] == 1
