@@ -23,7 +23,9 @@ Kind = Literal["id", "status", "warehouse", "timestamp", "integer", "number", "s
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """An input that breaks the contract: `reason` is the bounded label, `message` is for a person."""
+    """An input that breaks the contract.
+
+    `reason` is the bounded label, `message` is for a person."""
 
     reason: RejectReason
     message: str
@@ -52,7 +54,8 @@ COMMON_RULES: Final[tuple[FieldRule, ...]] = (
         "warehouse",
         "warehouse",
         True,
-        "Warehouse id, 1-64 characters of A-Z a-z 0-9 _ . -; equals the message key when one is set",
+        "Warehouse id, 1-64 characters of A-Z a-z 0-9 _ . -; "
+        "equals the message key when one is set",
     ),
     FieldRule(
         "occurred_at",
