@@ -6,18 +6,22 @@ dead-letter topic, the tables (changelogs), the metrics and the alert sinks."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
+from agents.detection import Detection
 from agents.pipeline import Message, Pipeline
 from agents.tables import backend
 from agents.topics import deadletter, inputs, names
 from ordermon.app import app, settings
+from ordermon.policy import load_policy
 from ordermon.runtime import runtime
 from streams.codec import dumps
 
 log = logging.getLogger(__name__)
 
+runtime.evaluator = Detection(settings.flow, load_policy(os.environ))
 pipeline = Pipeline(
     settings.flow,
     names,

@@ -75,6 +75,8 @@ class Evaluator(Protocol):
 
     def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]: ...
 
+    def network_firing(self) -> list[Alert]: ...
+
 
 class NoDetection:
     """Counting only: no alerts."""
@@ -92,6 +94,9 @@ class NoDetection:
         return []
 
     def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]:
+        return []
+
+    def network_firing(self) -> list[Alert]:
         return []
 
 
@@ -173,10 +178,13 @@ class Pipeline:
         return out
 
     def firing(self, warehouse: str | None = None) -> list[Alert]:
+        """Firing alerts of one warehouse (network-wide ones included), or of all."""
         alerts: list[Alert] = []
         for wh in [warehouse] if warehouse else sorted(self.known()):
             if self.state(wh) is not None:
                 alerts.extend(self.evaluator.firing(self.detectors.get(wh)))
+        network = self.evaluator.network_firing()
+        alerts.extend(a for a in network if warehouse is None or a.warehouse == warehouse)
         return alerts
 
     # ---- the batch -----------------------------------------------------------------------

@@ -25,9 +25,15 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def load_settings() -> Settings:
+def load_settings(with_policy: bool = False) -> Settings:
+    """The settings (and, for a worker, the detection policy), or one line naming what is wrong."""
     try:
-        return Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ)
+        if with_policy:
+            from ordermon.policy import load_policy
+
+            load_policy(os.environ)
+        return settings
     except ConfigError as exc:
         fail(f"invalid setting {exc}")
 
@@ -88,7 +94,7 @@ def worker() -> None:
     from ordermon.kafka import KafkaUnavailable, preflight
     from streams.errors import PartitionsMismatch
 
-    settings = load_settings()
+    settings = load_settings(with_policy=True)
     logging.config.dictConfig(log_config(settings.log_level))
     try:
         asyncio.run(preflight(settings))

@@ -260,8 +260,8 @@ def queue_summary(
         )
     else:
         flows = (
-            f"{outflow} {_rate(q.outflow_rate)}/min keep up with {inflow}"
-            f" {_rate(q.inflow_rate)}/min (pressure {q.pressure or 0:.2f})"
+            f"{inflow} {_rate(q.inflow_rate)}/min, {outflow} {_rate(q.outflow_rate)}/min"
+            f" (pressure {q.pressure or 0:.2f})"
         )
     if q.backlog == 0:
         backlog = f"no {waiting.split()[0]} waiting"
@@ -489,6 +489,8 @@ def _rate(per_min: float) -> str:
 
 
 def _hours(hours: float) -> str:
+    if hours < 1:
+        return f"{round(hours * 60)} min"
     return f"{hours:,.0f} h" if hours >= 10 else f"{hours:.1f} h"
 
 

@@ -44,6 +44,9 @@ class FlowConfig:
     idle_after_ms: int = 60_000
     # a repeated event_id is ignored when its minute is within this much of the newest event
     dedup_ms: int = 10 * MINUTE_MS
+    # event time: a topic whose newest event lags the warehouse's newest by more than this stops
+    # holding the watermark (refunds that come now and then must not stall evaluation)
+    quiet_after_ms: int = 30 * MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -136,17 +139,22 @@ def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = No
 
     The oldest of the topics' newest event times, less the allowed lateness, so that a topic read
     ahead of another (a replay) never closes a minute the slower one still has data for. A topic
-    that has sent nothing for `idle_after_ms` of processing time (`now_ms`) stops holding it back;
-    with `now_ms` None every topic seen counts."""
+    stops holding it back when its newest event lags the warehouse's newest by more than
+    `quiet_after_ms` of event time (it is simply quiet), or, given the processing clock `now_ms`,
+    when it has sent nothing for `idle_after_ms`."""
     if not state.newest_by_topic:
         return None
+    newest = max(state.newest_by_topic.values())
     active = [
-        newest
-        for topic, newest in state.newest_by_topic.items()
-        if now_ms is None
-        or now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
+        t_newest
+        for topic, t_newest in state.newest_by_topic.items()
+        if newest - t_newest <= config.quiet_after_ms
+        and (
+            now_ms is None
+            or now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
+        )
     ]
-    base = min(active) if active else max(state.newest_by_topic.values())
+    base = min(active) if active else newest
     return base - config.lateness_ms
 
 
@@ -155,17 +163,18 @@ def close_minutes(
 ) -> list[int]:
     """Ends of the minutes the watermark has newly passed, oldest first, and mark them closed.
 
-    The first call starts at the watermark (no evaluation back to 1970); a jump longer than
-    `max_minutes` evaluates only its last `max_minutes` minutes."""
+    The first call starts at the oldest minute holding data, so which events happened to come in
+    the first batch does not matter; a jump longer than `max_minutes` evaluates only its last
+    `max_minutes` minutes."""
     mark = watermark(state, config, now_ms)
     if mark is None:
         return []
     through = minute_start(mark)
     previous = state.closed_through_ms
     if previous is None:
-        state.closed_through_ms = through
-        return []
+        previous = min(state.minutes, default=through)
     if through <= previous:
+        state.closed_through_ms = previous
         return []
     first = max(previous + MINUTE_MS, through - (max_minutes - 1) * MINUTE_MS)
     state.closed_through_ms = through

@@ -136,16 +136,34 @@ def test_watermark_is_the_slowest_topic_less_lateness() -> None:
     assert watermark(state, CONFIG, now_ms=1_000 + CONFIG.idle_after_ms) == T0 + 28 * MINUTE_MS
     # without a clock every topic seen counts
     assert watermark(state, CONFIG) == T0 + 8 * MINUTE_MS
+    # ... unless it lags the newest by more than quiet_after_ms of event time
+    apply(state, order(2, T0 + 41 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
+    assert watermark(state, CONFIG) == T0 + 39 * MINUTE_MS
+
+
+def test_the_first_batch_size_does_not_change_which_minutes_are_closed() -> None:
+    events = [order(i, T0 + i * 20_000) for i in range(60)]  # 20 minutes of orders
+    one, many = WarehouseState("W1"), WarehouseState("W1")
+    for e in events:
+        apply(one, e, CONFIG)
+    closed_one = close_minutes(one, CONFIG)
+    closed_many: list[int] = []
+    for e in events:
+        apply(many, e, CONFIG)
+        closed_many += close_minutes(many, CONFIG)
+    assert closed_one == closed_many
+    assert closed_one[0] == T0 + MINUTE_MS  # the first minute with data is evaluated
 
 
 def test_close_minutes_hands_out_each_minute_once_in_order() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0 + 30_000), CONFIG)
-    assert close_minutes(state, CONFIG) == []  # the first call only sets the starting point
+    # watermark T0-90s has passed no minute with data: nothing yet, the start is the oldest data
+    assert close_minutes(state, CONFIG) == []
     apply(state, order(2, T0 + 5 * MINUTE_MS + 1), CONFIG)
-    # first watermark T0-90s: closed through T0-2min. Now watermark = T0+3min+1ms, so the
-    # minutes ending at T0-1min, T0, ..., T0+3min are handed out, oldest first
-    assert close_minutes(state, CONFIG) == [T0 + MINUTE_MS * k for k in (-1, 0, 1, 2, 3)]
+    # watermark = T0+3min+1ms: the minutes ending at T0+1min (the first with data), T0+2min and
+    # T0+3min are handed out, oldest first
+    assert close_minutes(state, CONFIG) == [T0 + MINUTE_MS * k for k in (1, 2, 3)]
     assert close_minutes(state, CONFIG) == []  # nothing new
 
 

@@ -92,3 +92,34 @@ def test_the_worker_says_clearly_when_kafka_is_unreachable() -> None:
     assert answer.returncode == 2
     assert "cannot reach Kafka at 127.0.0.1:1" in answer.stderr
     assert "Traceback" not in answer.stderr
+
+
+def test_policy_from_file_and_environment(tmp_path: Path) -> None:
+    from ordermon.policy import load_policy
+
+    f = tmp_path / "policy.toml"
+    f.write_text('for_ms = "45m"\n[queues.dispatch]\nsla_hours = 12\n')
+    policy = load_policy({"ORDERMON_POLICY_FILE": str(f), "ORDERMON_POLICY_SERVICE_SLA_HOURS": "6"})
+    assert policy.for_ms == 45 * 60_000
+    assert policy.queues["dispatch"].sla_hours == 12
+    assert policy.queues["service"].sla_hours == 6
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"ORDERMON_POLICY_FOR_MS": "soon"}, "ORDERMON_POLICY_FOR_MS"),
+        (
+            {"ORDERMON_POLICY_DISPATCH_FIRE_PRESSURE": "-1"},
+            "ORDERMON_POLICY_DISPATCH_FIRE_PRESSURE",
+        ),
+        ({"ORDERMON_POLICY_NO_SUCH": "1"}, "ORDERMON_POLICY_NO_SUCH"),
+        ({"ORDERMON_POLICY_FILE": "/nonexistent/policy.toml"}, "ORDERMON_POLICY_FILE"),
+    ],
+)
+def test_a_bad_policy_value_names_its_variable(env: dict[str, str], names: str) -> None:
+    from ordermon.policy import load_policy
+
+    with pytest.raises(ConfigError) as err:
+        load_policy(env)
+    assert names in str(err.value)
