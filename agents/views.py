@@ -9,14 +9,14 @@ from agents.logic.flow import counts_between, snapshot
 from agents.logic.status import status_object
 from agents.logic.windows import MINUTE_MS
 from agents.topics import alerts as alerts_topic
-from ordermon.app import app
+from ordermon.app import app, settings
 from ordermon.metrics import exposition
 from ordermon.runtime import configure, runtime
 from streams.codec import dumps
 from streams.flows import FLOWS
 from streams.timefmt import format_rfc3339_ms
 
-configure(app, alerts_topic)
+configure(app, alerts_topic, settings)
 
 
 def _json(web: Any, body: Any, status: int = 200) -> Any:

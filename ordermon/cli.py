@@ -100,9 +100,16 @@ def worker() -> None:
         asyncio.run(preflight(settings))
     except (KafkaUnavailable, PartitionsMismatch) as exc:
         fail(str(exc))
+    import importlib
+
     import faust
 
     from ordermon.app import app
+
+    # Faust's autodiscovery only logs a module that fails to import; a worker without its
+    # agents or views must not start, so import them here first and let an error surface.
+    for module in ("agents.ingest", "agents.views"):
+        importlib.import_module(module)
 
     faust.Worker(
         app, loglevel=settings.log_level, redirect_stdouts=False
