@@ -1,0 +1,298 @@
+"""Prometheus metrics of a worker: counters that the agents update, gauges read at scrape time.
+
+Everything lives on one explicit `CollectorRegistry` (never the global one), so tests and several
+apps in one process do not share state. Two kinds of metric:
+
+- `Metrics`: counters and a histogram that the stream glue increments as events pass.
+  Label sets that are known in advance (topics, reject reasons, alert kinds) are created at zero,
+  so `rate()` and the alert rules see a series from the first scrape instead of none.
+- `StatusCollector`: the per-warehouse gauges of the contract, computed from a `MetricsSource` at
+  each scrape, so a warehouse that leaves the state leaves ``/metrics`` with it.
+
+Faust's own sensor (messages, commits, offsets, rebalances) joins the same registry through
+`install_faust_sensors`; the worker serves one page for all of it (`exposition`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
+
+from agents.logic.flow import Snapshot
+from streams.errors import RejectReason
+from streams.flows import INPUT_TOPICS
+from streams.outputs import ALERT_KINDS, Alert
+
+log = logging.getLogger(__name__)
+
+SEVERITIES: Final = ("warning", "critical")
+ALERT_STATES: Final = ("firing", "resolved")
+
+#: Prefix of Faust's sensor metrics. Fixed (not the app id, Faust's default) so that dashboards
+#: and rules do not change when ORDERMON_APP_ID does.
+FAUST_PREFIX: Final = "ordermon_faust"
+
+#: Seconds one batch of events takes through decode, count and evaluate. A batch is at most
+#: ORDERMON_BATCH_SIZE events (2,000 by default): a few ms is normal, and anything near a second
+#: delays alerts and the consumer's heartbeat, so the buckets are dense below 1 s.
+BATCH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class MetricsSource(Protocol):
+    """What the status collector reads at scrape time. Must be cheap and must not block."""
+
+    def snapshots(self) -> Iterable[Snapshot]:
+        """One snapshot per warehouse held by this worker."""
+        ...
+
+    def firing_alerts(self) -> Iterable[Alert]:
+        """The alerts currently firing on this worker."""
+        ...
+
+    def newest_event_ms(self) -> Mapping[str, int]:
+        """Contract topic name (no prefix) -> newest `occurred_at` seen, epoch ms."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The worker's counters. Label values: `topic` is the contract's topic name without the
+    deployment prefix; `reason` a `RejectReason`; `sink` an `AlertSink.name`."""
+
+    registry: CollectorRegistry
+    events: Counter  # ordermon_events_total{topic,status,warehouse}: valid events counted
+    deadletters: Counter  # ordermon_deadletter_total{topic,reason}
+    late_events: Counter  # ordermon_late_events_total{topic}: valid, older than the retention
+    duplicates: Counter  # ordermon_duplicates_total{topic}: redelivered offsets skipped
+    alert_transitions: Counter  # ordermon_alert_transitions_total{kind,severity,state}
+    alert_sink_failures: Counter  # ordermon_alert_sink_failures_total{sink}
+    batch_seconds: Histogram  # ordermon_batch_seconds: processing time of one batch
+
+    @classmethod
+    def create(
+        cls, registry: CollectorRegistry | None = None, *, sinks: Iterable[str] = ("kafka", "log")
+    ) -> Metrics:
+        """Register the counters on `registry` (a fresh one when None). `sinks` names the alert
+        sinks whose failure counter starts at zero."""
+        reg = registry if registry is not None else CollectorRegistry()
+        metrics = cls(
+            registry=reg,
+            events=Counter(
+                "ordermon_events_total",
+                "Valid input events counted, by topic, status and warehouse.",
+                ["topic", "status", "warehouse"],
+                registry=reg,
+            ),
+            deadletters=Counter(
+                "ordermon_deadletter_total",
+                "Input messages rejected to the dead-letter topic, by source topic and reason.",
+                ["topic", "reason"],
+                registry=reg,
+            ),
+            late_events=Counter(
+                "ordermon_late_events_total",
+                "Valid events older than the retention: in the backlog, in no minute's rate.",
+                ["topic"],
+                registry=reg,
+            ),
+            duplicates=Counter(
+                "ordermon_duplicates_total",
+                "Redelivered messages skipped because their offset was already applied.",
+                ["topic"],
+                registry=reg,
+            ),
+            alert_transitions=Counter(
+                "ordermon_alert_transitions_total",
+                "Alert messages emitted (fired, severity changed, re-notified, resolved).",
+                ["kind", "severity", "state"],
+                registry=reg,
+            ),
+            alert_sink_failures=Counter(
+                "ordermon_alert_sink_failures_total",
+                "Alert messages that a sink failed to deliver.",
+                ["sink"],
+                registry=reg,
+            ),
+            batch_seconds=Histogram(
+                "ordermon_batch_seconds",
+                "Processing time of one batch of input events, in seconds.",
+                buckets=BATCH_BUCKETS,
+                registry=reg,
+            ),
+        )
+        metrics._start_at_zero(sinks)
+        return metrics
+
+    def _start_at_zero(self, sinks: Iterable[str]) -> None:
+        for topic in INPUT_TOPICS:
+            self.late_events.labels(topic=topic)
+            self.duplicates.labels(topic=topic)
+            for reason in RejectReason:
+                self.deadletters.labels(topic=topic, reason=reason.value)
+        for kind in ALERT_KINDS:
+            for severity in SEVERITIES:
+                for state in ALERT_STATES:
+                    self.alert_transitions.labels(kind=kind, severity=severity, state=state)
+        for sink in sinks:
+            self.alert_sink_failures.labels(sink=sink)
+
+
+class StatusCollector(Collector):
+    """The contract's per-warehouse gauges, computed from `source` at every scrape.
+
+    `clock` is the processing clock (seconds since the epoch) for the event-time lag. A source
+    that raises does not fail the scrape (the counters and Faust's sensor still go out): its
+    gauges are left out and ``ordermon_status_errors_total`` counts it."""
+
+    def __init__(self, source: MetricsSource, clock: Callable[[], float] = time.time) -> None:
+        self._source = source
+        self._clock = clock
+        self._errors = 0
+
+    def describe(self) -> Iterable[Metric]:
+        # Names only: lets the registry detect clashes without reading the source.
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._collect())
+
+    def _collect(self) -> Iterator[Metric]:
+        flow, backlog, pressure, to_clear, warehouses, active, firing, lag, errors = (
+            self._families()
+        )
+        try:
+            snaps = list(self._source.snapshots())
+        except Exception:
+            log.exception("metrics: reading the warehouse snapshots failed")
+            self._errors += 1
+        else:
+            for snap in snaps:
+                self._add_snapshot(snap, flow, backlog, pressure, to_clear)
+            warehouses.add_metric([], len({snap.warehouse for snap in snaps}))
+            yield from (flow, backlog, pressure, to_clear, warehouses)
+        try:
+            alerts = list(self._source.firing_alerts())
+        except Exception:
+            log.exception("metrics: reading the firing alerts failed")
+            self._errors += 1
+        else:
+            keys = {(a.warehouse, a.kind, a.severity) for a in alerts if a.state == "firing"}
+            for key in sorted(keys):
+                active.add_metric(list(key), 1.0)
+            for severity in SEVERITIES:
+                firing.add_metric([severity], sum(1 for key in keys if key[2] == severity))
+            yield from (active, firing)
+        try:
+            newest = dict(self._source.newest_event_ms())
+        except Exception:
+            log.exception("metrics: reading the newest event times failed")
+            self._errors += 1
+        else:
+            now = self._clock()
+            for topic, newest_ms in sorted(newest.items()):
+                lag.add_metric([topic], now - newest_ms / 1000)
+            yield lag
+        errors.add_metric([], self._errors)
+        yield errors
+
+    @staticmethod
+    def _add_snapshot(
+        snap: Snapshot,
+        flow: GaugeMetricFamily,
+        backlog: GaugeMetricFamily,
+        pressure: GaugeMetricFamily,
+        to_clear: GaugeMetricFamily,
+    ) -> None:
+        wh = snap.warehouse
+        for name, per_minute in snap.rates.items():
+            flow.add_metric([wh, name], per_minute / 60)
+        for name, queue in snap.queues.items():
+            backlog.add_metric([wh, name], queue.backlog)
+            if queue.pressure is not None:
+                pressure.add_metric([wh, name], queue.pressure)  # +Inf: in, nothing out
+            if queue.hours_to_clear is not None and not math.isnan(queue.hours_to_clear):
+                to_clear.add_metric([wh, name], queue.hours_to_clear * 3600)
+
+    @staticmethod
+    def _families() -> tuple[
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        CounterMetricFamily,
+    ]:
+        g = GaugeMetricFamily
+        return (
+            g(
+                "ordermon_flow_rate_per_second",
+                "Events per second of event time over the horizon, by warehouse and flow.",
+                labels=["warehouse", "flow"],
+            ),
+            g(
+                "ordermon_backlog",
+                "Inflow minus outflow since the stream began (at least 0), by queue.",
+                labels=["warehouse", "queue"],
+            ),
+            g(
+                "ordermon_pressure_ratio",
+                "Inflow rate / outflow rate over the horizon; +Inf when nothing flows out.",
+                labels=["warehouse", "queue"],
+            ),
+            g(
+                "ordermon_time_to_clear_seconds",
+                "Backlog / outflow rate: seconds to clear the queue at the current outflow.",
+                labels=["warehouse", "queue"],
+            ),
+            g("ordermon_warehouses", "Warehouses tracked by this worker.", labels=[]),
+            g(
+                "ordermon_alert_active",
+                "1 while an alert of this kind and severity fires for the warehouse.",
+                labels=["warehouse", "kind", "severity"],
+            ),
+            g(
+                "ordermon_alerts_firing",
+                "Alerts firing on this worker, by severity.",
+                labels=["severity"],
+            ),
+            g(
+                "ordermon_event_time_lag_seconds",
+                "Processing clock minus the newest event time seen, by topic.",
+                labels=["topic"],
+            ),
+            CounterMetricFamily(
+                "ordermon_status_errors",
+                "Scrapes at which reading the worker's state for the gauges failed.",
+                labels=[],
+            ),
+        )
+
+
+def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """Body and content type of ``GET /metrics`` (the classic text format, version 0.0.4, which
+    every Prometheus version reads)."""
+    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+
+
+def install_faust_sensors(app: Any, registry: CollectorRegistry) -> None:
+    """Record Faust's own metrics (messages in and out, commit and produce latency, rebalances,
+    end and committed offsets per partition) on `registry`, names prefixed `FAUST_PREFIX`.
+
+    Faust's `setup_prometheus_sensors` would also add its own ``/metrics`` page on the global
+    registry; this only swaps in its monitor, and the worker serves one page for everything.
+    Call it before the worker starts: Faust adds `app.monitor` to its sensors at start-up."""
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, FAUST_PREFIX))

@@ -1,0 +1,594 @@
+"""The scenario generators: determinism, order, causality, the contract, and each story's shape."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import math
+import os
+import subprocess
+import sys
+import tracemalloc
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from ordermon.devtools.scenarios import (
+    DAY_MS,
+    HOUR_MS,
+    JD2008_CROSSING_DAY,
+    MALFORMED_KINDS,
+    MINUTE_MS,
+    SCENARIOS,
+    Malformed,
+    Scenario,
+    build,
+    crossing_day,
+)
+from streams.codec import decode, encode_event
+from streams.events import ComplaintEvent, Event, RefundEvent
+from streams.validation import Rejection
+
+REPO = Path(__file__).resolve().parents[3]
+NAMES = (
+    "steady",
+    "jd2008",
+    "flash_sale",
+    "night_lull",
+    "weekend_dip",
+    "noisy_steady",
+    "stall",
+    "silent",
+    "malformed",
+)
+LOCAL_MS = 8 * HOUR_MS  # the warehouses' daily cycles follow UTC+8
+
+
+def _digest(messages: Iterable[Event | Malformed]) -> str:
+    h = hashlib.sha256()
+    for m in messages:
+        h.update(repr(m).encode())
+    return h.hexdigest()
+
+
+def _consistency_errors(messages: Iterable[Event | Malformed]) -> list[str]:
+    """Time order, unique event ids, and the causal rules of the module docstring."""
+    errors: list[str] = []
+    last = -1
+    event_ids: set[str] = set()
+    order_state: dict[str, str] = {}
+    order_wh: dict[str, str] = {}
+    complaint: dict[str, tuple[str, str]] = {}  # id -> (order_id, state)
+    complained: set[str] = set()
+    refund: dict[str, tuple[str, float, str]] = {}  # id -> (order_id, amount, state)
+
+    def bad(m: Event, why: str) -> None:
+        if len(errors) < 10:
+            errors.append(f"{why}: {m}")
+
+    for m in messages:
+        if m.occurred_at_ms < last:
+            errors.append(f"time goes back at {m}")
+        last = m.occurred_at_ms
+        if isinstance(m, Malformed):
+            continue
+        if m.event_id in event_ids:
+            bad(m, "duplicate event_id")
+        event_ids.add(m.event_id)
+        oid, flow = m.order_id, m.flow
+        if flow == "orders_placed":
+            if oid in order_state:
+                bad(m, "order placed twice")
+            order_state[oid] = "placed"
+            order_wh[oid] = m.warehouse
+            continue
+        if order_wh.get(oid) != m.warehouse:
+            bad(m, "order unknown here")
+            continue
+        if flow in ("orders_cancelled", "dispatches_dispatched"):
+            if order_state[oid] != "placed":
+                bad(m, f"{flow} after {order_state[oid]}")
+            order_state[oid] = flow
+        elif flow in ("dispatches_delivered", "dispatches_failed"):
+            if order_state[oid] != "dispatches_dispatched":
+                bad(m, f"{flow} after {order_state[oid]}")
+            order_state[oid] = flow
+        elif isinstance(m, ComplaintEvent) and m.status == "opened":
+            cid = m.complaint_id
+            if cid in complaint or oid in complained:
+                bad(m, "complaint opened twice")
+            if order_state[oid] == "orders_cancelled":
+                bad(m, "complaint about a cancelled order")
+            complaint[cid] = (oid, "opened")
+            complained.add(oid)
+        elif isinstance(m, ComplaintEvent):
+            cid = m.complaint_id
+            if complaint.get(cid) != (oid, "opened"):
+                bad(m, "resolved without an open complaint")
+            complaint[cid] = (oid, "resolved")
+        elif isinstance(m, RefundEvent) and m.status == "requested":
+            rid, amount = m.refund_id, m.amount
+            if rid in refund:
+                bad(m, "refund requested twice")
+            if oid not in complained:
+                bad(m, "refund without a complaint")
+            refund[rid] = (oid, amount, "requested")
+        elif isinstance(m, RefundEvent):
+            rid, amount = m.refund_id, m.amount
+            if refund.get(rid) != (oid, amount, "requested"):
+                bad(m, "completed without a matching request")
+            refund[rid] = (oid, amount, "completed")
+        else:
+            bad(m, "unknown flow")
+    return errors
+
+
+def _contract_errors(messages: Iterable[Event | Malformed], every: int) -> list[str]:
+    """Every `every`-th event round-trips through the codec; every Malformed is rejected with
+    the reason it names."""
+    errors: list[str] = []
+    for i, m in enumerate(messages):
+        if isinstance(m, Malformed):
+            got = decode(m.topic, m.key, m.value)
+            if not isinstance(got, Rejection) or got.reason != m.why:
+                errors.append(f"{m.why} ({m.detail}) decoded as {got}")
+        elif i % every == 0:
+            back = decode(m.topic, m.warehouse.encode(), encode_event(m))
+            if back != m:
+                errors.append(f"{m} decoded as {back}")
+    return errors
+
+
+# -- the registry and build()
+
+
+def test_registry_lists_every_scenario_with_a_one_line_description() -> None:
+    assert tuple(SCENARIOS) == NAMES
+    for name, factory in SCENARIOS.items():
+        s = factory()
+        assert s.name == name
+        assert s.description and "\n" not in s.description
+        assert len(s.warehouses) >= 4
+        assert all(w.isascii() and len(w) <= 64 for w in s.warehouses)
+
+
+def test_build_of_an_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        build("surge")
+    for name in NAMES:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"days": 0}, {"days": -1.0}, {"scale": 0}, {"days": math.nan}])
+def test_build_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        build("steady", **kwargs)  # type: ignore[arg-type]
+
+
+def test_scenario_refuses_warehouses_that_disagree_with_its_models() -> None:
+    s = build("steady")
+    with pytest.raises(ValueError):
+        replace(s, warehouses=s.warehouses[:-1])
+
+
+def test_days_sets_the_duration_and_no_event_passes_the_end() -> None:
+    s = build("steady", days=0.3)
+    assert s.duration_ms == round(0.3 * DAY_MS)
+    times = [m.occurred_at_ms for m in s.events()]
+    assert times[0] >= s.start_ms
+    assert times[-1] < s.start_ms + s.duration_ms
+    assert times[-1] > s.start_ms + s.duration_ms - 10 * MINUTE_MS
+
+
+# -- every scenario: warehouses, order, causality, contract
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_scenario_is_ordered_consistent_and_valid(name: str) -> None:
+    s = build(name, days=0.75)
+    messages = list(s.events())
+    senders = {m.warehouse for m in messages if not isinstance(m, Malformed)}
+    assert senders == set(s.warehouses)
+    assert _consistency_errors(messages) == []
+    assert _contract_errors(messages, every=23) == []
+
+
+@pytest.mark.parametrize("name", ["steady", "malformed"])
+def test_same_seed_gives_the_same_sequence_and_another_seed_another(name: str) -> None:
+    first = list(build(name, seed=7, days=0.4).events())
+    again = list(build(name, seed=7, days=0.4).events())
+    other = list(build(name, seed=8, days=0.4).events())
+    assert first == again
+    assert first != other
+    assert _digest(first) != _digest(other)
+
+
+def test_the_sequence_does_not_depend_on_the_process() -> None:
+    code = (
+        "import hashlib, sys, itertools\n"
+        "from ordermon.devtools.scenarios import build\n"
+        "h = hashlib.sha256()\n"
+        "for m in itertools.islice(build('malformed', seed=3).events(), 3000):\n"
+        "    h.update(repr(m).encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    here = _digest(itertools.islice(build("malformed", seed=3).events(), 3000))
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == here
+
+
+def test_events_are_generated_lazily() -> None:
+    s = build("jd2008", days=90)
+    it = s.events()
+    assert inspect.isgenerator(it)
+    tracemalloc.start()
+    try:
+        head = list(itertools.islice(it, 2000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(head) == 2000
+    assert peak < 5_000_000  # 90 days held in memory would take hundreds of MB
+
+
+# -- malformed
+
+
+def test_malformed_breaks_each_rule_about_five_percent_of_the_time() -> None:
+    messages = list(build("malformed", days=0.5).events())
+    bad = [m for m in messages if isinstance(m, Malformed)]
+    assert 0.035 < len(bad) / len(messages) < 0.065
+    assert {m.why for m in bad} == {str(k) for k in MALFORMED_KINDS}
+    assert all(m.detail for m in bad)
+    assert _contract_errors(bad, every=1) == []
+    assert any(len(m.value) > 64 * 1024 for m in bad)
+
+
+# -- jd2008: one full default run, summarised in one pass
+
+
+@dataclass
+class Jd2008Run:
+    scenario: Scenario
+    total: int = 0
+    flows: Counter[tuple[str, str]] = field(default_factory=Counter)
+    placed_by_day: dict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
+    # per warehouse and day: min of the dispatch backlog; end-of-day service and refund backlogs
+    min_backlog: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    service_backlog: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    refund_backlog: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
+    consistency: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def jd2008_run() -> Jd2008Run:
+    s = build("jd2008")
+    run = Jd2008Run(s)
+    backlog: Counter[tuple[str, str]] = Counter()
+    queue_of = {
+        "orders_placed": ("dispatch", 1),
+        "orders_cancelled": ("dispatch", -1),
+        "dispatches_dispatched": ("dispatch", -1),
+        "complaints_opened": ("service", 1),
+        "complaints_resolved": ("service", -1),
+        "refunds_requested": ("refund", 1),
+        "refunds_completed": ("refund", -1),
+    }
+
+    def summarise(messages: Iterable[Event | Malformed]) -> Iterable[Event | Malformed]:
+        for m in messages:
+            yield m
+            assert not isinstance(m, Malformed)
+            run.total += 1
+            w, flow = m.warehouse, m.flow
+            day = (m.occurred_at_ms - s.start_ms) // DAY_MS
+            run.flows[w, flow] += 1
+            if flow == "orders_placed":
+                run.placed_by_day[w][day] += 1
+            if flow in queue_of:
+                queue, step = queue_of[flow]
+                backlog[w, queue] += step
+                if queue == "dispatch":
+                    mins = run.min_backlog[w]
+                    mins[day] = min(mins.get(day, backlog[w, queue]), backlog[w, queue])
+                elif queue == "service":
+                    run.service_backlog[w][day] = backlog[w, queue]
+                else:
+                    run.refund_backlog[w][day] = backlog[w, queue]
+
+    run.consistency = _consistency_errors(summarise(s.events()))
+    return run
+
+
+def _fit_log_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares of log(y) = a + b x."""
+    xs = [x for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
+    return my - b * mx, b
+
+
+def test_jd2008_is_consistent_and_modest(jd2008_run: Jd2008Run) -> None:
+    assert jd2008_run.consistency == []
+    assert 150_000 < jd2008_run.total < 400_000
+    assert jd2008_run.scenario.duration_ms == 60 * DAY_MS
+
+
+def test_jd2008_orders_grow_thirty_percent_a_month(jd2008_run: Jd2008Run) -> None:
+    placed = Counter[int]()
+    for days in jd2008_run.placed_by_day.values():
+        placed.update(days)
+    week1 = sum(placed[d] for d in range(0, 7))
+    week5 = sum(placed[d] for d in range(28, 35))
+    assert week5 / week1 == pytest.approx(1.3 ** (28 / 30), rel=0.05)
+
+
+def test_jd2008_demand_crosses_capacity_on_the_stated_day(jd2008_run: Jd2008Run) -> None:
+    s = jd2008_run.scenario
+    assert JD2008_CROSSING_DAY == {"BJ-01": 30, "SH-02": 30, "GZ-03": 30, "CD-04": 24, "WH-05": 40}
+    for model in s.models:
+        stated = JD2008_CROSSING_DAY[model.warehouse]
+        assert crossing_day(model) == pytest.approx(stated)
+        daily = jd2008_run.placed_by_day[model.warehouse]
+        a, b = _fit_log_line([(d + 0.5, daily[d]) for d in range(60)])
+        assert math.exp(30 * b) == pytest.approx(1.3, abs=0.05)
+        measured = (math.log(model.dispatch_per_hour * 24) - a) / b
+        assert measured == pytest.approx(stated, abs=3), model.warehouse
+
+
+def test_jd2008_every_queue_of_every_warehouse_has_traffic(jd2008_run: Jd2008Run) -> None:
+    for w in jd2008_run.scenario.warehouses:
+        for flow in (
+            "orders_placed",
+            "orders_cancelled",
+            "dispatches_dispatched",
+            "dispatches_delivered",
+            "dispatches_failed",
+            "complaints_opened",
+            "complaints_resolved",
+            "refunds_requested",
+            "refunds_completed",
+        ):
+            assert jd2008_run.flows[w, flow] > 10, (w, flow)
+
+
+def test_jd2008_backlog_clears_daily_before_the_crossing_and_grows_after(
+    jd2008_run: Jd2008Run,
+) -> None:
+    for model in jd2008_run.scenario.models:
+        w, day = model.warehouse, round(JD2008_CROSSING_DAY[model.warehouse])
+        cap = model.dispatch_per_hour
+        mins = jd2008_run.min_backlog[w]
+        assert all(mins[d] <= 0.5 * cap for d in range(day - 14, day - 7)), w
+        assert mins[day - 3] + 20 < mins[day + 13] < mins[day + 18], w
+        assert mins[day + 18] > 6 * cap, w  # never below a quarter of a day's work
+
+
+def test_jd2008_cascades_into_service_and_refunds(jd2008_run: Jd2008Run) -> None:
+    for model in jd2008_run.scenario.models:
+        w, day = model.warehouse, round(JD2008_CROSSING_DAY[model.warehouse])
+        service, refund = jd2008_run.service_backlog[w], jd2008_run.refund_backlog[w]
+        assert service[day] < 10 and refund[day] < 10, w  # both keep up until the crossing
+        assert service[day + 5] < 50, w  # and service for days after it
+        if day <= 30:  # WH-05 crosses on day 40: its cascade has only begun on day 59
+            assert service[59] > 1000 and refund[59] > 250, w
+        else:
+            assert service[59] > 20 + 10 * service[day], w
+
+
+def test_scale_changes_volume_but_not_the_crossing_day() -> None:
+    full, half = build("jd2008", days=3), build("jd2008", days=3, scale=0.5)
+    n_full = sum(1 for m in full.events() if not isinstance(m, Malformed) and m.status == "placed")
+    n_half = sum(1 for m in half.events() if not isinstance(m, Malformed) and m.status == "placed")
+    assert n_half / n_full == pytest.approx(0.5, rel=0.1)
+    for a, b in zip(full.models, half.models, strict=True):
+        stated = pytest.approx(JD2008_CROSSING_DAY[a.warehouse])
+        assert crossing_day(a) == stated and crossing_day(b) == stated
+
+
+# -- benign scenarios: the dispatch backlog stays bounded and returns near zero every day
+
+
+def _dispatch_backlogs(
+    messages: Iterable[Event | Malformed],
+) -> dict[str, list[tuple[int, int]]]:
+    """Per warehouse, (time, backlog) after every dispatch-queue event."""
+    backlog: Counter[str] = Counter()
+    series: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for m in messages:
+        if isinstance(m, Malformed):
+            continue
+        if m.flow == "orders_placed":
+            backlog[m.warehouse] += 1
+        elif m.flow in ("orders_cancelled", "dispatches_dispatched"):
+            backlog[m.warehouse] -= 1
+        else:
+            continue
+        series[m.warehouse].append((m.occurred_at_ms, backlog[m.warehouse]))
+    return series
+
+
+def _bounded_problems(
+    s: Scenario, max_hours: float, messages: Iterable[Event | Malformed] | None = None
+) -> list[str]:
+    """Warehouses whose backlog passes `max_hours` of capacity, or does not come back below 5%
+    of an hour's capacity on some day."""
+    problems = []
+    backlogs = _dispatch_backlogs(s.events() if messages is None else messages)
+    for model in s.models:
+        cap = model.dispatch_per_hour
+        series = backlogs[model.warehouse]
+        top = max(b for _, b in series)
+        if top > max_hours * cap:
+            problems.append(f"{model.warehouse} backlog reached {top} ({top / cap:.2f} h)")
+        for day in range(s.duration_ms // DAY_MS):
+            lo, hi = s.start_ms + day * DAY_MS, s.start_ms + (day + 1) * DAY_MS
+            low = min(b for t, b in series if lo <= t < hi)
+            if low > max(2, 0.05 * cap):
+                problems.append(f"{model.warehouse} backlog stayed above {low} on day {day}")
+    return problems
+
+
+@pytest.mark.parametrize(
+    ("name", "days", "max_hours"),
+    [
+        ("steady", None, 1.0),
+        ("flash_sale", None, 1.0),
+        ("night_lull", None, 1.0),
+        ("weekend_dip", 4, 1.0),
+        ("noisy_steady", None, 2.0),
+    ],
+)
+def test_benign_backlog_stays_bounded(name: str, days: float | None, max_hours: float) -> None:
+    assert _bounded_problems(build(name, days=days), max_hours) == []
+
+
+@pytest.fixture(scope="module")
+def stall_run() -> tuple[Scenario, list[Event | Malformed]]:
+    s = build("stall")
+    return s, list(s.events())
+
+
+def test_the_bounded_check_catches_a_stall(
+    stall_run: tuple[Scenario, list[Event | Malformed]],
+) -> None:
+    s, messages = stall_run
+    problems = _bounded_problems(s, 1.0, messages)
+    assert problems and all(p.startswith("SH-02") for p in problems)
+
+
+def test_steady_runs_at_sixty_percent_of_capacity() -> None:
+    s = build("steady")
+    placed = Counter(
+        m.warehouse for m in s.events() if isinstance(m, Event) and m.status == "placed"
+    )
+    for model in s.models:
+        capacity = model.dispatch_per_hour * s.duration_ms / HOUR_MS
+        assert placed[model.warehouse] / capacity == pytest.approx(0.6, abs=0.05)
+
+
+def _top(points: list[tuple[int, int]], lo: int, hi: int) -> int:
+    return max(b for t, b in points if lo <= t < hi)
+
+
+def test_flash_sale_triples_orders_briefly_and_dispatch_clears_it_within_the_hour() -> None:
+    s = build("flash_sale")
+    ((start, end, factor),) = s.models[0].bursts
+    assert 20 * MINUTE_MS <= end - start <= 40 * MINUTE_MS and factor == 3
+    span = end - start
+    messages = list(s.events())
+    series = _dispatch_backlogs(messages)
+    placed = [
+        m.occurred_at_ms for m in messages if isinstance(m, Event) and m.flow == "orders_placed"
+    ]
+    during = sum(start <= t < end for t in placed)
+    before = sum(start - span <= t < start for t in placed)
+    assert during > 2.2 * before
+    for model in s.models:
+        points = series[model.warehouse]
+        # the burst shows, and an hour after it the backlog is as it was at that hour the day
+        # before (mostly parcels being packed)
+        burst = _top(points, start, end)
+        assert burst > _top(points, start - HOUR_MS, start) + 0.05 * model.dispatch_per_hour
+        after = _top(points, end + HOUR_MS, end + 2 * HOUR_MS)
+        day_before = _top(points, end + HOUR_MS - DAY_MS, end + 2 * HOUR_MS - DAY_MS)
+        assert after <= day_before + 0.15 * model.dispatch_per_hour, model.warehouse
+
+
+def test_night_lull_nights_are_near_zero() -> None:
+    placed = [
+        m.occurred_at_ms
+        for m in build("night_lull").events()
+        if isinstance(m, Event) and m.flow == "orders_placed"
+    ]
+    night = sum(1 <= ((t + LOCAL_MS) // HOUR_MS) % 24 < 5 for t in placed)
+    assert 0 < night < 0.005 * len(placed)
+
+
+def test_weekend_orders_are_forty_percent_of_weekdays() -> None:
+    s = build("weekend_dip", days=3)  # Saturday 08:00 to Tuesday 08:00, local time
+    per_day = Counter(
+        (m.occurred_at_ms + LOCAL_MS) // DAY_MS
+        for m in s.events()
+        if isinstance(m, Event) and m.flow == "orders_placed"
+    )
+    sunday = (s.start_ms + LOCAL_MS) // DAY_MS + 1
+    assert per_day[sunday] / per_day[sunday + 1] == pytest.approx(0.4, abs=0.06)
+
+
+def _ten_minute_roughness(s: Scenario) -> float:
+    """Mean squared step between consecutive 10-minute order counts over twice their mean:
+    about 1 for a Poisson stream with a slowly moving rate, far more for a noisy one."""
+    counts: Counter[tuple[str, int]] = Counter(
+        (m.warehouse, (m.occurred_at_ms - s.start_ms) // (10 * MINUTE_MS))
+        for m in s.events()
+        if isinstance(m, Event) and m.flow == "orders_placed"
+    )
+    blocks = s.duration_ms // (10 * MINUTE_MS)
+    steps = [
+        (counts[w, i + 1] - counts[w, i]) ** 2 for w in s.warehouses for i in range(blocks - 1)
+    ]
+    mean = sum(counts.values()) / (len(s.warehouses) * blocks)
+    return sum(steps) / len(steps) / (2 * mean)
+
+
+def test_noisy_steady_is_much_noisier_than_steady_at_eighty_percent() -> None:
+    noisy, steady = build("noisy_steady", days=1), build("steady", days=1)
+    assert _ten_minute_roughness(noisy) > 5
+    assert _ten_minute_roughness(steady) < 2
+    placed = sum(1 for m in noisy.events() if isinstance(m, Event) and m.status == "placed")
+    capacity = sum(m.dispatch_per_hour for m in noisy.models) * 24
+    assert placed / capacity == pytest.approx(0.8, abs=0.08)
+
+
+# -- fault scenarios
+
+
+def test_stall_slows_one_warehouse_for_six_hours_then_it_recovers(
+    stall_run: tuple[Scenario, list[Event | Malformed]],
+) -> None:
+    s, messages = stall_run
+    (model,) = [m for m in s.models if m.outages]
+    ((start, end, factor),) = model.outages
+    assert model.warehouse == "SH-02" and end - start == 6 * HOUR_MS and factor == 0.1
+    dispatched = sum(
+        1
+        for m in messages
+        if isinstance(m, Event)
+        and m.warehouse == "SH-02"
+        and m.flow == "dispatches_dispatched"
+        and start <= m.occurred_at_ms < end
+    )
+    slow = 0.1 * model.dispatch_per_hour * 6
+    assert 0.8 * slow < dispatched <= slow + model.packers  # + parcels already being packed
+    series = _dispatch_backlogs(messages)["SH-02"]
+    at_end = max(b for t, b in series if t < end)
+    assert at_end > 2 * model.dispatch_per_hour
+    night = [b for t, b in series if t >= s.start_ms + s.duration_ms - 8 * HOUR_MS]
+    assert min(night) <= 0.05 * model.dispatch_per_hour  # drained by the next morning
+
+
+def test_silent_warehouse_stops_sending_while_the_others_go_on() -> None:
+    s = build("silent")
+    (model,) = [m for m in s.models if m.silent_from_ms is not None]
+    assert model.silent_from_ms is not None
+    last: dict[str, int] = {}
+    for m in s.events():
+        assert isinstance(m, Event)
+        last[m.warehouse] = m.occurred_at_ms
+    assert s.start_ms + DAY_MS - HOUR_MS < last[model.warehouse] < model.silent_from_ms
+    for w in s.warehouses:
+        if w != model.warehouse:
+            assert last[w] > s.start_ms + s.duration_ms - 10 * MINUTE_MS
