@@ -18,7 +18,7 @@ Across the warehouses of one worker, after a batch (`evaluate_network`):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from agents.logic.alerts import FIRING, Episode, Observation, Timing, step
@@ -66,6 +66,7 @@ class DetectorState:
     last_at_ms: int | None = None  # the last minute end evaluated
     episodes: dict[str, Episode] = field(default_factory=dict)  # kind -> pending/firing
     daily: DailyTotals = field(default_factory=DailyTotals)
+    first_inflow_ms: dict[str, int] = field(default_factory=dict)  # queue -> first minute in
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ class DetectorState:
             "last_at": self.last_at_ms,
             "episodes": [e.to_json() for e in _ordered(self.episodes.values())],
             "days": self.daily.to_json(),
+            "first_in": dict(sorted(self.first_inflow_ms.items())),
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class DetectorState:
             last_at_ms=data["last_at"],
             episodes={e.kind: e for e in episodes},
             daily=DailyTotals.from_json(data["days"]),
+            first_inflow_ms={str(k): int(v) for k, v in data.get("first_in", {}).items()},
         )
 
 
@@ -174,9 +177,14 @@ def evaluate_minute(
     horizon_min = flow_config.horizon_ms / MINUTE_MS
     for queue in QUEUE_NAMES:
         kind = BACKPRESSURE_KINDS[queue]
-        obs = queue_observation(
-            warehouse, snap.queues[queue], policy.queues[queue], snap, horizon_min
-        )
+        q = snap.queues[queue]
+        if q.inflow_rate > 0 and queue not in det.first_inflow_ms:
+            det.first_inflow_ms[queue] = at_ms
+        first = det.first_inflow_ms.get(queue)
+        warm = first is not None and at_ms - first >= policy.queues[queue].warmup_ms
+        obs = queue_observation(warehouse, q, policy.queues[queue], snap, horizon_min)
+        if not warm:
+            obs = replace(obs, active=False)
         out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
 
     cascade_timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)

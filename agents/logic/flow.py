@@ -209,13 +209,24 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
 # ---- reading the state ------------------------------------------------------------------------
 
 
+def _minute_range(state: WarehouseState, start_ms: int, end_ms: int) -> list[Bucket]:
+    """The buckets of the minutes starting in [start_ms, end_ms): by minute lookups when the
+    span is short (the horizon), by a scan of the buckets when it is long."""
+    first = start_ms + (-start_ms) % MINUTE_MS  # the first minute start >= start_ms
+    span = (end_ms - first + MINUTE_MS - 1) // MINUTE_MS
+    minutes = state.minutes
+    if span <= len(minutes):
+        found = (minutes.get(m) for m in range(first, end_ms, MINUTE_MS))
+        return [b for b in found if b is not None]
+    return [b for m, b in minutes.items() if start_ms <= m < end_ms]
+
+
 def counts_between(state: WarehouseState, start_ms: int, end_ms: int) -> list[int]:
     """Sum of the per-minute counts of minutes starting in [start_ms, end_ms)."""
     out = zero_counts()
-    for start, bucket in state.minutes.items():
-        if start_ms <= start < end_ms:
-            for i, c in enumerate(bucket.counts):
-                out[i] += c
+    for bucket in _minute_range(state, start_ms, end_ms):
+        for i, c in enumerate(bucket.counts):
+            out[i] += c
     return out
 
 
@@ -224,10 +235,12 @@ def totals_before(state: WarehouseState, at_ms: int) -> list[int]:
 
     Totals less the minutes at or after `at_ms`: it does not depend on the order of arrival."""
     out = list(state.totals)
-    for start, bucket in state.minutes.items():
-        if start >= at_ms:
-            for i, c in enumerate(bucket.counts):
-                out[i] -= c
+    newest = state.newest_ms
+    if newest is None:
+        return out
+    for bucket in _minute_range(state, at_ms, minute_start(newest) + MINUTE_MS):
+        for i, c in enumerate(bucket.counts):
+            out[i] -= c
     return out
 
 

@@ -94,6 +94,12 @@ class QueuePolicy:
     and the breach is more than `critical_margin_hours / deescalate_ratio` away (no flapping
     between severities around one mark)."""
 
+    warmup_ms: int = 0
+    """Milliseconds of event time after the queue's first inflow before it is judged at all.
+    A queue whose items legitimately take days (a parcel in transit) has no outflow yet when
+    the stream begins, so its pressure would look infinite: it is judged only once one full
+    service time has passed. 0 for dispatch (parcels leave within the hour)."""
+
     def __post_init__(self) -> None:
         _positive("fire_pressure", self.fire_pressure)
         _positive("clear_pressure", self.clear_pressure)
@@ -126,16 +132,28 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
     ),
     # Carriers deliver within three days; a carrier holds more parcels than a warehouse.
     "delivery": QueuePolicy(
-        min_backlog=200, drained_backlog=100, sla_hours=72.0, critical_margin_hours=18.0
+        min_backlog=200,
+        drained_backlog=100,
+        sla_hours=72.0,
+        critical_margin_hours=18.0,
+        warmup_ms=3 * DAY_MS,  # the longest normal transit
     ),
     # A complaint should get an answer within two days; dozens waiting is already a queue.
     "service": QueuePolicy(
-        min_backlog=20, drained_backlog=10, sla_hours=48.0, critical_margin_hours=12.0
+        min_backlog=20,
+        drained_backlog=10,
+        sla_hours=48.0,
+        critical_margin_hours=12.0,
+        warmup_ms=DAY_MS,  # complaints follow late deliveries by a day or more
     ),
     # Refunds should be paid within three days (consumer-protection rules allow more; customers
     # do not wait that long before they leave).
     "refund": QueuePolicy(
-        min_backlog=20, drained_backlog=10, sla_hours=72.0, critical_margin_hours=18.0
+        min_backlog=20,
+        drained_backlog=10,
+        sla_hours=72.0,
+        critical_margin_hours=18.0,
+        warmup_ms=DAY_MS,  # refunds follow complaints
     ),
 }
 

@@ -23,7 +23,7 @@ from agents.logic.detector import (
     hours_to_sla_breach,
     queue_summary,
 )
-from agents.logic.flow import FlowConfig, QueueStatus, WarehouseState
+from agents.logic.flow import FlowConfig, QueueStatus, WarehouseState, apply
 from agents.logic.policy import Policy
 from agents.logic.replay import Replayer, replay
 from agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
@@ -53,6 +53,7 @@ POLICY = Policy.from_mapping(
                 "drained_backlog": 10,
                 "sla_hours": 2,
                 "critical_margin_hours": 0.25,
+                "warmup_ms": 0,  # the tables start with a working service team
             },
         },
     }
@@ -553,3 +554,24 @@ def test_logic_imports_no_io_or_framework() -> None:
             else:
                 continue
             assert roots <= allowed, f"{name}.py imports {roots - allowed}"
+
+
+def test_a_queue_is_not_judged_before_its_warm_up() -> None:
+    """Parcels handed to carriers at the start of a stream have no deliveries yet: the delivery
+    queue's pressure is infinite, but its warm-up (one full transit) must pass before it can fire;
+    after the warm-up, the same picture fires."""
+    policy = Policy.from_mapping(
+        {"for_ms": "5m", "queues": {"delivery": {"min_backlog": 20, "drained_backlog": 10,
+                                                  "warmup_ms": "1h"}}}
+    )
+    state = WarehouseState("W1")
+    det = DetectorState()
+    fired_at: list[int] = []
+    for minute in range(120):  # 10 parcels handed over a minute, none delivered, for 2 hours
+        for k in range(10):
+            apply(state, make_event("dispatches_dispatched", "W1", T0 + minute * M + k), FLOW)
+        for alert in evaluate_minute(det, state, FLOW, T0 + (minute + 1) * M, policy):
+            if alert.kind == "delivery_backpressure" and alert.state == "firing":
+                fired_at.append(minute)
+    # first inflow in the minute ending at T0+1m; judged from T0+61m; fires after for_ms (5 min)
+    assert fired_at and fired_at[0] == 60 + 5
