@@ -18,6 +18,7 @@ from agents.logic.flow import (
     apply,
     close_minutes,
     expire,
+    retention_floor,
     snapshot,
     source_of,
 )
@@ -160,7 +161,7 @@ class Pipeline:
         state, det = head_from_bytes(warehouse, raw)
         newest = state.newest_ms
         if newest is not None:
-            first = minute_start(newest - self.config.retention_ms)
+            first = retention_floor(state, self.config)
             for start in range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS):
                 bucket = self.backend.get(MINUTES, minute_key(warehouse, start))
                 if bucket is not None:

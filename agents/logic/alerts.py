@@ -62,6 +62,7 @@ class Episode:
     updated_ms: int  # event time of the last evaluation
     severity: Severity = "warning"
     clear_since_ms: int | None = None  # the clear condition has held since then
+    calm_since_ms: int | None = None  # a critical episode's de-escalation has held since then
     notified_ms: int | None = None  # event time of the last message
     summary: str = ""
     signals: Signals = field(default_factory=dict)
@@ -79,6 +80,7 @@ class Episode:
             "updated": self.updated_ms,
             "severity": self.severity,
             "clear_since": self.clear_since_ms,
+            "calm_since": self.calm_since_ms,
             "notified": self.notified_ms,
             "summary": self.summary,
             "signals": dict(self.signals),
@@ -98,6 +100,7 @@ class Episode:
             updated_ms=int(data["updated"]),
             severity=severity,
             clear_since_ms=None if data["clear_since"] is None else int(data["clear_since"]),
+            calm_since_ms=None if data.get("calm_since") is None else int(data["calm_since"]),
             notified_ms=None if data["notified"] is None else int(data["notified"]),
             summary=str(data["summary"]),
             signals=dict(data["signals"]),
@@ -164,7 +167,14 @@ def step(
         if severity == "warning" and obs.escalate:
             severity = "critical"
         elif severity == "critical" and obs.deescalate and not obs.escalate:
-            severity = "warning"
+            # back to warning only once the calm has held as long as a resolve must (no
+            # flapping between severities on noisy rates)
+            if episode.calm_since_ms is None:
+                episode.calm_since_ms = at_ms
+            if at_ms - episode.calm_since_ms >= timing.clear_hold_ms:
+                severity = "warning"
+        if not (severity == "critical" and obs.deescalate and not obs.escalate):
+            episode.calm_since_ms = None
         if severity != episode.severity:
             episode.severity = severity
             episode.notified_ms = at_ms

@@ -28,12 +28,20 @@ from agents.logic.flow import (
     QueueStatus,
     Snapshot,
     WarehouseState,
-    snapshot,
+    queue_status,
 )
 from agents.logic.policy import Policy, QueuePolicy
-from agents.logic.trend import DAY_MS, DailyTotals, forecast, observed_capacity, summary_numbers
+from agents.logic.sliding import WINDOWS_MS, window_sums
+from agents.logic.trend import (
+    DAY_MS,
+    DailyTotals,
+    busy_capacity,
+    forecast,
+    observed_capacity,
+    summary_numbers,
+)
 from agents.logic.windows import MINUTE_MS
-from streams.flows import QUEUE_NAMES
+from streams.flows import FLOWS, QUEUE_NAMES, QUEUES
 from streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
 from streams.timefmt import format_rfc3339_ms
 
@@ -164,27 +172,33 @@ def evaluate_minute(
     warehouse = flow_state.warehouse
     policy = policy.for_warehouse(warehouse)
     det.warehouse = warehouse
-    snap = snapshot(flow_state, flow_config, at_ms, live=False)
+    snap, spans = signals_at(flow_state, flow_config, at_ms, policy)
     bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
     orders = bucket.counts[FLOW_INDEX["orders_placed"]] if bucket else 0
     dispatched = bucket.counts[FLOW_INDEX["dispatches_dispatched"]] if bucket else 0
-    det.daily.fold(
-        at_ms, orders, dispatched, snap.queues["dispatch"].backlog, policy.forecast_history_days
+    dq = snap.queues["dispatch"]
+    busy = (
+        dq.hours_to_clear is not None
+        and dq.outflow_rate > 0
+        and dq.hours_to_clear >= policy.capacity_busy_hours
     )
+    det.daily.fold(at_ms, orders, dispatched, dq.backlog, policy.forecast_history_days, busy)
 
     out: list[Alert] = []
     held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
-    horizon_min = flow_config.horizon_ms / MINUTE_MS
     for queue in QUEUE_NAMES:
         kind = BACKPRESSURE_KINDS[queue]
         q = snap.queues[queue]
+        qp = policy.queues[queue]
         if q.inflow_rate > 0 and queue not in det.first_inflow_ms:
             det.first_inflow_ms[queue] = at_ms
         first = det.first_inflow_ms.get(queue)
-        warm = first is not None and at_ms - first >= policy.queues[queue].warmup_ms
-        obs = queue_observation(warehouse, q, policy.queues[queue], snap, horizon_min)
-        if not warm:
-            obs = replace(obs, active=False)
+        warm = first is not None and at_ms - first >= qp.warmup_ms
+        window_ms, enough, settled = spans[queue]
+        obs = queue_observation(warehouse, q, qp, snap, window_ms / MINUTE_MS, settled)
+        obs = replace(obs, signals={**obs.signals, "window_minutes": window_ms // MINUTE_MS})
+        if not (warm and enough):
+            obs = replace(obs, active=False)  # not judged yet: no evidence either way
         out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
 
     cascade_timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
@@ -195,6 +209,50 @@ def evaluate_minute(
     out += _some(_advance(det.episodes, FORECAST, FORECAST, warehouse, obs, at_ms, held))
     det.last_at_ms = at_ms
     return out
+
+
+def signals_at(
+    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int, policy: Policy
+) -> tuple[Snapshot, dict[str, tuple[int, bool, float | None]]]:
+    """The warehouse's signals at `at_ms` from what happened before it: flow rates over the
+    horizon, and each queue over the shortest window (horizon, 1 h, 2 h, ... up to the queue's
+    `max_window_ms`) that holds `min_events`. Also, per queue, (window used, enough events,
+    pressure over the clear window)."""
+    horizon = flow_config.horizon_ms
+    windows = tuple(sorted({horizon, *WINDOWS_MS}))
+    sums = window_sums(flow_state, at_ms, windows)
+    queues: dict[str, QueueStatus] = {}
+    spans: dict[str, tuple[int, bool, float | None]] = {}
+    for queue in QUEUES:
+        qp = policy.queues[queue.name]
+        flows = [FLOW_INDEX[f] for f in (*queue.inflow, *queue.outflow)]
+        enough = False
+        shortest = max(horizon, qp.min_window_ms)
+        chosen = shortest if shortest in sums.sums else horizon
+        for w in windows:
+            if w < shortest or w > max(qp.max_window_ms, shortest):
+                continue
+            chosen = w
+            if sum(sums.sums[w][i] for i in flows) >= qp.min_events:
+                enough = True
+                break
+        queues[queue.name] = queue_status(queue, sums.sums[chosen], sums.before, chosen / MINUTE_MS)
+        long = qp.clear_window_ms
+        settled = None
+        if long in sums.sums:
+            settled = queue_status(queue, sums.sums[long], sums.before, long / MINUTE_MS).pressure
+        spans[queue.name] = (chosen, enough, settled)
+    horizon_min = horizon / MINUTE_MS
+    counts = sums.sums[horizon]
+    snap = Snapshot(
+        warehouse=flow_state.warehouse,
+        at_ms=at_ms,
+        rates={f: counts[i] / horizon_min for i, f in enumerate(FLOWS)},
+        totals={f: flow_state.totals[i] for i, f in enumerate(FLOWS)},
+        queues=queues,
+        late=flow_state.late,
+    )
+    return snap, spans
 
 
 def _some(message: Alert | None) -> list[Alert]:
@@ -211,14 +269,22 @@ def hours_to_sla_breach(q: QueueStatus, sla_hours: float) -> float | None:
 
 
 def queue_observation(
-    warehouse: str, q: QueueStatus, qp: QueuePolicy, snap: Snapshot, horizon_min: float
+    warehouse: str,
+    q: QueueStatus,
+    qp: QueuePolicy,
+    snap: Snapshot,
+    horizon_min: float,
+    settled: float | None = None,
 ) -> Observation:
+    """`settled`: the queue's pressure over its clear window (a day by default); the backpressure
+    is over when the queue is drained, or when the pressure is at or below the clear mark both
+    now and over that window (a quiet night does not end a backlog that grows day after day)."""
     pressure = q.pressure
     breach = hours_to_sla_breach(q, qp.sla_hours)
     active = pressure is not None and pressure > qp.fire_pressure and q.backlog >= qp.min_backlog
-    clear = not active and (
-        q.backlog <= qp.drained_backlog or (pressure is not None and pressure <= qp.clear_pressure)
-    )
+    calm_now = pressure is not None and pressure <= qp.clear_pressure
+    calm_long = settled is None or settled <= qp.clear_pressure
+    clear = not active and (q.backlog <= qp.drained_backlog or (calm_now and calm_long))
     wait = q.hours_to_clear if q.hours_to_clear is not None else float("inf")  # None: stalled
     escalate = q.backlog > 0 and (
         wait >= qp.sla_hours or (breach is not None and breach <= qp.critical_margin_hours)
@@ -336,6 +402,9 @@ def forecast_observation(
     days = det.daily.days
     capacity = policy.dispatch_capacity_per_day
     source = "configured"
+    if capacity is None:
+        capacity = busy_capacity(days, 7, policy.capacity_busy_minutes)
+        source = "busy-time"
     if capacity is None:
         min_backlog = policy.queues["dispatch"].min_backlog
         capacity = observed_capacity(

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from agents.logic.sliding import Sliding
 from agents.logic.windows import MINUTE_MS, minute_start
 from streams.events import Event
 from streams.flows import FLOWS, QUEUES, Queue
@@ -63,6 +64,7 @@ class WarehouseState:
     duplicate_ids: int = 0  # messages skipped because their event_id was already counted
     ids_floor_ms: int | None = None  # buckets before this minute no longer keep event ids
     expired_floor_ms: int | None = None  # retention floor of the last expiry; not persisted
+    sliding: Sliding | None = None  # the detector's window sums; derived, not persisted
     closed_through_ms: int | None = None  # end of the last minute handed to evaluation
 
     @property
@@ -119,6 +121,11 @@ def apply(
         state.totals[index] += 1
         if bucket is None:
             state.late += 1
+    if state.sliding is not None:
+        if head_fresh and (bucket_fresh or bucket is None):
+            state.sliding.on_event(minute_start(at), index)
+        elif head_fresh or bucket_fresh:
+            state.sliding = None  # a record behind the other (after a crash): recompute
     if bucket is not None and bucket_fresh:
         bucket.counts[index] += 1
         if at >= (newest if newest is not None else at) - config.dedup_ms:
@@ -181,6 +188,15 @@ def close_minutes(
     return list(range(first, through + MINUTE_MS, MINUTE_MS))
 
 
+def retention_floor(state: WarehouseState, config: FlowConfig) -> int:
+    """The oldest minute kept: the retention back from the last closed minute (so the windows
+    that end at it stay whole), or from the newest event before any minute closed."""
+    newest = state.newest_ms or 0
+    closed = state.closed_through_ms
+    base = newest if closed is None else min(closed, newest)
+    return minute_start(base - config.retention_ms)
+
+
 def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
     """Drop minute buckets older than the retention (returns their starts), and the event ids of
     buckets older than the dedup horizon."""
@@ -196,11 +212,14 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
             if bucket is not None and bucket.ids:
                 bucket.ids = {}
         state.ids_floor_ms = ids_floor
-    floor = minute_start(newest - config.retention_ms)
+    floor = retention_floor(state, config)
     if state.expired_floor_ms is not None and floor <= state.expired_floor_ms:
         return []  # buckets are only created inside the retention: nothing new to drop
     state.expired_floor_ms = floor
     gone = [start for start in state.minutes if start < floor]
+    sliding = state.sliding
+    if gone and sliding is not None and max(gone) >= sliding.at_ms - max(sliding.windows):
+        state.sliding = None  # its windows reached into the dropped minutes
     for start in gone:
         del state.minutes[start]
     return gone

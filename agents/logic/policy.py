@@ -94,6 +94,24 @@ class QueuePolicy:
     and the breach is more than `critical_margin_hours / deescalate_ratio` away (no flapping
     between severities around one mark)."""
 
+    min_events: int = 40
+    """Inflow plus outflow events a rate window must hold before the queue's pressure is
+    trusted. The window starts at the evaluation horizon and doubles (1 h, 2 h, 4 h, 8 h) until
+    it holds this many: a ratio of two counts of 4 is noise (Poisson: +-50%), of 40 is +-16%.
+    A queue that has fewer even in its longest window is not judged."""
+    min_window_ms: int = 0
+    """The shortest rate window (milliseconds) the queue is judged over; 0 means the evaluation
+    horizon. A queue whose outflow follows its inflow by days (parcels in transit) swings with
+    the daily cycle over any shorter window: the delivery queue is judged over a whole day."""
+    max_window_ms: int = 8 * HOUR_MS
+    """The longest rate window (milliseconds) a quiet queue may be judged over: 8 h (24 h for
+    a queue whose `min_window_ms` is a day)."""
+    clear_window_ms: int = DAY_MS
+    """Milliseconds: besides the pressure now, the pressure over this window must be at or below
+    `clear_pressure` for the backpressure to be over (unless the queue is drained): a day, so
+    that the calm of a night, when few orders come and the team catches up a little, does not
+    resolve a backlog that grows from one day to the next. One of 15 min, 1 h, 2 h, 4 h, 8 h or
+    24 h (the windows the detector keeps); any other value means the pressure now alone."""
     warmup_ms: int = 0
     """Milliseconds of event time after the queue's first inflow before it is judged at all.
     A queue whose items legitimately take days (a parcel in transit) has no outflow yet when
@@ -117,6 +135,16 @@ class QueuePolicy:
                 self.drained_backlog,
                 f"must not exceed min_backlog ({self.min_backlog})",
             )
+        _at_least("min_events", self.min_events, 0)
+        _positive("max_window_ms", self.max_window_ms)
+        _at_least("min_window_ms", self.min_window_ms, 0)
+        _at_least("clear_window_ms", self.clear_window_ms, 0)
+        if self.min_window_ms > self.max_window_ms:
+            raise PolicyError(
+                "min_window_ms",
+                self.min_window_ms,
+                f"must not exceed max_window_ms ({self.max_window_ms})",
+            )
         _positive("sla_hours", self.sla_hours)
         _at_least("critical_margin_hours", self.critical_margin_hours, 0)
         if not 0 < self.deescalate_ratio < 1:
@@ -136,7 +164,13 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         drained_backlog=100,
         sla_hours=72.0,
         critical_margin_hours=18.0,
-        warmup_ms=3 * DAY_MS,  # the longest normal transit
+        warmup_ms=4 * DAY_MS,  # the longest normal transit, and a day of window
+        # over a whole day, a carrier that keeps up hovers near 1 with +-8% of noise: a real
+        # shortfall of carriers shows as a quarter more handed over than delivered
+        fire_pressure=1.25,
+        clear_pressure=1.05,
+        min_window_ms=DAY_MS,
+        max_window_ms=DAY_MS,
     ),
     # A complaint should get an answer within two days; dozens waiting is already a queue.
     "service": QueuePolicy(
@@ -248,6 +282,13 @@ class Policy:
     is ordered, not what it could: its dispatch count says nothing about capacity, and taking it
     as one would forecast an overload for every growing warehouse."""
 
+    capacity_busy_hours: float = 1.0
+    """A minute counts as *busy* for the capacity estimate when the dispatch queue ends it with
+    at least this many hours of work waiting (at the current pace): the team cannot be idle,
+    so what it dispatches is what it can. 1 h is well above the work in hand of a queue that
+    keeps up (parcels being packed)."""
+    capacity_busy_minutes: int = 180
+    """Busy minutes needed in the last 7 days before the busy-time capacity is trusted: 3 h."""
     dispatch_capacity_per_day: float | None = None
     """Parcels a day the warehouse can dispatch, if known (set per warehouse); None means use
     the observed capacity."""

@@ -37,18 +37,28 @@ class Day:
     dispatched: int = 0  # parcels dispatched
     minutes: int = 0  # minutes folded in (1,440 = complete)
     backlog_end: int = 0  # dispatch backlog at the end of the last minute folded in
+    busy_minutes: int = 0  # minutes that ended with at least an hour of work waiting
+    busy_dispatched: int = 0  # parcels dispatched in those minutes
 
     @property
     def complete(self) -> bool:
         return self.minutes >= MINUTES_PER_DAY
 
     def to_json(self) -> list[int]:
-        return [self.start_ms, self.orders, self.dispatched, self.minutes, self.backlog_end]
+        return [
+            self.start_ms,
+            self.orders,
+            self.dispatched,
+            self.minutes,
+            self.backlog_end,
+            self.busy_minutes,
+            self.busy_dispatched,
+        ]
 
     @classmethod
     def from_json(cls, data: Sequence[int]) -> Day:
-        start, orders, dispatched, minutes, backlog = (int(v) for v in data)
-        return cls(start, orders, dispatched, minutes, backlog)
+        values = [int(v) for v in data] + [0] * (7 - len(data))
+        return cls(*values[:7])
 
 
 @dataclass(slots=True)
@@ -58,9 +68,16 @@ class DailyTotals:
     days: list[Day] = field(default_factory=list)
 
     def fold(
-        self, minute_end_ms: int, orders: int, dispatched: int, backlog: int, keep_days: int
+        self,
+        minute_end_ms: int,
+        orders: int,
+        dispatched: int,
+        backlog: int,
+        keep_days: int,
+        busy: bool = False,
     ) -> None:
-        """Add the minute that ends at `minute_end_ms` (minutes arrive in ascending order)."""
+        """Add the minute that ends at `minute_end_ms` (minutes arrive in ascending order).
+        `busy`: the dispatch team had more work waiting than it could clear within the minute."""
         start = day_start(minute_end_ms - MINUTE_MS)
         if self.days and self.days[-1].start_ms == start:
             day = self.days[-1]
@@ -73,6 +90,9 @@ class DailyTotals:
         day.dispatched += dispatched
         day.minutes += 1
         day.backlog_end = backlog
+        if busy:
+            day.busy_minutes += 1
+            day.busy_dispatched += dispatched
         floor = start - keep_days * DAY_MS
         while self.days and self.days[0].start_ms < floor:
             self.days.pop(0)
@@ -107,6 +127,19 @@ def observed_capacity(
         if best is None or mean > best:
             best = mean
     return best
+
+
+def busy_capacity(days: Sequence[Day], recent_days: int, min_minutes: int) -> float | None:
+    """Parcels a day the warehouse dispatches while it is busy (at least an hour of work
+    waiting): what it can do, not what it was asked to do. From the busy minutes of the last
+    `recent_days` days (the running one included), scaled to a day; None with fewer than
+    `min_minutes` busy minutes. Evening peaks make a warehouse busy weeks before its daily
+    demand reaches capacity, so this is known early."""
+    recent = list(days)[-recent_days:]
+    minutes = sum(d.busy_minutes for d in recent)
+    if minutes < min_minutes:
+        return None
+    return sum(d.busy_dispatched for d in recent) / minutes * MINUTES_PER_DAY
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,22 +32,27 @@ TABLE: list[tuple[int, Observation, tuple[str, str, int] | None]] = [
     (6, BAND, None),  # between the marks: keeps firing, no message
     (7, HOT, ("firing", "critical", 0)),  # severity changed: one message
     (8, BAND, None),  # not low enough to de-escalate: stays critical, no message
-    (9, CALM, ("firing", "warning", 0)),  # below the lower mark: back to warning
-    (10, OFF, None),  # clear since 08:10, hold 3 min
-    (12, BAND, None),  # the clear condition broke off: the clear hold starts over
-    (13, OFF, None),  # clear since 08:13
-    (15, OFF, None),  # 2 min of clear: still firing
-    (16, OFF, ("resolved", "warning", 0)),  # 3 min of clear: resolved, ended_at 08:16
-    (17, OFF, None),  # inactive: nothing
-    (18, ON, None),  # a new condition: pending since 08:18
-    (19, OFF, None),  # broke off before the hold: no episode, no message
-    (20, ON, None),  # pending since 08:20
-    (25, HOT, ("firing", "critical", 20)),  # a new episode, critical from the start
-    (54, HOT, None),  # 29 min since the last message: no repeat yet
-    (55, HOT, ("firing", "critical", 20)),  # 30 min: re-notify
-    (60, CALM, ("firing", "warning", 20)),  # severity changed (the repeat clock restarts)
-    (89, ON, None),  # 29 min since the change
-    (90, ON, ("firing", "warning", 20)),  # re-notify
+    (9, CALM, None),  # below the lower mark: calm since 08:09, must hold 3 min to de-escalate
+    (10, CALM, None),  # calm 1 min
+    (11, HOT, None),  # hot again: still critical, the calm starts over, no message
+    (12, CALM, None),  # calm since 08:12
+    (15, CALM, ("firing", "warning", 0)),  # calm held 3 min: back to warning
+    (16, OFF, None),  # clear since 08:16, hold 3 min
+    (17, BAND, None),  # the clear condition broke off: the clear hold starts over
+    (18, OFF, None),  # clear since 08:18
+    (20, OFF, None),  # 2 min of clear: still firing
+    (21, OFF, ("resolved", "warning", 0)),  # 3 min of clear: resolved, ended_at 08:21
+    (22, OFF, None),  # inactive: nothing
+    (23, ON, None),  # a new condition: pending since 08:23
+    (24, OFF, None),  # broke off before the hold: no episode, no message
+    (25, ON, None),  # pending since 08:25
+    (30, HOT, ("firing", "critical", 25)),  # a new episode, critical from the start
+    (59, HOT, None),  # 29 min since the last message: no repeat yet
+    (60, HOT, ("firing", "critical", 25)),  # 30 min: re-notify
+    (61, CALM, None),  # calm since 09:01
+    (64, CALM, ("firing", "warning", 25)),  # held 3 min: severity changed (repeat clock restarts)
+    (93, ON, None),  # 29 min since the change
+    (94, ON, ("firing", "warning", 25)),  # re-notify
 ]
 
 

@@ -22,6 +22,7 @@ from agents.logic.detector import (
     forecast_observation,
     hours_to_sla_breach,
     queue_summary,
+    signals_at,
 )
 from agents.logic.flow import FlowConfig, QueueStatus, WarehouseState, apply
 from agents.logic.policy import Policy
@@ -47,6 +48,7 @@ POLICY = Policy.from_mapping(
                 "drained_backlog": 10,
                 "sla_hours": 0.5,
                 "critical_margin_hours": 0.25,
+                "clear_window_ms": 0,  # the tables judge the clear on the pressure now alone
             },
             "service": {
                 "min_backlog": 20,
@@ -54,6 +56,7 @@ POLICY = Policy.from_mapping(
                 "sla_hours": 2,
                 "critical_margin_hours": 0.25,
                 "warmup_ms": 0,  # the tables start with a working service team
+                "clear_window_ms": 0,
             },
         },
     }
@@ -145,11 +148,10 @@ TABLES = {
             ("08:17", DISPATCH, "firing", "warning"),
             # backlog 150: at +600/h against 600/h out, the wait passes 30 min in 15 min (margin)
             ("08:25", DISPATCH, "firing", "critical"),
-            # 08:30 (minute 08:30 closes at 08:31): pressure 1.125 still above the fire mark, but
-            # the wait (11 min) is below 0.75 x SLA and the breach 2.6 h away: back to warning
-            ("08:31", DISPATCH, "firing", "warning"),
-            # pressure 0.73 from 08:32 (clear mark 1.0); 3 min of clear → resolved at 08:35
-            ("08:35", DISPATCH, "resolved", "warning"),
+            # 08:31: the wait (11 min) is below 0.75 x SLA: calm, but de-escalating needs the
+            # calm to hold 3 min (clear_hold), and from 08:32 the pressure is 0.73 (clear mark
+            # 1.0): 3 min of clear → resolved at 08:35, still critical
+            ("08:35", DISPATCH, "resolved", "critical"),
         ],
     ),
     "tiny numbers never alert": (
@@ -213,6 +215,7 @@ def test_table_alert_records() -> None:
         "hours_to_clear": round(70 / 600, 4),
         "hours_to_sla_breach": round((300 - 70) / 600, 4),
         "sla_hours": 0.5,
+        "window_minutes": 5,  # 150 events in the 5-minute horizon: enough, no longer window
     }
     assert fired.summary == (
         "BJ-01: orders 20/min outrun dispatch 10/min (pressure 2.00); 70 parcels waiting,"
@@ -561,8 +564,10 @@ def test_a_queue_is_not_judged_before_its_warm_up() -> None:
     queue's pressure is infinite, but its warm-up (one full transit) must pass before it can fire;
     after the warm-up, the same picture fires."""
     policy = Policy.from_mapping(
-        {"for_ms": "5m", "queues": {"delivery": {"min_backlog": 20, "drained_backlog": 10,
-                                                  "warmup_ms": "1h"}}}
+        {
+            "for_ms": "5m",
+            "queues": {"delivery": {"min_backlog": 20, "drained_backlog": 10, "warmup_ms": "1h"}},
+        }
     )
     state = WarehouseState("W1")
     det = DetectorState()
@@ -575,3 +580,44 @@ def test_a_queue_is_not_judged_before_its_warm_up() -> None:
                 fired_at.append(minute)
     # first inflow in the minute ending at T0+1m; judged from T0+61m; fires after for_ms (5 min)
     assert fired_at and fired_at[0] == 60 + 5
+
+
+def test_a_quiet_queue_is_judged_over_a_longer_window() -> None:
+    """4 orders and 2 dispatches a minute would be judged over the 5-minute horizon (30 events);
+    at a tenth of that the horizon holds 3 events, so the detector widens the window until it
+    holds min_events (40): 2 hours hold 72."""
+    policy = Policy.from_mapping(
+        {"queues": {"dispatch": {"min_events": 40, "min_backlog": 5, "drained_backlog": 2}}}
+    )
+    state = WarehouseState("W1")
+    for minute in range(240):
+        if minute % 10 < 4:  # 0.4 orders a minute
+            apply(state, make_event("orders_placed", "W1", T0 + minute * M), FLOW)
+        if minute % 10 < 2:  # 0.2 dispatches a minute
+            apply(state, make_event("dispatches_dispatched", "W1", T0 + minute * M + 1), FLOW)
+    snap, spans = signals_at(state, FLOW, T0 + 240 * M, policy)
+    assert spans["dispatch"][:2] == (2 * 60 * M, True)
+    assert snap.queues["dispatch"].pressure == 2.0
+    # the flow rates stay over the horizon: minutes 235-239 had no orders
+    assert snap.rates["orders_placed"] == 0
+
+
+def test_a_calm_night_does_not_resolve_a_backlog_that_grows_by_the_day() -> None:
+    """Days of 30 orders and 20 dispatches a minute, nights of 2 orders and 20 dispatches: the
+    pressure now is low every night, but over the last day orders still outrun dispatch, so the
+    episode stays open through the nights (one episode, not one a day)."""
+    policy = Policy.from_mapping({"for_ms": "30m", "clear_hold_ms": "15m"})
+    flow = FlowConfig(horizon_ms=15 * M, lateness_ms=0)
+    state, det = WarehouseState("W1"), DetectorState()
+    alerts: list[Alert] = []
+    for minute in range(3 * 24 * 60):
+        day_time = (minute % (24 * 60)) < 16 * 60  # 16 busy hours, then 8 quiet ones
+        for k in range(30 if day_time else 2):
+            apply(state, make_event("orders_placed", "W1", T0 + minute * M + k), flow)
+        for k in range(20):
+            apply(state, make_event("dispatches_dispatched", "W1", T0 + minute * M + 30 + k), flow)
+        alerts += evaluate_minute(det, state, flow, T0 + (minute + 1) * M, policy)
+    dispatch = [a for a in alerts if a.kind == DISPATCH]
+    assert dispatch and dispatch[0].state == "firing"
+    assert len({a.alert_id for a in dispatch}) == 1
+    assert all(a.state == "firing" for a in dispatch)
