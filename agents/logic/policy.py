@@ -165,10 +165,12 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         sla_hours=72.0,
         critical_margin_hours=18.0,
         warmup_ms=4 * DAY_MS,  # the longest normal transit, and a day of window
-        # over a whole day, a carrier that keeps up hovers near 1 with +-8% of noise: a real
-        # shortfall of carriers shows as a quarter more handed over than delivered
-        fire_pressure=1.25,
-        clear_pressure=1.05,
+        # Judged over a whole day. Deliveries follow hand-overs by 1-3 days, so a weekly cycle
+        # alone puts the day's ratio near 1 / (weekend share): 2.5 on a Monday after a weekend
+        # at 40%. A carrier failure shows as a collapse of deliveries: three times as many
+        # parcels handed over as delivered for a whole day.
+        fire_pressure=3.0,
+        clear_pressure=1.5,
         min_window_ms=DAY_MS,
         max_window_ms=DAY_MS,
     ),
