@@ -46,8 +46,10 @@ class FlowConfig:
     # a repeated event_id is ignored when its minute is within this much of the newest event
     dedup_ms: int = 10 * MINUTE_MS
     # event time: a topic whose newest event lags the warehouse's newest by more than this stops
-    # holding the watermark (refunds that come now and then must not stall evaluation)
-    quiet_after_ms: int = 30 * MINUTE_MS
+    # holding the watermark (refunds that come now and then must not stall evaluation for
+    # ever). Long, because in a fast replay one topic may be read hours of event time ahead
+    # of another; live, the processing-time rule (idle_after_ms) releases a quiet topic first.
+    quiet_after_ms: int = 6 * 60 * MINUTE_MS
 
 
 @dataclass(slots=True)
