@@ -101,7 +101,7 @@ REFUND_SHARE: Final[dict[str, float]] = {
 FAILED_REFUND_SHARE: Final = 0.8
 SERVICE_SHARE: Final = 0.10  # customer-service pace as a share of dispatch capacity
 FINANCE_SHARE: Final = 0.07  # finance pace as a share of dispatch capacity
-NOISE_BLOCK_MS: Final = 10 * MINUTE_MS  # noisy demand draws a new factor every 10 minutes
+NOISE_BLOCK_MS: Final = 5 * MINUTE_MS  # noisy demand draws a new factor every 5 minutes
 CARRIERS: Final = ("SF", "EMS", "ZJS", "YTO")
 
 # Hourly order weights in local time (hour 0 = 00:00-01:00); normalised to a mean of 1.
@@ -115,7 +115,6 @@ NIGHT_LULL_CYCLE: Final = (
     0.12, 0.02, 0.01, 0.01, 0.01, 0.03, 0.2, 0.6, 1.1, 1.5, 1.7, 1.7,
     1.6, 1.5, 1.5, 1.5, 1.5, 1.5, 1.6, 1.7, 1.7, 1.5, 1.0, 0.4,
 )  # fmt: skip
-FLAT: Final = (1.0,) * 24
 
 Window = tuple[int, int, float]  # [from_ms, to_ms) and a factor
 
@@ -132,7 +131,7 @@ class WarehouseModel:
     growth_per_month: float = 0.0  # continuous: rate x (1 + g) ** (days / 30)
     cycle: tuple[float, ...] = DAY_CYCLE  # 24 hourly weights, local time
     weekend_factor: float = 1.0  # orders on Saturdays and Sundays (local) x this
-    noise_shape: float = 0.0  # > 0: orders x Gamma(shape, 1/shape) per 10-minute block
+    noise_shape: float = 0.0  # > 0: orders x Gamma(shape, 1/shape) per 5-minute block
     bursts: tuple[Window, ...] = ()  # orders x factor within [from_ms, to_ms)
     outages: tuple[Window, ...] = ()  # dispatch capacity x factor within [from_ms, to_ms)
     silent_from_ms: int | None = None  # nothing at all is sent from this time on
@@ -789,7 +788,7 @@ def steady(
     seed: int = 0, days: float | None = None, scale: float = 1.0, *, utilisation: float = 0.6
 ) -> Scenario:
     """Five warehouses for 2 days, demand at 60% of dispatch capacity with the daily cycle
-    (96% in the busiest minute). Nothing should alert."""
+    (97% in the busiest minute). Nothing should alert."""
     return _scenario(
         "steady",
         "5 warehouses, 2 days, daily cycle, dispatch at ~60% of capacity: nothing should alert",
@@ -879,13 +878,13 @@ def weekend_dip(seed: int = 0, days: float | None = None, scale: float = 1.0) ->
 
 
 def noisy_steady(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
-    """2 days at 80% of capacity, a mild daily cycle, and heavy noise: every 10 minutes the
-    order rate is multiplied by a Gamma(2, 1/2) draw (mean 1, CV 0.71). Benign."""
+    """2 days at 80% of capacity, a mild daily cycle, and heavy noise: every 5 minutes the
+    order rate is multiplied by a Gamma(3, 1/3) draw (mean 1, CV 0.58). Benign."""
     return _scenario(
         "noisy_steady",
         "dispatch at ~80% of capacity with heavy noise around the mean: benign",
         _duration_ms(days, 2),
-        _network(scale=scale, utilisation=0.8, cycle=blend(DAY_CYCLE, 0.3), noise_shape=2.0),
+        _network(scale=scale, utilisation=0.8, cycle=blend(DAY_CYCLE, 0.3), noise_shape=3.0),
         seed,
     )
 

@@ -75,5 +75,6 @@ async def test_agent_counts_events_and_writes_the_changelog(
     assert any(k.startswith(b"FN-1@") for k in keys)  # per-minute records
     assert len(captured["deadletter"]) == 1
     key, letter = captured["deadletter"][0]
+    assert key == b"orders"  # dead letters are keyed by their source topic
     assert letter["error"].startswith("the value is not JSON")
     assert letter["payload"] == "not json at all"

@@ -309,15 +309,18 @@ def jd2008_run() -> Jd2008Run:
     return run
 
 
-def _fit_log_line(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least squares of log(y) = a + b x."""
-    xs = [x for x, _ in points]
-    ys = [math.log(y) for _, y in points]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mx) ** 2 for x in xs
-    )
-    return my - b * mx, b
+def _fit_log_lines(series: dict[str, list[float]]) -> tuple[dict[str, float], float]:
+    """Least squares of log(series[w][d]) = a[w] + b * (d + 0.5): one intercept per warehouse,
+    one growth rate for all (they share it, and pooling makes it precise)."""
+    xs = [d + 0.5 for d in range(len(next(iter(series.values()))))]
+    mx = sum(xs) / len(xs)
+    means = {w: sum(math.log(y) for y in ys) / len(ys) for w, ys in series.items()}
+    b = sum(
+        (x - mx) * (math.log(y) - means[w])
+        for w, ys in series.items()
+        for x, y in zip(xs, ys, strict=True)
+    ) / (len(series) * sum((x - mx) ** 2 for x in xs))
+    return {w: means[w] - b * mx for w in series}, b
 
 
 def test_jd2008_is_consistent_and_modest(jd2008_run: Jd2008Run) -> None:
@@ -338,13 +341,14 @@ def test_jd2008_orders_grow_thirty_percent_a_month(jd2008_run: Jd2008Run) -> Non
 def test_jd2008_demand_crosses_capacity_on_the_stated_day(jd2008_run: Jd2008Run) -> None:
     s = jd2008_run.scenario
     assert JD2008_CROSSING_DAY == {"BJ-01": 30, "SH-02": 30, "GZ-03": 30, "CD-04": 24, "WH-05": 40}
+    daily = {w: [float(jd2008_run.placed_by_day[w][d]) for d in range(60)] for w in s.warehouses}
+    intercepts, growth_per_day = _fit_log_lines(daily)
+    assert math.exp(30 * growth_per_day) == pytest.approx(1.3, abs=0.03)
     for model in s.models:
         stated = JD2008_CROSSING_DAY[model.warehouse]
         assert crossing_day(model) == pytest.approx(stated)
-        daily = jd2008_run.placed_by_day[model.warehouse]
-        a, b = _fit_log_line([(d + 0.5, daily[d]) for d in range(60)])
-        assert math.exp(30 * b) == pytest.approx(1.3, abs=0.05)
-        measured = (math.log(model.dispatch_per_hour * 24) - a) / b
+        capacity_per_day = model.dispatch_per_hour * 24
+        measured = (math.log(capacity_per_day) - intercepts[model.warehouse]) / growth_per_day
         assert measured == pytest.approx(stated, abs=3), model.warehouse
 
 
@@ -423,7 +427,7 @@ def _dispatch_backlogs(
 def _bounded_problems(
     s: Scenario, max_hours: float, messages: Iterable[Event | Malformed] | None = None
 ) -> list[str]:
-    """Warehouses whose backlog passes `max_hours` of capacity, or does not come back below 5%
+    """Warehouses whose backlog passes `max_hours` of capacity, or does not come back below 10%
     of an hour's capacity on some day."""
     problems = []
     backlogs = _dispatch_backlogs(s.events() if messages is None else messages)
@@ -436,7 +440,7 @@ def _bounded_problems(
         for day in range(s.duration_ms // DAY_MS):
             lo, hi = s.start_ms + day * DAY_MS, s.start_ms + (day + 1) * DAY_MS
             low = min(b for t, b in series if lo <= t < hi)
-            if low > max(2, 0.05 * cap):
+            if low > max(2, 0.1 * cap):
                 problems.append(f"{model.warehouse} backlog stayed above {low} on day {day}")
     return problems
 
@@ -528,15 +532,15 @@ def test_weekend_orders_are_forty_percent_of_weekdays() -> None:
     assert per_day[sunday] / per_day[sunday + 1] == pytest.approx(0.4, abs=0.06)
 
 
-def _ten_minute_roughness(s: Scenario) -> float:
-    """Mean squared step between consecutive 10-minute order counts over twice their mean:
-    about 1 for a Poisson stream with a slowly moving rate, far more for a noisy one."""
+def _roughness(s: Scenario) -> float:
+    """Mean squared step between consecutive 5-minute order counts over twice their mean:
+    about 1 for a Poisson stream with a slowly moving rate, more for a noisy one."""
     counts: Counter[tuple[str, int]] = Counter(
-        (m.warehouse, (m.occurred_at_ms - s.start_ms) // (10 * MINUTE_MS))
+        (m.warehouse, (m.occurred_at_ms - s.start_ms) // (5 * MINUTE_MS))
         for m in s.events()
         if isinstance(m, Event) and m.flow == "orders_placed"
     )
-    blocks = s.duration_ms // (10 * MINUTE_MS)
+    blocks = s.duration_ms // (5 * MINUTE_MS)
     steps = [
         (counts[w, i + 1] - counts[w, i]) ** 2 for w in s.warehouses for i in range(blocks - 1)
     ]
@@ -546,8 +550,8 @@ def _ten_minute_roughness(s: Scenario) -> float:
 
 def test_noisy_steady_is_much_noisier_than_steady_at_eighty_percent() -> None:
     noisy, steady = build("noisy_steady", days=1), build("steady", days=1)
-    assert _ten_minute_roughness(noisy) > 5
-    assert _ten_minute_roughness(steady) < 2
+    assert _roughness(noisy) > 2.5
+    assert _roughness(steady) < 1.3
     placed = sum(1 for m in noisy.events() if isinstance(m, Event) and m.status == "placed")
     capacity = sum(m.dispatch_per_hour for m in noisy.models) * 24
     assert placed / capacity == pytest.approx(0.8, abs=0.08)
