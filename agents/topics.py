@@ -8,6 +8,10 @@ from streams.topics import TopicNames
 
 names = TopicNames(settings.topic_prefix)
 
-inputs = app.topic(*names.inputs, key_type=bytes, value_type=bytes)
+# Raw on both sides: with Faust's default (json) a value that is not JSON would fail inside Faust,
+# before the agent, and stall its partition.
+inputs = app.topic(
+    *names.inputs, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
 alerts = app.topic(names.alerts, key_type=bytes, value_type=bytes, internal=False)
 deadletter = app.topic(names.deadletter, key_type=bytes, value_type=bytes, internal=False)

@@ -10,17 +10,39 @@ from typing import Any
 import faust
 
 from ordermon.config import Settings
+from ordermon.security import broker_credentials
+
+
+def _register_rocksdict_store() -> None:
+    """``rocksdict://``: Faust's RocksDB store on the `rocksdict` driver (a wheel, no C build),
+    whichever RocksDB bindings are installed. ``rocksdb://`` picks rocksdict too when installed."""
+    from faust.stores import STORES
+
+    STORES.aliases.setdefault("rocksdict", "ordermon.stores:RocksDictStore")
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
+    store = settings.store
+    if store.startswith(("rocksdb://", "rocksdict://")):
+        # Faust's own rocksdb store needs a current event to place a write; the ingest agent
+        # writes whole batches, so both schemes use ordermon.stores.RocksDictStore.
+        _register_rocksdict_store()
+        store = "rocksdict://" + store.split("://", 1)[1]
     return {
         "broker": settings.broker_url,
-        "store": settings.store,
+        "broker_credentials": broker_credentials(settings),
+        "store": store,
+        # Messages stay bytes until streams.codec decodes them: with Faust's default (json) a
+        # value that is not JSON fails in Faust, before the agent, and stalls its partition.
+        "key_serializer": "raw",
+        "value_serializer": "raw",
         "autodiscover": ["agents"],
         "datadir": settings.data_dir,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,
         "web_port": settings.web_port,
+        # what the other members see in the assignor's metadata: /warehouses fans out to them
+        "canonical_url": settings.advertised_url,
         "web_enabled": True,
         "broker_session_timeout": settings.session_timeout_seconds,
         "broker_heartbeat_interval": min(3.0, settings.session_timeout_seconds / 3),
@@ -30,7 +52,10 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_acks": -1,
         "processing_guarantee": "at_least_once",  # exactly_once: refused by the embedded broker
         "table_standby_replicas": 0,
+        "recovery_consistency_check": settings.recovery_consistency_check,
         "stream_wait_empty": False,
+        "stream_buffer_maxsize": 16384,
+        "broker_max_poll_records": 4000,
     }
 
 

@@ -149,11 +149,14 @@ def simulate(
         fail(str(exc))
     from ordermon.devtools.simulate import run
     from ordermon.kafka import KafkaUnavailable, ensure_topics
+    from ordermon.security import client_options
     from streams.publisher import Publisher
 
     async def go() -> None:
         await ensure_topics(settings)
-        async with Publisher(settings.kafka, prefix=settings.topic_prefix) as pub:
+        async with Publisher(
+            settings.kafka, prefix=settings.topic_prefix, **client_options(settings)
+        ) as pub:
             stats = await run(scenario, pub, speed=speed)
         click.echo(f"sent {stats.total} messages of scenario {name} to {settings.kafka}")
 

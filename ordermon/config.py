@@ -5,6 +5,7 @@ variable and what it should be, so a bad setting stops the process at start, not
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -41,7 +42,19 @@ class Settings:
         "APP_ID", "ordermon", "Faust app id: the consumer group and table prefix"
     )
     data_dir: str = _setting("DATA_DIR", ".ordermon-data", "directory for the worker's local state")
-    store: str = _setting("STORE", "memory://", "table store: memory:// or rocksdb://")
+    store: str = _setting(
+        "STORE",
+        "memory://",
+        "table store: memory://, or rocksdict:// (= rocksdb://) on disk in DATA_DIR: "
+        "a restart then reads only the changelog written since",
+    )
+    recovery_consistency_check: bool = _setting(
+        "RECOVERY_CONSISTENCY_CHECK",
+        True,
+        "with an on-disk store, refuse to start when it holds changelog offsets beyond the "
+        "topic's end (the topic was recreated); false for the embedded broker, whose end "
+        "offsets lag",
+    )
     partitions: int = _setting(
         "PARTITIONS", 4, "partitions of every topic that ordermon creates (all inputs alike)"
     )
@@ -79,6 +92,40 @@ class Settings:
         "BATCH_SECONDS", 0.1, "longest wait to fill a batch, in seconds (bounds alert latency)"
     )
     log_level: str = _setting("LOG_LEVEL", "info", "debug, info, warning or error")
+    web_url: str | None = _setting(
+        "WEB_URL",
+        None,
+        "URL at which the other workers reach this one's HTTP routes (for /warehouses fan-out); "
+        "unset: http://WEB_HOST:WEB_PORT, 127.0.0.1 when WEB_HOST binds every address",
+    )
+    kafka_security_protocol: str = _setting(
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+    )
+    kafka_sasl_mechanism: str = _setting(
+        "KAFKA_SASL_MECHANISM",
+        "PLAIN",
+        "SASL mechanism when the protocol is SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+    )
+    kafka_username: str | None = _setting(
+        "KAFKA_USERNAME", None, "SASL user name (required with SASL_PLAINTEXT and SASL_SSL)"
+    )
+    kafka_password: str | None = _setting(
+        "KAFKA_PASSWORD", None, "SASL password; never logged or printed", secret=True
+    )
+    kafka_ca_file: str | None = _setting(
+        "KAFKA_CA_FILE",
+        None,
+        "PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's CAs",
+    )
+    kafka_cert_file: str | None = _setting(
+        "KAFKA_CERT_FILE", None, "PEM client certificate for mutual TLS (with KAFKA_KEY_FILE)"
+    )
+    kafka_key_file: str | None = _setting(
+        "KAFKA_KEY_FILE", None, "PEM private key of KAFKA_CERT_FILE"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -100,6 +147,42 @@ class Settings:
                 problem = rule(getattr(self, f.name))
                 if problem:
                     raise ConfigError(PREFIX + f.metadata["env"], problem)
+        self._check_security()
+
+    def _check_security(self) -> None:
+        """Rules that involve more than one Kafka security setting."""
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and not self.kafka_username:
+            raise ConfigError(
+                PREFIX + "KAFKA_USERNAME",
+                f"is required with ORDERMON_KAFKA_SECURITY_PROTOCOL={protocol}",
+            )
+        if protocol.startswith("SASL_") and self.kafka_password is None:
+            raise ConfigError(
+                PREFIX + "KAFKA_PASSWORD",
+                f"is required with ORDERMON_KAFKA_SECURITY_PROTOCOL={protocol}",
+            )
+        if (self.kafka_cert_file is None) != (self.kafka_key_file is None):
+            missing = "KAFKA_KEY_FILE" if self.kafka_key_file is None else "KAFKA_CERT_FILE"
+            raise ConfigError(
+                PREFIX + missing, "KAFKA_CERT_FILE and KAFKA_KEY_FILE go together: set both"
+            )
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def advertised_url(self) -> str:
+        """Where the other workers reach this worker's HTTP routes (Faust's canonical_url)."""
+        if self.web_url:
+            return self.web_url.rstrip("/")
+        host = self.web_host
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        elif ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.web_port}"
 
     @property
     def flow(self) -> FlowConfig:
@@ -189,6 +272,25 @@ def _url(value: str | None) -> str | None:
     return f"must be an http:// or https:// URL, got {value!r}"
 
 
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _protocol(value: str) -> str | None:
+    return None if value in PROTOCOLS else f"must be one of {', '.join(PROTOCOLS)}, got {value!r}"
+
+
+def _mechanism(value: str) -> str | None:
+    ok = value in SASL_MECHANISMS
+    return None if ok else f"must be one of {', '.join(SASL_MECHANISMS)}, got {value!r}"
+
+
+def _readable_file(value: str | None) -> str | None:
+    if value is None or (os.path.isfile(value) and os.access(value, os.R_OK)):
+        return None
+    return f"no readable file at {value!r}"
+
+
 def _store(value: str) -> str | None:
     ok = value.startswith(("memory://", "rocksdb://", "rocksdict://"))
     return None if ok else f"must be memory://, rocksdb:// or rocksdict://, got {value!r}"
@@ -204,7 +306,10 @@ def _prefix(value: str) -> str | None:
     return None if ok else f"may hold only A-Z a-z 0-9 . _ -, got {value!r}"
 
 
-_PARSERS: dict[str, Callable[[str, str], Any]] = {}
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "kafka_security_protocol": lambda _name, raw: raw.upper(),
+    "kafka_sasl_mechanism": lambda _name, raw: raw.upper(),
+}
 _RULES: dict[str, Callable[[Any], str | None]] = {
     "kafka": _servers,
     "topic_prefix": _prefix,
@@ -224,4 +329,10 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "batch_size": _positive,
     "batch_seconds": _positive,
     "log_level": _level,
+    "web_url": _url,
+    "kafka_security_protocol": _protocol,
+    "kafka_sasl_mechanism": _mechanism,
+    "kafka_ca_file": _readable_file,
+    "kafka_cert_file": _readable_file,
+    "kafka_key_file": _readable_file,
 }

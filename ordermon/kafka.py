@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ordermon.config import Settings
+from ordermon.security import client_options
 from streams.topics import TopicNames, require_copartitioned
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,9 @@ def names(settings: Settings) -> TopicNames:
 
 async def _admin(settings: Settings, timeout: float) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka, request_timeout_ms=int(timeout * 1000)
+        bootstrap_servers=settings.kafka,
+        request_timeout_ms=int(timeout * 1000),
+        **client_options(settings),
     )
     try:
         await asyncio.wait_for(admin.start(), timeout)

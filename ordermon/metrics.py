@@ -217,8 +217,9 @@ class StatusCollector(Collector):
             flow.add_metric([wh, name], per_minute / 60)
         for name, queue in snap.queues.items():
             backlog.add_metric([wh, name], queue.backlog)
-            if queue.pressure is not None:
-                pressure.add_metric([wh, name], queue.pressure)  # +Inf: in, nothing out
+            # +Inf: in, nothing out; 0 when nothing flowed in or out over the horizon (nothing
+            # piles up), so a quiet queue shows as calm rather than as a gap
+            pressure.add_metric([wh, name], 0.0 if queue.pressure is None else queue.pressure)
             if queue.hours_to_clear is not None and not math.isnan(queue.hours_to_clear):
                 to_clear.add_metric([wh, name], queue.hours_to_clear * 3600)
 

@@ -87,8 +87,9 @@ def metrics_target(tmp_path: Path) -> Iterator[str]:
     """host:port of a real worker's /metrics, with data flowing.
 
     Starts the embedded broker (or uses ORDERMON_TEST_BROKER), `ordermon worker` and
-    `ordermon simulate --scenario stall` (two days, a dispatch stall that fires a critical
-    alert) as fast as it goes, with a fresh topic prefix and
+    `ordermon simulate --scenario stall --days 0.75` as fast as it goes: 18 hours that end
+    3 hours after a 6-hour dispatch stall, so a critical alert is still firing when the panels
+    are read, with a fresh topic prefix and
     consumer group. Skips, saying why, when the commands are not there yet."""
     cli = _ordermon_cli()
     if cli is None:
@@ -141,7 +142,7 @@ def metrics_target(tmp_path: Path) -> Iterator[str]:
             poll(healthy, 120, "the worker's /healthz")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{tail(worker_log)}") from None
-        spawn("simulate", "simulate", "--scenario", "stall", "--speed", "0")
+        spawn("simulate", "simulate", "--scenario", "stall", "--days", "0.75", "--speed", "0")
         yield f"{HOST}:{web_port}"
     finally:
         for process in reversed(processes):

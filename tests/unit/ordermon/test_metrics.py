@@ -177,8 +177,8 @@ def test_flow_rates_are_per_second(registry: CollectorRegistry) -> None:
         # (queue status, expected ordermon_pressure_ratio, expected ordermon_time_to_clear_seconds)
         (queue("dispatch", 30, 20, 600, 1.5, 0.5), 1.5, 1800.0),  # 600 left at 20/min: 30 min
         (queue("dispatch", 30, 0, 600, math.inf, None), math.inf, None),  # nothing leaves
-        (queue("dispatch", 0, 0, 0, None, 0.0), None, 0.0),  # idle, empty: no ratio, clear now
-        (queue("dispatch", 0, 0, 5, None, None), None, None),  # idle with a backlog
+        (queue("dispatch", 0, 0, 0, None, 0.0), 0.0, 0.0),  # idle, empty: ratio 0, clear now
+        (queue("dispatch", 0, 0, 5, None, None), 0.0, None),  # idle with a backlog: no flow
     ],
 )
 def test_queue_gauges(

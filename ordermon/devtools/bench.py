@@ -1,0 +1,718 @@
+"""`python -m ordermon.devtools.bench` (`make bench`): ordermon against the raw-consumer ceiling.
+
+One run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
+
+1. **ceiling**: N contract events (~200 bytes, all four topics, keyed by warehouse, event time
+   advancing) read back by a bare aiokafka consumer (getmany + orjson.loads + a dict count);
+2. **worker**: the same topics read by one `python -m ordermon worker` process from the start;
+   events/s from its `/metrics` (`ordermon_events_total` summed) in steady state (between 10% and
+   90% of the events), worker CPU per event and RSS (peak, and growth per million events);
+3. **cost**: CPU µs per event of the worker with 10, 100 and 1,000 warehouses;
+4. **latency**: at half the measured worker throughput, a paced stream in which warehouse after
+   warehouse slows its dispatching until `dispatch_backpressure` fires; the latency of one alert is
+   from the send of the event that closes the minute it fired at (the minute's end is the alert's
+   `updated_at`) to its arrival on `<prefix>ordermon.alerts`.
+
+Prints a table and writes the JSON (`--out`). Measures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from agents.logic.flow import FlowConfig, WarehouseState, watermark
+from agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.devtools.broker import EmbeddedBroker, free_port
+from streams.flows import INPUT_TOPICS
+from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from streams.topics import ALERTS, DEADLETTER
+
+ROOT = Path(__file__).resolve().parents[2]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# (topic, status, weight): the mix of tests/integration/test_exact_counts.py
+MIX: tuple[tuple[str, str, int], ...] = (
+    ("orders", "placed", 40),
+    ("orders", "cancelled", 3),
+    ("dispatches", "dispatched", 30),
+    ("dispatches", "delivered", 20),
+    ("dispatches", "failed", 2),
+    ("complaints", "opened", 5),
+    ("complaints", "resolved", 3),
+    ("refunds", "requested", 3),
+    ("refunds", "completed", 2),
+)
+CARRIERS = ("SF-Express", "JD-Logistics", "ZTO-Express", "YTO-Express")
+REASONS = ("late_delivery", "damaged", "wrong_item", "service", "other")
+
+
+def warehouse_ids(n: int) -> list[str]:
+    return [f"WH-{i:04d}" for i in range(n)]
+
+
+def wire_event(
+    rnd: random.Random, n: int, topic: str, status: str, wh: str, at_ms: int
+) -> dict[str, Any]:
+    """The contract's JSON object of one event (about 200 bytes once encoded)."""
+    obj: dict[str, Any] = {
+        "event_id": f"evt-{n:012d}-{rnd.getrandbits(64):016x}",
+        "status": status,
+        "order_id": f"ord-{wh}-{n // 3:010d}",
+        "warehouse": wh,
+        "occurred_at": format_rfc3339_ms(at_ms),
+    }
+    if topic == "orders":
+        obj["amount"] = round(rnd.uniform(5, 500), 2)
+        obj["items"] = rnd.randint(1, 6)
+    elif topic == "dispatches":
+        obj["carrier"] = rnd.choice(CARRIERS)
+    elif topic == "complaints":
+        obj["complaint_id"] = f"cmp-{n:010d}"
+        obj["reason"] = rnd.choice(REASONS)
+    else:
+        obj["refund_id"] = f"rfd-{n:010d}"
+        obj["amount"] = round(rnd.uniform(5, 500), 2)
+    return obj
+
+
+def generate(
+    n_events: int, warehouses: int, span_minutes: int, end_ms: int, seed: int = 1
+) -> Iterator[tuple[str, bytes, bytes, int]]:
+    """(topic, key, value, occurred_at_ms) of `n_events`, event time advancing over `span_minutes`
+    that end at `end_ms`, with up to 20 s of disorder."""
+    rnd = random.Random(seed)
+    whs = warehouse_ids(warehouses)
+    weights = [w for _t, _s, w in MIX]
+    picks = rnd.choices(range(len(MIX)), weights, k=n_events)
+    start = end_ms - span_minutes * MINUTE_MS
+    step = span_minutes * MINUTE_MS / max(1, n_events)
+    for n in range(n_events):
+        topic, status, _w = MIX[picks[n]]
+        wh = whs[rnd.randrange(warehouses)]
+        at = int(start + n * step) - rnd.randrange(20_000)
+        value = orjson.dumps(wire_event(rnd, n, topic, status, wh, at))
+        yield topic, wh.encode(), value, at
+
+
+async def create_topics(bootstrap: str, prefix: str, partitions: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [f"{prefix}{t}" for t in (*INPUT_TOPICS, ALERTS, DEADLETTER)]
+        await admin.create_topics([NewTopic(t, partitions, 1) for t in names])
+    finally:
+        await admin.close()
+
+
+async def publish(
+    bootstrap: str, prefix: str, events: Iterator[tuple[str, bytes, bytes, int]]
+) -> tuple[int, int, float]:
+    """Send everything as fast as the producer goes; (events, bytes, seconds)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks=1,
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        enable_idempotence=False,
+    )
+    await producer.start()
+    count = size = 0
+    started = time.perf_counter()
+    try:
+        pending = []
+        for topic, key, value, at in events:
+            pending.append(await producer.send(f"{prefix}{topic}", value, key=key, timestamp_ms=at))
+            count += 1
+            size += len(value)
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return count, size, time.perf_counter() - started
+
+
+# ---- 1. the raw ceiling ------------------------------------------------------------------------
+
+
+async def raw_ceiling(
+    bootstrap: str, prefix: str, partitions: int, expected: int, warmup: float = 0.1
+) -> dict[str, Any]:
+    """A bare consumer of all input partitions: getmany, orjson.loads, count per (warehouse,
+    status). Events/s in steady state: the first `warmup` share of the events is left out."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        group_id=None,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(f"{prefix}{t}", p) for t in INPUT_TOPICS for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        counts: dict[tuple[str, str], int] = {}
+        seen = 0
+        first: float | None = None
+        mark: tuple[float, int] | None = None
+        loads = orjson.loads
+        deadline = time.monotonic() + 300
+        while seen < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            for records in batch.values():
+                for record in records:
+                    obj = loads(record.value)  # type: ignore[arg-type]
+                    k = (obj["warehouse"], obj["status"])
+                    counts[k] = counts.get(k, 0) + 1
+                seen += len(records)
+            now = time.perf_counter()
+            if first is None and seen:
+                first = now
+            if mark is None and seen >= warmup * expected:
+                mark = (now, seen)
+        ended = time.perf_counter()
+    finally:
+        await consumer.stop()
+    assert first is not None and mark is not None, "the raw consumer read nothing"
+    rate = (seen - mark[1]) / max(1e-9, ended - mark[0])
+    return {
+        "events": seen,
+        "events_per_s": round(rate),
+        "seconds": round(ended - first, 2),
+        "warmup_share": warmup,
+        "keys_counted": len(counts),
+    }
+
+
+# ---- the worker process --------------------------------------------------------------------------
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def proc_mem_kb(pid: int) -> dict[str, int]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line.split(":")[0]] = int(line.split()[1])
+    return out
+
+
+def events_total(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("ordermon_events_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+@dataclass
+class WorkerProc:
+    bootstrap: str
+    prefix: str
+    tmp: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProc:
+        tag = uuid.uuid4().hex[:8]
+        env = {
+            **os.environ,
+            "ORDERMON_KAFKA": self.bootstrap,
+            "ORDERMON_TOPIC_PREFIX": self.prefix,
+            "ORDERMON_APP_ID": f"ordermon-bench-{tag}",
+            "ORDERMON_WEB_PORT": str(self.port),
+            "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+            "ORDERMON_DATA_DIR": str(self.tmp / f"data-{tag}"),
+            "ORDERMON_LOG_LEVEL": "warning",
+            **self.extra_env,
+        }
+        self.log = self.tmp / f"worker-{tag}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ordermon", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=open(self.log, "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"worker not ready within {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def measure_worker(
+    worker: WorkerProc, expected: int, timeout: float, interval: float = 0.5
+) -> dict[str, Any]:
+    """Sample the worker's events counted, CPU and RSS until it has counted `expected` events;
+    throughput and CPU per event between 10% and 90% of them (the steady state)."""
+    samples: list[tuple[float, float, float, int]] = []  # (t, events, cpu_s, rss_kb)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if not worker.alive():
+            raise RuntimeError(f"worker exited: {worker.log.read_text()[-3000:]}")
+        try:
+            n = events_total(worker.port)
+        except OSError:
+            n = samples[-1][1] if samples else 0.0
+        samples.append(
+            (time.monotonic(), n, proc_cpu_s(worker.pid), proc_mem_kb(worker.pid)["VmRSS"])
+        )
+        if n >= expected:
+            break
+        time.sleep(interval)
+    mem = proc_mem_kb(worker.pid)
+    counted = samples[-1][1]
+    lo = next((s for s in samples if s[1] >= 0.1 * expected), samples[0])
+    hi = next((s for s in samples if s[1] >= 0.9 * expected), samples[-1])
+    seconds = max(1e-9, hi[0] - lo[0])
+    events = max(1.0, hi[1] - lo[1])
+    rss_lo = next((s for s in samples if s[1] >= 0.2 * expected), samples[0])
+    growth = (samples[-1][3] - rss_lo[3]) / max(1.0, counted - rss_lo[1]) * 1e6
+    return {
+        "events_counted": int(counted),
+        "complete": counted >= expected,
+        "events_per_s": round(events / seconds),
+        "cpu_us_per_event": round((hi[2] - lo[2]) / events * 1e6, 1),
+        "cpu_share": round((hi[2] - lo[2]) / seconds, 2),
+        "rss_peak_mb": round(mem["VmHWM"] / 1024, 1),
+        "rss_end_mb": round(mem["VmRSS"] / 1024, 1),
+        "rss_growth_mb_per_million": round(growth / 1024, 1),
+    }
+
+
+async def throughput_run(
+    bootstrap: str,
+    tmp: Path,
+    *,
+    events: int,
+    warehouses: int,
+    partitions: int,
+    span_minutes: int,
+    ceiling: bool,
+) -> dict[str, Any]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    await create_topics(bootstrap, prefix, partitions)
+    end_ms = int(time.time() * 1000) - MINUTE_MS
+    sent, size, pub_s = await publish(
+        bootstrap, prefix, generate(events, warehouses, span_minutes, end_ms)
+    )
+    result: dict[str, Any] = {
+        "events": sent,
+        "warehouses": warehouses,
+        "event_time_span_minutes": span_minutes,
+        "mean_event_bytes": round(size / max(1, sent)),
+        "publish_events_per_s": round(sent / pub_s),
+    }
+    if ceiling:
+        result["raw"] = await raw_ceiling(bootstrap, prefix, partitions, sent)
+    worker = WorkerProc(bootstrap, prefix, tmp, {"ORDERMON_PARTITIONS": str(partitions)}).start()
+    try:
+        await asyncio.to_thread(worker.wait_ready)
+        result["worker"] = await asyncio.to_thread(
+            measure_worker, worker, sent, max(120.0, sent / 1000)
+        )
+    finally:
+        worker.stop()
+    return result
+
+
+# ---- 4. alert latency ----------------------------------------------------------------------------
+
+LAT_ENV = {
+    "ORDERMON_HORIZON_MINUTES": "5",
+    "ORDERMON_LATENESS_SECONDS": "30",
+    "ORDERMON_POLICY_FOR_MS": "2m",
+    "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
+    "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
+    "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
+}
+
+
+def stall_minutes(
+    warehouses: int, stagger_min: float, lead_min: int, tail_min: int
+) -> tuple[dict[str, float], int]:
+    """Warehouse -> the event minute its dispatching slows down; total minutes of the story."""
+    stalls = {wh: lead_min + i * stagger_min for i, wh in enumerate(warehouse_ids(warehouses))}
+    return stalls, int(lead_min + warehouses * stagger_min + tail_min)
+
+
+def latency_minute(
+    minute: int, t0: int, stalls: dict[str, float], rnd: random.Random, counter: list[int]
+) -> list[tuple[str, bytes, bytes, int]]:
+    """One event minute of the latency story: per warehouse 10 orders, 10 dispatches (4 once
+    stalled) and as many deliveries as there were dispatches two minutes before; sorted by
+    event time."""
+    out: list[tuple[str, bytes, bytes, int]] = []
+    base = t0 + minute * MINUTE_MS
+    for wh, stall in stalls.items():
+        key = wh.encode()
+        for k in range(10):
+            at = base + k * 6_000 + rnd.randrange(1000)
+            counter[0] += 1
+            obj = wire_event(rnd, counter[0], "orders", "placed", wh, at)
+            out.append(("orders", key, orjson.dumps(obj), at))
+        for status, lag in (("dispatched", 0), ("delivered", 2)):
+            if minute < lag:
+                continue
+            capacity = 4 if minute - lag >= stall else 10
+            for k in range(capacity):
+                at = base + 3_000 + k * (60_000 // capacity) + rnd.randrange(1000)
+                counter[0] += 1
+                obj = wire_event(rnd, counter[0], "dispatches", status, wh, at)
+                out.append(("dispatches", key, orjson.dumps(obj), at))
+    out.sort(key=lambda e: e[3])
+    return out
+
+
+async def latency_run(
+    bootstrap: str,
+    tmp: Path,
+    *,
+    rate: float,
+    warehouses: int,
+    partitions: int,
+    stagger_min: float,
+) -> dict[str, Any]:
+    prefix = f"lat{uuid.uuid4().hex[:6]}."
+    await create_topics(bootstrap, prefix, partitions)
+    worker = WorkerProc(
+        bootstrap, prefix, tmp, {"ORDERMON_PARTITIONS": str(partitions), **LAT_ENV}
+    ).start()
+    config = FlowConfig(lateness_ms=30_000)
+    stalls, minutes = stall_minutes(warehouses, stagger_min, lead_min=10, tail_min=12)
+    t0 = minute_start(int(time.time() * 1000)) - (minutes + 5) * MINUTE_MS
+    # warehouse -> [(minute closed through, perf_counter of the send that closed it)]
+    closes: dict[str, list[tuple[int, float]]] = {wh: [] for wh in stalls}
+    marks = {wh: WarehouseState(wh) for wh in stalls}
+    arrivals: list[tuple[dict[str, Any], float]] = []
+    consumer = AIOKafkaConsumer(
+        f"{prefix}{ALERTS}",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        fetch_max_wait_ms=5,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks=1, linger_ms=1, enable_idempotence=False
+    )
+    try:
+        await asyncio.to_thread(worker.wait_ready)
+        await consumer.start()
+        await producer.start()
+        stop = asyncio.Event()
+
+        async def collect() -> None:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=50)
+                now = time.perf_counter()
+                for records in batch.values():
+                    arrivals.extend((orjson.loads(r.value), now) for r in records)  # type: ignore[arg-type]
+
+        collector = asyncio.create_task(collect())
+        rnd = random.Random(2)
+        counter = [0]
+        sent = 0
+        lags: list[tuple[float, int]] = []  # (seconds since start, events sent but not counted)
+
+        async def sample_lag() -> None:
+            while not stop.is_set():
+                try:
+                    counted = await asyncio.to_thread(events_total, worker.port)
+                except OSError:
+                    continue
+                lags.append((round(time.perf_counter() - started, 1), int(sent - counted)))
+                await asyncio.sleep(2.0)  # a scrape costs the worker a little
+
+        lagger = asyncio.create_task(sample_lag())
+        started = time.perf_counter()
+        pending = []
+        for minute in range(minutes):
+            for topic, key, value, at in latency_minute(minute, t0, stalls, rnd, counter):
+                due = started + sent / rate
+                now = time.perf_counter()
+                if due > now:
+                    await asyncio.sleep(due - now)
+                pending.append(
+                    await producer.send(f"{prefix}{topic}", value, key=key, timestamp_ms=at)
+                )
+                sent_at = time.perf_counter()
+                sent += 1
+                wh = key.decode()
+                state = marks[wh]
+                if at > state.newest_by_topic.get(topic, at - 1):
+                    state.newest_by_topic[topic] = at
+                    mark = watermark(state, config)
+                    if mark is not None:
+                        through = minute_start(mark)
+                        history = closes[wh]
+                        if not history or through > history[-1][0]:
+                            history.append((through, sent_at))
+                if len(pending) > 5000:
+                    await asyncio.gather(*pending)
+                    pending = []
+        await asyncio.gather(*pending)
+        publish_s = time.perf_counter() - started
+        stalled = set(stalls)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            fired = {
+                a["warehouse"]
+                for a, _t in arrivals
+                if a["kind"] == "dispatch_backpressure" and a["state"] == "firing"
+            }
+            if fired >= stalled:
+                break
+            await asyncio.sleep(0.2)
+        stop.set()
+        await collector
+        await lagger
+    finally:
+        await producer.stop()
+        await consumer.stop()
+        worker.stop()
+    latencies: list[float] = []
+    detail: list[tuple[str, str, float, float]] = []
+    wall = time.time() - time.perf_counter()
+    seen_ids: set[str] = set()
+    for alert, arrived in arrivals:
+        if alert["kind"] != "dispatch_backpressure" or alert["state"] != "firing":
+            continue
+        if alert["alert_id"] in seen_ids:
+            continue
+        seen_ids.add(alert["alert_id"])
+        minute_end = parse_rfc3339_ms(alert["updated_at"]) or 0
+        closed = next(
+            (t for through, t in closes[alert["warehouse"]] if through >= minute_end), None
+        )
+        if closed is not None:
+            latencies.append(arrived - closed)
+            detail.append((alert["warehouse"], alert["updated_at"], closed + wall, arrived + wall))
+    latencies.sort()
+    return {
+        "target_events_per_s": round(rate),
+        "achieved_events_per_s": round(sent / publish_s),
+        "events": sent,
+        "warehouses": warehouses,
+        "samples": len(latencies),
+        "expected_samples": warehouses,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if latencies else None,
+        "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+        "lag_max_events": max((n for _t, n in lags), default=None),
+        "lag": lags if os.environ.get("ORDERMON_BENCH_DETAIL") else None,
+        "detail": detail if os.environ.get("ORDERMON_BENCH_DETAIL") else None,
+    }
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    k = max(0, min(len(sorted_values) - 1, int(-(-p * len(sorted_values) // 100)) - 1))
+    return sorted_values[k]
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    main = result["throughput"]
+    raw = main["raw"]["events_per_s"]
+    w = main["worker"]
+    lat = result.get("latency") or {}
+    rows = [
+        ("raw aiokafka ceiling (getmany + orjson + dict count)", f"{raw:,} ev/s"),
+        ("ordermon worker, end to end", f"{w['events_per_s']:,} ev/s"),
+        ("worker / ceiling", f"{result['ratio']:.1%}  (goal >= 15%)"),
+        ("worker CPU per event", f"{w['cpu_us_per_event']} µs"),
+        ("worker RSS peak", f"{w['rss_peak_mb']} MB"),
+        ("worker RSS growth", f"{w['rss_growth_mb_per_million']} MB per million events"),
+    ]
+    for run in result.get("cost", []):
+        rows.append(
+            (
+                f"CPU per event, {run['warehouses']:,} warehouses",
+                f"{run['worker']['cpu_us_per_event']} µs ({run['worker']['events_per_s']:,} ev/s)",
+            )
+        )
+    if lat:
+        rows.append(
+            (
+                f"alert latency at {lat['achieved_events_per_s']:,} ev/s "
+                f"({lat['samples']}/{lat['expected_samples']} alerts)",
+                f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms",
+            )
+        )
+    width = max(len(r[0]) for r in rows)
+    lines = [f"| {'measure':<{width}} | value |", f"|{'-' * (width + 2)}|---|"]
+    lines += [f"| {a:<{width}} | {b} |" for a, b in rows]
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="ordermon-bench-"))
+    log = tmp / "broker.log"
+    result: dict[str, Any] = {"machine": machine(), "args": vars(args)}
+    step: Callable[[str], None] = lambda what: print(f"[bench] {what}", flush=True)  # noqa: E731
+    try:
+        with EmbeddedBroker(free_port(), log_path=log) as broker:
+            step(f"broker on {broker.bootstrap}; {args.events:,} events, ceiling and worker")
+            result["throughput"] = await throughput_run(
+                broker.bootstrap,
+                tmp,
+                events=args.events,
+                warehouses=args.warehouses,
+                partitions=args.partitions,
+                span_minutes=max(1, args.events // args.minute_events),
+                ceiling=True,
+            )
+            main = result["throughput"]
+            result["ratio"] = main["worker"]["events_per_s"] / main["raw"]["events_per_s"]
+            step(
+                f"raw {main['raw']['events_per_s']:,} ev/s, "
+                f"worker {main['worker']['events_per_s']:,} ev/s"
+            )
+            result["cost"] = []
+            for n in args.cost_warehouses:
+                step(f"cost with {n} warehouses ({args.cost_events:,} events)")
+                result["cost"].append(
+                    await throughput_run(
+                        broker.bootstrap,
+                        tmp,
+                        events=args.cost_events,
+                        warehouses=n,
+                        partitions=args.partitions,
+                        span_minutes=max(1, args.cost_events // args.minute_events),
+                        ceiling=False,
+                    )
+                )
+            if args.latency_warehouses:
+                rate = main["worker"]["events_per_s"] / 2
+                step(f"alert latency at {rate:,.0f} ev/s, {args.latency_warehouses} warehouses")
+                result["latency"] = await latency_run(
+                    broker.bootstrap,
+                    tmp,
+                    rate=rate,
+                    warehouses=args.latency_warehouses,
+                    partitions=args.partitions,
+                    stagger_min=args.stagger_minutes,
+                )
+    finally:
+        if args.keep_logs:
+            print(f"[bench] logs in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m ordermon.devtools.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--events", type=int, default=500_000, help="events of the main run")
+    parser.add_argument("--warehouses", type=int, default=20, help="warehouses of the main run")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--minute-events",
+        type=int,
+        default=10_000,
+        help="events per minute of event time, network-wide (sets how fast event time advances)",
+    )
+    parser.add_argument("--cost-events", type=int, default=150_000)
+    parser.add_argument(
+        "--cost-warehouses",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[10, 100, 1000],
+        help="comma-separated warehouse counts of the cost runs ('' for none)",
+    )
+    parser.add_argument(
+        "--latency-warehouses", type=int, default=100, help="stalling warehouses (0: skip)"
+    )
+    parser.add_argument(
+        "--stagger-minutes", type=float, default=0.25, help="event minutes between two stalls"
+    )
+    parser.add_argument("--out", default="bench-results/bench.json")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args))
+    print(table(result))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"[bench] wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
