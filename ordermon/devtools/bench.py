@@ -25,14 +25,11 @@ import os
 import platform
 import random
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +40,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from agents.logic.flow import FlowConfig, WarehouseState, watermark
 from agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.worker import WorkerProcess
 from streams.flows import INPUT_TOPICS
 from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from streams.topics import ALERTS, DEADLETTER
@@ -232,72 +230,26 @@ def events_total(port: int) -> float:
     return total
 
 
-@dataclass
-class WorkerProc:
-    bootstrap: str
-    prefix: str
-    tmp: Path
-    extra_env: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProc:
-        tag = uuid.uuid4().hex[:8]
-        env = {
-            **os.environ,
-            "ORDERMON_KAFKA": self.bootstrap,
-            "ORDERMON_TOPIC_PREFIX": self.prefix,
-            "ORDERMON_APP_ID": f"ordermon-bench-{tag}",
-            "ORDERMON_WEB_PORT": str(self.port),
-            "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
-            "ORDERMON_DATA_DIR": str(self.tmp / f"data-{tag}"),
-            "ORDERMON_LOG_LEVEL": "warning",
-            **self.extra_env,
-        }
-        self.log = self.tmp / f"worker-{tag}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "ordermon", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=open(self.log, "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"worker exited: {self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"worker not ready within {timeout}s: {self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+def bench_worker(
+    bootstrap: str, prefix: str, tmp: Path, extra_env: dict[str, str] | None = None
+) -> WorkerProcess:
+    """A worker of its own group and data directory, on the benchmark's topics."""
+    tag = uuid.uuid4().hex[:8]
+    env = {
+        **os.environ,
+        "ORDERMON_KAFKA": bootstrap,
+        "ORDERMON_TOPIC_PREFIX": prefix,
+        "ORDERMON_APP_ID": f"ordermon-bench-{tag}",
+        "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+        "ORDERMON_DATA_DIR": str(tmp / f"data-{tag}"),
+        "ORDERMON_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    return WorkerProcess(env, tmp / f"worker-{tag}.log").start()
 
 
 def measure_worker(
-    worker: WorkerProc, expected: int, timeout: float, interval: float = 0.5
+    worker: WorkerProcess, expected: int, timeout: float, interval: float = 0.5
 ) -> dict[str, Any]:
     """Sample the worker's events counted, CPU and RSS until it has counted `expected` events;
     throughput and CPU per event between 10% and 90% of them (the steady state)."""
@@ -305,7 +257,7 @@ def measure_worker(
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if not worker.alive():
-            raise RuntimeError(f"worker exited: {worker.log.read_text()[-3000:]}")
+            raise RuntimeError(f"worker exited: {worker.log_tail()}")
         try:
             n = events_total(worker.port)
         except OSError:
@@ -361,7 +313,7 @@ async def throughput_run(
     }
     if ceiling:
         result["raw"] = await raw_ceiling(bootstrap, prefix, partitions, sent)
-    worker = WorkerProc(bootstrap, prefix, tmp, {"ORDERMON_PARTITIONS": str(partitions)}).start()
+    worker = bench_worker(bootstrap, prefix, tmp, {"ORDERMON_PARTITIONS": str(partitions)})
     try:
         await asyncio.to_thread(worker.wait_ready)
         result["worker"] = await asyncio.to_thread(
@@ -431,9 +383,9 @@ async def latency_run(
 ) -> dict[str, Any]:
     prefix = f"lat{uuid.uuid4().hex[:6]}."
     await create_topics(bootstrap, prefix, partitions)
-    worker = WorkerProc(
+    worker = bench_worker(
         bootstrap, prefix, tmp, {"ORDERMON_PARTITIONS": str(partitions), **LAT_ENV}
-    ).start()
+    )
     config = FlowConfig(lateness_ms=30_000)
     stalls, minutes = stall_minutes(warehouses, stagger_min, lead_min=10, tail_min=12)
     t0 = minute_start(int(time.time() * 1000)) - (minutes + 5) * MINUTE_MS

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from ordermon.config import Settings
+from ordermon.devtools.bench import MIX
 from ordermon.kafka import ensure_topics
 from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from streams.flows import QUEUES
@@ -21,17 +22,7 @@ pytestmark = pytest.mark.integration
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
 WAREHOUSES = ["BJ-01", "SH-02", "GZ-03", "CD-04", "WH-05", "XA-06", "SZ-07"]
-STATUSES = [
-    ("orders", "placed", 40),
-    ("orders", "cancelled", 3),
-    ("dispatches", "dispatched", 30),
-    ("dispatches", "delivered", 20),
-    ("dispatches", "failed", 2),
-    ("complaints", "opened", 5),
-    ("complaints", "resolved", 3),
-    ("refunds", "requested", 3),
-    ("refunds", "completed", 2),
-]
+STATUSES = MIX  # (topic, status, weight): the same mix as the benchmark
 
 
 def make_event(n: int, topic: str, status: str, wh: str, at_ms: int) -> Event:
