@@ -33,6 +33,32 @@ pipeline = Pipeline(
 runtime.pipeline = pipeline
 
 
+_read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset processed
+
+
+def caught_up_partitions() -> set[int] | None:
+    """Partitions whose every assigned input topic has been read to its high-water mark; None
+    when the consumer cannot tell (no consumer running: Faust's test context)."""
+    try:
+        assignment = app.consumer.assignment()
+    except Exception:
+        return None
+    consumer = app.consumer
+    seen: set[int] = set()
+    behind: set[int] = set()
+    for tp in assignment:
+        if tp.topic not in names.inputs:
+            continue
+        seen.add(tp.partition)
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # not fetched yet: unknown, so not caught up
+            end = None
+        if end is None or _read_to.get((tp.topic, tp.partition), -1) + 1 < end:
+            behind.add(tp.partition)
+    return seen - behind
+
+
 @app.agent(inputs, name="ordermon.ingest")
 async def ingest(stream: Any) -> None:
     async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
@@ -47,7 +73,12 @@ async def ingest(stream: Any) -> None:
             )
             for e in events
         ]
-        outcome = pipeline.process(messages, now_ms=int(time.time() * 1000))
+        for m in messages:
+            if m.offset is not None:
+                _read_to[(m.topic, m.partition)] = m.offset
+        outcome = pipeline.process(
+            messages, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions()
+        )
         for dead in outcome.deadletters:
             await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
         for write in outcome.writes:
@@ -61,3 +92,4 @@ async def ingest(stream: Any) -> None:
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     # The tables are the truth after a rebalance; the cache is rebuilt from them on demand.
     pipeline.forget()
+    _read_to.clear()

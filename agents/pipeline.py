@@ -189,7 +189,13 @@ class Pipeline:
         return alerts
 
     # ---- the batch -----------------------------------------------------------------------
-    def process(self, messages: Sequence[Message], now_ms: int) -> Outcome:
+    def process(
+        self, messages: Sequence[Message], now_ms: int, caught_up: set[int] | None = None
+    ) -> Outcome:
+        """Count a batch. `caught_up`: the partitions whose every input topic has been read to
+        its end (None: all). Only their warehouses take part in the network-wide evaluation, so
+        a warehouse in a partition that is still being read (a replay, a restart) is not called
+        silent just because its events have not been reached yet."""
         out = Outcome()
         dirty: dict[str, set[int]] = {}
         config = self.config
@@ -247,10 +253,16 @@ class Pipeline:
             at = result.occurred_at_ms
             if at > self.newest_event_ms.get(topic, at - 1):
                 self.newest_event_ms[topic] = at
-        self._evaluate(dirty, now_ms, out)
+        self._evaluate(dirty, now_ms, out, caught_up)
         return out
 
-    def _evaluate(self, dirty: dict[str, set[int]], now_ms: int, out: Outcome) -> None:
+    def _evaluate(
+        self,
+        dirty: dict[str, set[int]],
+        now_ms: int,
+        out: Outcome,
+        caught_up: set[int] | None = None,
+    ) -> None:
         newest_mark: int | None = None
         for warehouse, minutes in dirty.items():
             state = self.states[warehouse]
@@ -284,7 +296,11 @@ class Pipeline:
             for start in gone:
                 out.writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
         if newest_mark is not None:
-            members = {wh: (self.detectors.get(wh), st.newest_ms) for wh, st in self.states.items()}
+            members = {
+                wh: (self.detectors.get(wh), st.newest_ms)
+                for wh, st in self.states.items()
+                if caught_up is None or self.partition_of.get(wh) in caught_up
+            }
             out.alerts.extend(self.evaluator.network(members, newest_mark))
 
     def _dead(self, msg: Message, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:

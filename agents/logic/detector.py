@@ -278,13 +278,19 @@ def queue_observation(
 ) -> Observation:
     """`settled`: the queue's pressure over its clear window (a day by default); the backpressure
     is over when the queue is drained, or when the pressure is at or below the clear mark both
-    now and over that window (a quiet night does not end a backlog that grows day after day)."""
+    now and over that window (a quiet night does not end a backlog that grows day after day)
+    and the wait is back under the service level."""
     pressure = q.pressure
     breach = hours_to_sla_breach(q, qp.sla_hours)
     active = pressure is not None and pressure > qp.fire_pressure and q.backlog >= qp.min_backlog
     calm_now = pressure is not None and pressure <= qp.clear_pressure
     calm_long = settled is None or settled <= qp.clear_pressure
-    clear = not active and (q.backlog <= qp.drained_backlog or (calm_now and calm_long))
+    # a backlog that stopped growing but still waits past the service level is not over (in
+    # 2008 customers cancelled what waited too long: the queue stops growing, the wait does not)
+    within_sla = q.hours_to_clear is not None and q.hours_to_clear < qp.sla_hours
+    clear = not active and (
+        q.backlog <= qp.drained_backlog or (calm_now and calm_long and within_sla)
+    )
     wait = q.hours_to_clear if q.hours_to_clear is not None else float("inf")  # None: stalled
     escalate = q.backlog > 0 and (
         wait >= qp.sla_hours or (breach is not None and breach <= qp.critical_margin_hours)
