@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from agents.detection import Detection
-from agents.pipeline import Message, Pipeline
+from agents.pipeline import Message, Outcome, Pipeline
 from agents.tables import backend
 from agents.topics import deadletter, inputs, names
 from ordermon.app import app, settings
@@ -79,13 +79,28 @@ async def ingest(stream: Any) -> None:
         outcome = pipeline.process(
             messages, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions()
         )
-        for dead in outcome.deadletters:
-            await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
-        for write in outcome.writes:
-            backend.write(write)
-        runtime.record(outcome, time.perf_counter() - started)
-        for alert in outcome.alerts:
-            await runtime.publish(alert)
+        await carry(outcome, time.perf_counter() - started)
+
+
+async def carry(outcome: Outcome, seconds: float) -> None:
+    """Hand a batch's outcome on: dead letters, table records (changelogs), metrics, alerts."""
+    for dead in outcome.deadletters:
+        await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
+    for write in outcome.writes:
+        backend.write(write)
+    runtime.record(outcome, seconds)
+    for alert in outcome.alerts:
+        await runtime.publish(alert)
+
+
+@app.timer(interval=5.0)
+async def tick() -> None:
+    """Minutes that close without new events: a topic went quiet and the processing clock
+    released it (ORDERMON_IDLE_AFTER_SECONDS)."""
+    started = time.perf_counter()
+    outcome = pipeline.tick(int(time.time() * 1000), caught_up=caught_up_partitions())
+    if outcome.writes or outcome.alerts:
+        await carry(outcome, time.perf_counter() - started)
 
 
 @app.on_partitions_revoked.connect

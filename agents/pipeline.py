@@ -21,6 +21,7 @@ from agents.logic.flow import (
     retention_floor,
     snapshot,
     source_of,
+    watermark,
 )
 from agents.logic.persist import (
     bucket_from_bytes,
@@ -254,6 +255,22 @@ class Pipeline:
             if at > self.newest_event_ms.get(topic, at - 1):
                 self.newest_event_ms[topic] = at
         self._evaluate(dirty, now_ms, out, caught_up)
+        return out
+
+    def tick(self, now_ms: int, caught_up: set[int] | None = None) -> Outcome:
+        """Evaluate the warehouses whose watermark moved without new events: a quiet topic was
+        released by the processing clock (`idle_after_ms`). Called on a timer by the worker."""
+        dirty: dict[str, set[int]] = {}
+        for warehouse, state in self.states.items():
+            mark = watermark(state, self.config, now_ms)
+            if mark is None:
+                continue
+            closed = state.closed_through_ms
+            if closed is None or minute_start(mark) > closed:
+                dirty[warehouse] = set()
+        out = Outcome()
+        if dirty:
+            self._evaluate(dirty, now_ms, out, caught_up)
         return out
 
     def _evaluate(

@@ -59,6 +59,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         "ORDERMON_WEB_HOST": "127.0.0.1",
         "ORDERMON_DATA_DIR": str(workdir / "data"),
         "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+        # a simulated day passes every 1.2 s: a topic that has not started yet (refunds begin
+        # after a few days) may hold the view back only briefly
+        "ORDERMON_IDLE_AFTER_SECONDS": "2",
         "ORDERMON_LOG_LEVEL": "warning",
     }
     scenario = build("jd2008", days=days or DEFAULT_DAYS)

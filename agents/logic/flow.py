@@ -15,7 +15,7 @@ from typing import Any, Final
 from agents.logic.sliding import Sliding
 from agents.logic.windows import MINUTE_MS, minute_start
 from streams.events import Event
-from streams.flows import FLOWS, QUEUES, Queue
+from streams.flows import FLOWS, INPUT_TOPICS, QUEUES, Queue
 
 FLOW_INDEX: Final = {name: i for i, name in enumerate(FLOWS)}
 N_FLOWS: Final = len(FLOWS)
@@ -45,8 +45,8 @@ class FlowConfig:
     idle_after_ms: int = 60_000
     # a repeated event_id is ignored when its minute is within this much of the newest event
     dedup_ms: int = 10 * MINUTE_MS
-    # event time: a topic whose newest event lags the warehouse's newest by more than this stops
-    # holding the watermark (refunds that come now and then must not stall evaluation for
+    # event time, replays without a clock: a topic whose newest lags the newest by more than
+    # this stops holding the watermark (refunds that come now and then must not stall evaluation for
     # ever). Long, because in a fast replay one topic may be read hours of event time ahead
     # of another; live, the processing-time rule (idle_after_ms) releases a quiet topic first.
     quiet_after_ms: int = 6 * 60 * MINUTE_MS
@@ -59,8 +59,9 @@ class WarehouseState:
     applied: dict[str, int] = field(default_factory=dict)
     minutes: dict[int, Bucket] = field(default_factory=dict)
     newest_by_topic: dict[str, int] = field(default_factory=dict)
-    # processing clock of the last event per topic; not persisted
+    # processing clock of the last event per topic, and of the warehouse's first; not persisted
     seen_at_by_topic: dict[str, int] = field(default_factory=dict)
+    first_seen_at_ms: int | None = None
     late: int = 0  # valid events older than the retention: in the backlog, in no minute
     duplicates: int = 0  # messages skipped because their offset was already applied
     duplicate_ids: int = 0  # messages skipped because their event_id was already counted
@@ -140,6 +141,8 @@ def apply(
         state.newest_by_topic[topic] = at
     if seen_at_ms:
         state.seen_at_by_topic[topic] = seen_at_ms
+        if state.first_seen_at_ms is None:
+            state.first_seen_at_ms = seen_at_ms
     return True
 
 
@@ -147,22 +150,28 @@ def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = No
     """Event time up to which this warehouse's data is taken as complete.
 
     The oldest of the topics' newest event times, less the allowed lateness, so that a topic read
-    ahead of another (a replay) never closes a minute the slower one still has data for. A topic
-    stops holding it back when its newest event lags the warehouse's newest by more than
-    `quiet_after_ms` of event time (it is simply quiet), or, given the processing clock `now_ms`,
-    when it has sent nothing for `idle_after_ms`."""
+    ahead of another (a replay) never closes a minute the slower one still has data for.
+
+    With the processing clock `now_ms` (the worker): a topic stops holding it back once it has
+    sent nothing for `idle_after_ms`, and a topic not seen at all holds it back for
+    `idle_after_ms` after the warehouse's first event (Kafka may hand over one topic's backlog
+    before another's). Without a clock (a replay in event-time order): a topic whose newest event
+    lags the warehouse's newest by more than `quiet_after_ms` of event time stops holding it."""
     if not state.newest_by_topic:
         return None
     newest = max(state.newest_by_topic.values())
-    active = [
-        t_newest
-        for topic, t_newest in state.newest_by_topic.items()
-        if newest - t_newest <= config.quiet_after_ms
-        and (
-            now_ms is None
-            or now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
-        )
-    ]
+    if now_ms is not None:
+        first = state.first_seen_at_ms
+        unseen = len(state.newest_by_topic) < len(INPUT_TOPICS)
+        if unseen and first is not None and now_ms - first < config.idle_after_ms:
+            return None
+        active = [
+            t_newest
+            for topic, t_newest in state.newest_by_topic.items()
+            if now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
+        ]
+    else:
+        active = [t for t in state.newest_by_topic.values() if newest - t <= config.quiet_after_ms]
     base = min(active) if active else newest
     return base - config.lateness_ms
 

@@ -38,6 +38,8 @@ def deployment(broker: str, tmp_path: Path) -> Iterator[Deployment]:
         "ORDERMON_TOPIC_PREFIX": f"t{tag}.",
         "ORDERMON_APP_ID": f"ordermon-test-{tag}",
         "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+        # a topic that never comes (no refunds in a short story) holds evaluation this long
+        "ORDERMON_IDLE_AFTER_SECONDS": "5",
         "ORDERMON_PARTITIONS": "4",
         "ORDERMON_LOG_LEVEL": "info",
     }

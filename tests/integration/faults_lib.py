@@ -233,6 +233,7 @@ def private_deployment(tmp: Path) -> Iterator[tuple[EmbeddedBroker, Deployment]]
             "ORDERMON_TOPIC_PREFIX": f"p{tag}.",
             "ORDERMON_APP_ID": f"ordermon-private-{tag}",
             "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
+            "ORDERMON_IDLE_AFTER_SECONDS": "5",
             "ORDERMON_PARTITIONS": "4",
         }
         dep = Deployment(broker.bootstrap, f"p{tag}.", env, tmp)

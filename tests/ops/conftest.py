@@ -104,6 +104,7 @@ def metrics_target(tmp_path: Path) -> Iterator[str]:
         "ORDERMON_WEB_PORT": str(web_port),
         "ORDERMON_DATA_DIR": str(tmp_path / "data"),
         "ORDERMON_LOG_LEVEL": "info",
+        "ORDERMON_IDLE_AFTER_SECONDS": "5",
     }
     processes: list[subprocess.Popen[bytes]] = []
 

@@ -25,7 +25,7 @@ from agents.logic.persist import (
     head_to_bytes,
 )
 from agents.logic.windows import MINUTE_MS, minute_start
-from streams.events import DispatchEvent, Event, OrderEvent
+from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from streams.flows import FLOWS
 from streams.timefmt import parse_rfc3339_ms
 
@@ -130,16 +130,36 @@ def test_watermark_is_the_slowest_topic_less_lateness() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0 + 30 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
     apply(state, dispatch(1, T0 + 10 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
+    # complaints and refunds not seen yet: the worker waits idle_after_ms for them
+    assert watermark(state, CONFIG, now_ms=2_000) is None
+    common = {"order_id": "o1", "warehouse": "W1", "occurred_at_ms": T0 + 25 * MINUTE_MS}
+    apply(state, ComplaintEvent(event_id="c1", status="opened", complaint_id="c1", **common),
+          CONFIG, seen_at_ms=1_000)  # fmt: skip
+    apply(state, RefundEvent(event_id="r1", status="requested", refund_id="r1", amount=1.0,
+          **common), CONFIG, seen_at_ms=1_000)  # fmt: skip
     # dispatches are behind: they hold the watermark
     assert watermark(state, CONFIG, now_ms=2_000) == T0 + 8 * MINUTE_MS
-    # until dispatches have been quiet for idle_after_ms of processing time
+    # until the topics have been quiet for idle_after_ms of processing time
     assert watermark(state, CONFIG, now_ms=1_000 + CONFIG.idle_after_ms) == T0 + 28 * MINUTE_MS
-    # without a clock every topic seen counts
+    # without a clock every topic seen counts ...
     assert watermark(state, CONFIG) == T0 + 8 * MINUTE_MS
     # ... unless it lags the newest by more than quiet_after_ms of event time
-    later = T0 + 11 * MINUTE_MS + CONFIG.quiet_after_ms
+    later = T0 + 26 * MINUTE_MS + CONFIG.quiet_after_ms  # every other topic lags by more
     apply(state, order(2, later), CONFIG, seen_at_ms=1_000)
     assert watermark(state, CONFIG) == later - CONFIG.lateness_ms
+
+
+def test_a_topic_not_seen_yet_holds_the_worker_for_idle_after() -> None:
+    """Kafka may hand the worker a warehouse's dispatches before its orders: the minutes must
+    not close on dispatches alone while orders may still come."""
+    state = WarehouseState("W1")
+    apply(state, dispatch(1, T0 + 50 * MINUTE_MS), CONFIG, seen_at_ms=5_000)
+    assert close_minutes(state, CONFIG, now_ms=6_000) == []
+    assert state.closed_through_ms is None
+    apply(state, order(1, T0 + 10 * MINUTE_MS), CONFIG, seen_at_ms=7_000)
+    later = 5_000 + CONFIG.idle_after_ms  # complaints and refunds never come: released
+    assert watermark(state, CONFIG, now_ms=later - 1) is None
+    assert watermark(state, CONFIG, now_ms=later) == T0 + 8 * MINUTE_MS
 
 
 def test_the_first_batch_size_does_not_change_which_minutes_are_closed() -> None:
