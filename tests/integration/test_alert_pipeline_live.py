@@ -28,6 +28,15 @@ from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 WH = "WH-STALL"
+# Settings under which the stall story fires within minutes of event time and resolves.
+STALL_POLICY = {
+    "ORDERMON_HORIZON_MINUTES": "5",
+    "ORDERMON_LATENESS_SECONDS": "30",
+    "ORDERMON_POLICY_FOR_MS": "3m",
+    "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
+    "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
+    "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
+}
 MINUTE = 60_000
 
 
@@ -94,12 +103,7 @@ async def test_a_stall_fires_and_resolves_through_every_sink(
     await ensure_topics(settings)
     worker = deployment.worker(
         ORDERMON_ALERTMANAGER_URL=alertmanager.url,
-        ORDERMON_HORIZON_MINUTES="5",
-        ORDERMON_LATENESS_SECONDS="30",
-        ORDERMON_POLICY_FOR_MS="3m",
-        ORDERMON_POLICY_CLEAR_HOLD_MS="2m",
-        ORDERMON_POLICY_DISPATCH_MIN_BACKLOG="20",
-        ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG="5",
+        **STALL_POLICY,
     )
     await asyncio.to_thread(worker.wait_ready)
 

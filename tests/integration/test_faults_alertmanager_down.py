@@ -16,7 +16,7 @@ from ordermon.devtools.broker import free_port
 from streams.events import Event
 from tests.integration.faults_lib import counted, create_topics, generate, publish, wait_counted
 from tests.integration.live import Deployment
-from tests.integration.test_alert_pipeline_live import WH, stall_story
+from tests.integration.test_alert_pipeline_live import STALL_POLICY, WH, stall_story
 
 pytestmark = pytest.mark.integration
 OUTAGE_S = 60.0
@@ -69,12 +69,7 @@ async def test_alerts_wait_for_alertmanager_and_the_stream_does_not(
         await asyncio.to_thread(create_topics, deployment.bootstrap, deployment.prefix)
         worker = deployment.worker(
             ORDERMON_ALERTMANAGER_URL=am.url,
-            ORDERMON_HORIZON_MINUTES="5",
-            ORDERMON_LATENESS_SECONDS="30",
-            ORDERMON_POLICY_FOR_MS="3m",
-            ORDERMON_POLICY_CLEAR_HOLD_MS="2m",
-            ORDERMON_POLICY_DISPATCH_MIN_BACKLOG="20",
-            ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG="5",
+            **STALL_POLICY,
         )
         await asyncio.to_thread(worker.wait_ready)
         story: list[Event] = stall_story(int(time.time() * 1000))
