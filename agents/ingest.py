@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from agents.detection import Detection
-from agents.pipeline import Message, Outcome, Pipeline
+from agents.pipeline import Message, Outcome, Pipeline, Record
 from agents.tables import backend
 from agents.topics import deadletter, inputs, names
 from ordermon.app import app, settings
 from ordermon.policy import load_policy
 from ordermon.runtime import runtime
+from ordermon.transport import register_batch_path
 from streams.codec import dumps
 
 log = logging.getLogger(__name__)
@@ -59,27 +61,41 @@ def caught_up_partitions() -> set[int] | None:
     return seen - behind
 
 
+async def handle(records: Sequence[Record]) -> None:
+    """Count one batch and carry its outcome on; both consumer paths end here."""
+    started = time.perf_counter()
+    for r in records:
+        if r.offset is not None:
+            _read_to[(r.topic, r.partition)] = r.offset
+    outcome = pipeline.process(
+        records, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions()
+    )
+    await carry(outcome, time.perf_counter() - started)
+
+
+# The worker's path: each fetched batch of the input topics, straight from the consumer
+# (ordermon.transport); offsets are acknowledged once `handle` returns.
+if settings.consumer_path == "batch":
+    register_batch_path(app, names.inputs, handle)
+
+
 @app.agent(inputs, name="ordermon.ingest")
 async def ingest(stream: Any) -> None:
+    """Faust's per-message path over the same topics: what Faust's test context drives, and
+    what a worker with ORDERMON_CONSUMER_PATH=stream uses."""
     async for events in stream.take_events(settings.batch_size, within=settings.batch_seconds):
-        started = time.perf_counter()
-        messages = [
-            Message(
-                e.message.topic,
-                e.message.partition,
-                e.message.offset,
-                e.message.key,
-                e.message.value,
-            )
-            for e in events
-        ]
-        for m in messages:
-            if m.offset is not None:
-                _read_to[(m.topic, m.partition)] = m.offset
-        outcome = pipeline.process(
-            messages, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions()
+        await handle(
+            [
+                Message(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                )
+                for e in events
+            ]
         )
-        await carry(outcome, time.perf_counter() - started)
 
 
 async def carry(outcome: Outcome, seconds: float) -> None:

@@ -49,6 +49,26 @@ class Message(NamedTuple):
     value: bytes | None
 
 
+class Record(Protocol):
+    """What process() reads of a message: a `Message`, or aiokafka's ConsumerRecord as the
+    worker's batch path hands it over."""
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int | None: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
 class Write(NamedTuple):
     table: str  # HEADS or MINUTES
     partition: int
@@ -191,7 +211,7 @@ class Pipeline:
 
     # ---- the batch -----------------------------------------------------------------------
     def process(
-        self, messages: Sequence[Message], now_ms: int, caught_up: set[int] | None = None
+        self, messages: Sequence[Record], now_ms: int, caught_up: set[int] | None = None
     ) -> Outcome:
         """Count a batch. `caught_up`: the partitions whose every input topic has been read to
         its end (None: all). Only their warehouses take part in the network-wide evaluation, so
@@ -240,6 +260,11 @@ class Pipeline:
                 seen_at_ms=now_ms,
             )
             self.partition_of[warehouse] = msg.partition
+            # A replayed message (after a crash or a rebalance) also marks its records dirty:
+            # they are written to the changelog again. The offsets were not committed, so the
+            # changelog copy of what it changed may never have reached Kafka, while a local
+            # on-disk store already holds the change and the replay itself changes nothing.
+            dirty.setdefault(warehouse, set()).add(minute_start(result.occurred_at_ms))
             if not fresh:
                 if state.duplicate_ids != ids_before:
                     out.duplicate_ids[topic] += 1
@@ -249,8 +274,6 @@ class Pipeline:
             out.counted[(topic, result.status, warehouse)] += 1
             if state.late != late_before:
                 out.late[topic] += 1
-            minutes = dirty.setdefault(warehouse, set())
-            minutes.add(minute_start(result.occurred_at_ms))
             at = result.occurred_at_ms
             if at > self.newest_event_ms.get(topic, at - 1):
                 self.newest_event_ms[topic] = at
@@ -320,7 +343,7 @@ class Pipeline:
             }
             out.alerts.extend(self.evaluator.network(members, newest_mark))
 
-    def _dead(self, msg: Message, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:
+    def _dead(self, msg: Record, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:
         return DeadLetter(
             source_topic=msg.topic,
             partition=msg.partition,

@@ -59,8 +59,21 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+class App(faust.App):  # type: ignore[misc]
+    """Faust's App on ordermon.transport (exact end offsets for recovery, the input batch path)
+    when the broker is Kafka."""
+
+    def _new_transport(self) -> Any:
+        from ordermon.transport import Transport
+
+        urls = self.conf.broker_consumer
+        if urls and str(urls[0]).startswith(("kafka://", "aiokafka://")):
+            return Transport(urls, self)
+        return super()._new_transport()
+
+
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(settings.app_id, **faust_options(settings))
+    app = App(settings.app_id, **faust_options(settings))
     app.ordermon_settings = settings
     return app
 

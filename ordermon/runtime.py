@@ -108,6 +108,23 @@ def lean_monitor(registry: CollectorRegistry) -> Any:
             topic.inc()
             self._tp_child(tp)[0].set(offset)
 
+        def on_batch_in(self, tp: Any, count: int, last_offset: int) -> None:
+            """The batch path's `on_message_in` + `on_stream_event_in`, once per partition."""
+            self.messages_received_total += count
+            self.messages_received_by_topic[tp.topic] += count
+            self.tp_read_offsets[tp] = last_offset
+            self.stream_inbound_time[tp] = time.monotonic()
+            m = self._metrics
+            m.messages_received.inc(count)
+            m.total_events.inc(count)
+            topic = self._topic_children.get(tp.topic)
+            if topic is None:
+                topic = self._topic_children[tp.topic] = m.messages_received_per_topics.labels(
+                    topic=tp.topic
+                )
+            topic.inc(count)
+            self._tp_child(tp)[0].set(last_offset)
+
         def _tp_child(self, tp: Any) -> tuple[Any, Any]:
             children = self._tp_children.get(tp)
             if children is None:

@@ -271,3 +271,36 @@ def listening_addresses(pid: int) -> set[tuple[str, int]]:
                 ip = socket.inet_ntop(socket.AF_INET6, raw)
             found.add((ip, int(hex_port, 16)))
     return found
+
+
+def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
+    """(warehouse, flow) -> events, summed over the newest record of every key of the
+    `warehouse-minutes` changelog: what a worker rebuilding from Kafka alone would see."""
+    from agents.logic.persist import bucket_from_bytes
+    from ordermon.stores import warehouse_of
+    from streams.flows import FLOWS
+
+    async def go() -> dict[bytes, bytes | None]:
+        topic = f"{app_id}-warehouse-minutes-changelog"
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        newest: dict[bytes, bytes | None] = {}
+        try:
+            while batch := await consumer.getmany(timeout_ms=1500):
+                for records in batch.values():
+                    for r in records:
+                        newest[r.key] = r.value
+        finally:
+            await consumer.stop()
+        return newest
+
+    totals: Truth = Counter()
+    for key, value in asyncio.run(go()).items():
+        if value is not None:
+            counts = bucket_from_bytes(value).counts
+            for i, flow in enumerate(FLOWS):
+                if counts[i]:
+                    totals[(warehouse_of(key), flow)] += counts[i]
+    return totals

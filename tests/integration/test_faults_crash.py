@@ -21,12 +21,6 @@ from tests.integration.live import Deployment, wait_for
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on the embedded broker (Tansu) a restart may lose the newest changelog records: its "
-    "end offsets lag when a batch holds several records, so Faust's table recovery stops early "
-    "(suspected; seen once in 4 runs, under load). Apache Kafka is not affected; open.",
-)
 def test_sigkill_mid_stream_then_restart_gives_exact_counts(deployment: Deployment) -> None:
     events, truth = generate(6000, seed=11)
     create_topics(deployment.bootstrap, deployment.prefix)
