@@ -28,6 +28,20 @@ MIN_MS: Final = -62_135_596_800_000
 MAX_MS: Final = 253_402_300_799_999
 
 
+# Fast path of parse_rfc3339_ms for what publishers send: ``YYYY-MM-DDTHH:MM:SSZ`` and
+# ``YYYY-MM-DDTHH:MM:SS.fZ`` with 1-9 fraction digits. The epoch ms of ``YYYY-MM-DDTHH:MM:`` comes
+# from a small cache that only the full parser fills, so just seconds and fraction are read here.
+# The look-up tables double as the digit checks: their keys hold ASCII digits only.
+_MINUTE_CACHE_MAX: Final = 4096
+_minute_ms: dict[str, int] = {}
+_SECOND_MS: Final = {f"{s:02d}": s * 1000 for s in range(60)}  # "00".."59": no leap second
+_FRACTION_MS: Final = {  # ".d", ".dd", ".ddd" -> milliseconds
+    f".{digits}": int(digits.ljust(3, "0"))
+    for width in (1, 2, 3)
+    for digits in (f"{v:0{width}d}" for v in range(10**width))
+}
+
+
 def parse_rfc3339_ms(text: str) -> int | None:
     """Epoch milliseconds of an RFC 3339 timestamp that carries an offset; None if it is not one.
 
@@ -35,6 +49,44 @@ def parse_rfc3339_ms(text: str) -> int | None:
     instant outside years 1-9999 in UTC (``0001-01-01T00:30:00+01:00``), which could not be
     written back.
     """
+    # The fast path answers only where it agrees with _parse_full; everything else (an offset,
+    # 'z', a leap second, non-ASCII digits, a minute the full parser refuses ...) goes there.
+    # Why it agrees: _RFC3339 is fixed-width up to the seconds, so with ASCII digits for seconds
+    # and fraction the text matches iff its minute + "00Z" does; datetime() takes every second
+    # 0-59 once it took 0; the epoch offset is linear in seconds and milliseconds; and only
+    # minutes whose every instant is within MIN_MS..MAX_MS are cached.
+    n = len(text) if type(text) is str else 0  # not a subclass: it could redefine len or slicing
+    if 20 <= n <= 30 and text[-1] == "Z":
+        sec_ms = _SECOND_MS.get(text[17:19])
+        if n == 20:  # text[19] is the final "Z"
+            millis: int | None = 0
+        else:  # the first 3 fraction digits count; any further ones must be digits too
+            millis = _FRACTION_MS.get(text[19:23] if n >= 24 else text[19:-1])
+            if n > 24 and not (text[23:-1].isascii() and text[23:-1].isdigit()):
+                millis = None
+        if sec_ms is not None and millis is not None:
+            minute = text[:17]  # "YYYY-MM-DDTHH:MM:"
+            base = _minute_ms.get(minute)
+            if base is None:
+                base = _cache_minute(minute)
+            if base is not None:
+                return base + sec_ms + millis
+    return _parse_full(text)
+
+
+def _cache_minute(minute: str) -> int | None:
+    """Epoch ms of ``minute + "00Z"`` if the full parser accepts the whole minute; cached."""
+    base = _parse_full(minute + "00Z")
+    if base is None or base + 59_999 > MAX_MS:
+        return None
+    if len(_minute_ms) >= _MINUTE_CACHE_MAX:
+        _minute_ms.clear()
+    _minute_ms[minute] = base
+    return base
+
+
+def _parse_full(text: str) -> int | None:
+    """parse_rfc3339_ms without the fast path: the reference the fast path must agree with."""
     m = _RFC3339.match(text)
     if m is None:
         return None

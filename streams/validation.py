@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias, cast
 
 from streams.errors import RejectReason
 from streams.events import EVENT_TYPES, Event
@@ -17,6 +18,7 @@ MAX_VALUE_BYTES: Final = 64 * 1024
 WAREHOUSE_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,64}$"
 _WAREHOUSE_RE: Final = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 COMPLAINT_REASONS: Final = ("late_delivery", "damaged", "wrong_item", "service", "other")
+_ID_MAX_CHARS: Final = 128
 
 Kind = Literal["id", "status", "warehouse", "timestamp", "integer", "number", "string", "enum"]
 
@@ -103,10 +105,10 @@ def _check(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | No
             return None, Rejection(
                 RejectReason.WRONG_TYPE, f"field '{name}' must be a string, got {_show(value)}"
             )
-        if kind == "id" and not 1 <= len(value) <= 128:
+        if kind == "id" and not 1 <= len(value) <= _ID_MAX_CHARS:
             return None, Rejection(
                 RejectReason.INVALID_VALUE,
-                f"field '{name}' must be 1-128 characters long, got {len(value)}",
+                f"field '{name}' must be 1-{_ID_MAX_CHARS} characters long, got {len(value)}",
             )
         if kind == "status" and value not in STATUSES[topic]:
             return None, Rejection(
@@ -163,6 +165,19 @@ def validate(topic: str, obj: Mapping[str, Any], key: str | None = None) -> Even
     """Build the typed event from a decoded JSON object, or say which rule it breaks.
 
     `key` is the Kafka message key as text (None when the message has no key)."""
+    fast = _FAST.get(topic)
+    # Only a plain dict (what orjson gives): another mapping may have its own `in` and `[]`.
+    if fast is not None and type(obj) is dict:
+        event = fast(obj, key)
+        if event is not None:
+            return event
+    return _validate_generic(topic, obj, key)
+
+
+def _validate_generic(
+    topic: str, obj: Mapping[str, Any], key: str | None = None
+) -> Event | Rejection:
+    """validate() without the fast path: every rule in table order, the first broken one named."""
     fields: dict[str, Any] = {}
     for rule in rules_for(topic):
         if rule.name not in obj:
@@ -185,3 +200,105 @@ def validate(topic: str, obj: Mapping[str, Any], key: str | None = None) -> Even
             f"{_show(fields['warehouse'])}; publishers key by warehouse",
         )
     return EVENT_TYPES[topic](**fields)
+
+
+# ---- fast path ---------------------------------------------------------------------------------
+# For each topic, a function generated once from its rules (the same table _validate_generic
+# walks) that does the checks of _check inline, with exact types only. It returns the event when
+# every field is plainly valid and None otherwise, whereupon _validate_generic runs from the start
+# and either builds the same event or names the first broken rule. So the fast path only has to be
+# right where it says "valid"; tests/unit/streams/test_fast_paths.py checks that it agrees.
+
+FastValidator: TypeAlias = Callable[[dict[str, Any], str | None], Event | None]
+
+_STRING_KINDS: Final = ("id", "status", "warehouse", "timestamp", "string", "enum")
+_WAREHOUSE_CACHE_MAX: Final = 4096
+_known_warehouses: set[str] = set()  # exact strs that _WAREHOUSE_RE accepted
+
+
+def _new_warehouse(value: str) -> bool:
+    """Whether _WAREHOUSE_RE accepts `value` (an exact str); remembered when it does."""
+    if _WAREHOUSE_RE.match(value) is None:
+        return False
+    if len(_known_warehouses) >= _WAREHOUSE_CACHE_MAX:
+        _known_warehouses.clear()
+    _known_warehouses.add(value)
+    return True
+
+
+def _fast_check(rule: FieldRule, v: str, topic: str, ns: dict[str, Any]) -> list[str] | None:
+    """Source lines that turn the wire value in local `v` into the attribute's value as _check
+    would, or `return None` when _check might not accept it; None for a kind they do not know.
+
+    Exact types only: bool is an int subclass, and a str or float subclass could redefine the
+    operations used here, so all of them take the generic path. So does None (absent or null)."""
+    kind = rule.kind
+    if kind in _STRING_KINDS:
+        lines = [f"if type({v}) is not str: return None"]
+        if kind == "id":
+            lines.append(f"if not 1 <= len({v}) <= {_ID_MAX_CHARS}: return None")
+        elif kind in ("status", "enum"):
+            ns[f"{v}_choices"] = frozenset(STATUSES[topic] if kind == "status" else rule.choices)
+            lines.append(f"if {v} not in {v}_choices: return None")
+        elif kind == "warehouse":
+            lines.append(f"if {v} not in _warehouses and not _new_warehouse({v}): return None")
+        elif kind == "timestamp":
+            lines += [f"{v} = _parse_ts({v})", f"if {v} is None: return None"]
+        return lines
+    if kind in ("integer", "number"):
+        lines = [f"if type({v}) is float:", f"    if not _isfinite({v}): return None"]
+        if kind == "integer":  # an integral float is the int; 2.5 is not an integer
+            lines += [f"    if not {v}.is_integer(): return None", f"    {v} = int({v})"]
+        lines.append(f"elif type({v}) is not int: return None")
+        if rule.minimum is not None:
+            ns[f"{v}_min"] = rule.minimum
+            lines.append(f"if {v} < {v}_min: return None")
+        return lines
+    return None
+
+
+def _build_fast(topic: str) -> tuple[FastValidator, str] | None:
+    """The topic's fast validator and its source; None if its rules need something it lacks."""
+    cls = EVENT_TYPES[topic]
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    ns: dict[str, Any] = {
+        "_cls": cls,
+        "_parse_ts": parse_rfc3339_ms,
+        "_isfinite": math.isfinite,
+        "_warehouses": _known_warehouses,
+        "_new_warehouse": _new_warehouse,
+    }
+    body: list[str] = []
+    args: dict[str, str] = {}  # event attribute -> local
+    for i, rule in enumerate(rules_for(topic)):
+        v, attr = f"v{i}", rule.attr or rule.name
+        check = _fast_check(rule, v, topic, ns)
+        if check is None or attr in args or not attr.isidentifier():
+            return None
+        body.append(f"{v} = obj.get({rule.name!r})")  # None: absent, or null
+        if rule.required:
+            body += check  # each check's first line refuses None
+        else:
+            # An optional field that is absent or null is left to the event's default; passing
+            # that very default object is the same as leaving the argument out.
+            default = defaults.get(attr, dataclasses.MISSING)
+            if default is dataclasses.MISSING:
+                return None
+            ns[f"{v}_default"] = default
+            body += [f"if {v} is None:", f"    {v} = {v}_default", "else:"]
+            body += [f"    {line}" for line in check]
+        args[attr] = v
+    if "warehouse" not in args:
+        return None
+    body += [
+        f"if key is not None and key != {args['warehouse']}: return None",
+        f"return _cls({', '.join(f'{a}={v}' for a, v in args.items())})",
+    ]
+    source = "def fast(obj, key):\n" + "".join(f"    {line}\n" for line in body)
+    exec(compile(source, f"<fast validate {topic}>", "exec"), ns)
+    return cast(FastValidator, ns["fast"]), source
+
+
+_FAST_BUILT: Final = {topic: _build_fast(topic) for topic in TOPIC_RULES}
+_FAST: Final[dict[str, FastValidator]] = {t: b[0] for t, b in _FAST_BUILT.items() if b is not None}
+_FAST_SOURCE: Final[dict[str, str]] = {t: b[1] for t, b in _FAST_BUILT.items() if b is not None}
