@@ -156,6 +156,8 @@ class Pipeline:
         self.detectors: dict[str, Any] = {}
         self.partition_of: dict[str, int] = {}
         self.newest_event_ms: dict[str, int] = {}  # contract topic -> newest occurred_at seen
+        self._bases: dict[str, str] = {}  # full topic name -> the contract's name
+        self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._known: set[str] | None = None
 
     # ---- state ---------------------------------------------------------------------------
@@ -220,16 +222,21 @@ class Pipeline:
         out = Outcome()
         dirty: dict[str, set[int]] = {}
         config = self.config
+        states = self.states
+        counted = out.counted
+        bases = self._bases
+        sources = self._sources
+        max_future_ms = self.max_future_ms
         for msg in messages:
-            topic = self.names.base(msg.topic)
-            result = decode(
-                topic, msg.key, msg.value, now_ms=now_ms, max_future_ms=self.max_future_ms
-            )
+            topic = bases.get(msg.topic)
+            if topic is None:
+                topic = bases[msg.topic] = self.names.base(msg.topic)
+            result = decode(topic, msg.key, msg.value, now_ms=now_ms, max_future_ms=max_future_ms)
             if isinstance(result, Rejection):
                 out.deadletters.append(self._dead(msg, topic, result, now_ms))
                 continue
             warehouse = result.warehouse
-            state = self.states.get(warehouse) or self.state(warehouse)
+            state = states.get(warehouse) or self.state(warehouse)
             if state is None:
                 known = self.known()
                 if len(known) >= self.max_warehouses:
@@ -251,30 +258,33 @@ class Pipeline:
                 self.detectors[warehouse] = self.evaluator.load(None)
                 known.add(warehouse)
             late_before, ids_before = state.late, state.duplicate_ids
+            partition = msg.partition
+            source = sources.get((topic, partition))
+            if source is None:
+                source = sources[topic, partition] = source_of(topic, partition)
             fresh = apply(
-                state,
-                result,
-                config,
-                source=source_of(topic, msg.partition),
-                offset=msg.offset,
-                seen_at_ms=now_ms,
+                state, result, config, source=source, offset=msg.offset, seen_at_ms=now_ms
             )
-            self.partition_of[warehouse] = msg.partition
+            self.partition_of[warehouse] = partition
+            at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
             # changelog copy of what it changed may never have reached Kafka, while a local
             # on-disk store already holds the change and the replay itself changes nothing.
-            dirty.setdefault(warehouse, set()).add(minute_start(result.occurred_at_ms))
+            minutes = dirty.get(warehouse)
+            if minutes is None:
+                minutes = dirty[warehouse] = set()
+            minutes.add(at - at % MINUTE_MS)
             if not fresh:
                 if state.duplicate_ids != ids_before:
                     out.duplicate_ids[topic] += 1
                 else:
                     out.duplicates[topic] += 1
                 continue
-            out.counted[(topic, result.status, warehouse)] += 1
+            key = (topic, result.status, warehouse)
+            counted[key] = counted.get(key, 0) + 1
             if state.late != late_before:
                 out.late[topic] += 1
-            at = result.occurred_at_ms
             if at > self.newest_event_ms.get(topic, at - 1):
                 self.newest_event_ms[topic] = at
         self._evaluate(dirty, now_ms, out, caught_up)

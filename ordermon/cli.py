@@ -111,9 +111,11 @@ def worker() -> None:
     for module in ("agents.ingest", "agents.views"):
         importlib.import_module(module)
 
-    faust.Worker(
-        app, loglevel=settings.log_level, redirect_stdouts=False
-    ).execute_from_commandline()
+    worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
+    # Faust's terminal spinner, kept at WARNING and above, sets the root logger to DEBUG so that
+    # it can spin on every record: every debug call of every library then builds a record.
+    worker.spinner = None
+    worker.execute_from_commandline()
 
 
 @main.command()

@@ -92,6 +92,11 @@ async def true_end_offsets(
     return ends
 
 
+def _log_commit_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("offset commit failed (retried at the next one): %r", task.exception())
+
+
 class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[misc]
     def _end_offset_consumer(self) -> aiokafka.AIOKafkaConsumer:
         conf = self.app.conf
@@ -122,6 +127,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mis
 
 class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     _n_acked: int
+    _background_commit: asyncio.Future[Any] | None = None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -162,7 +168,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 self._ack_batch(taken)
                 if commit_every is not None and self._n_acked >= commit_every:
                     self._n_acked = 0
-                    await self.commit()
+                    self._commit_soon()
                 self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -174,6 +180,16 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    def _commit_soon(self) -> None:
+        """Commit in the background: Faust's commit waits for every pending changelog record to
+        be acknowledged, and the next batch need not wait for that. One at a time; Faust's
+        periodic commit (broker_commit_interval) runs besides, as always."""
+        running = self._background_commit
+        if running is not None and not running.done():
+            return
+        self._background_commit = task = asyncio.ensure_future(self.commit())
+        task.add_done_callback(_log_commit_failure)
 
     async def _take(self, tp: TP, recs: Sequence[Any], batch: list[Any]) -> list[int]:
         """The records of `tp` not read yet go to `batch`; gaps in their offsets are noted so

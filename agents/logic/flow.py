@@ -15,9 +15,11 @@ from typing import Any, Final
 from agents.logic.sliding import Sliding
 from agents.logic.windows import MINUTE_MS, minute_start
 from streams.events import Event
-from streams.flows import FLOWS, INPUT_TOPICS, QUEUES, Queue
+from streams.flows import FLOWS, INPUT_TOPICS, QUEUES, STATUSES, Queue, flow_name
 
 FLOW_INDEX: Final = {name: i for i, name in enumerate(FLOWS)}
+# (topic, status) -> index in FLOWS: the hot path's lookup, without building the flow's name
+_INDEX_OF: Final = {(t, s): FLOW_INDEX[flow_name(t, s)] for t, ss in STATUSES.items() for s in ss}
 N_FLOWS: Final = len(FLOWS)
 
 
@@ -91,19 +93,20 @@ def apply(
     """Count one event. Returns False when it changes nothing: its (source, offset) was applied
     before (a replay after a crash: `state.duplicates`), or another message already carried its
     `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`)."""
-    index = FLOW_INDEX[event.flow]
+    topic = event.topic
+    index = _INDEX_OF[topic, event.status]
     at = event.occurred_at_ms
     tracked = source is not None and offset is not None
-    message = f"{source}:{offset}" if tracked else ""
-    newest = state.newest_ms
+    by_topic = state.newest_by_topic
+    newest = max(by_topic.values()) if by_topic else at
     bucket: Bucket | None = None
-    if at >= (newest if newest is not None else at) - config.retention_ms:
-        start = minute_start(at)
+    if at >= newest - config.retention_ms:
+        start = at - at % MINUTE_MS
         bucket = state.minutes.get(start)
         if bucket is None:
             bucket = state.minutes[start] = Bucket()
-        seen = bucket.ids.get(event.event_id)
-        if seen is not None and (seen != message or not tracked):
+        seen = bucket.ids.get(event.event_id) if bucket.ids else None
+        if seen is not None and (not tracked or seen != f"{source}:{offset}"):
             state.duplicate_ids += 1
             return False
     head_fresh = True
@@ -131,14 +134,13 @@ def apply(
             state.sliding = None  # a record behind the other (after a crash): recompute
     if bucket is not None and bucket_fresh:
         bucket.counts[index] += 1
-        if at >= (newest if newest is not None else at) - config.dedup_ms:
-            bucket.ids[event.event_id] = message
+        if at >= newest - config.dedup_ms:
+            bucket.ids[event.event_id] = f"{source}:{offset}" if tracked else ""
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
         return False
-    topic = event.topic
-    if at > state.newest_by_topic.get(topic, at - 1):
-        state.newest_by_topic[topic] = at
+    if at > by_topic.get(topic, at - 1):
+        by_topic[topic] = at
     if seen_at_ms:
         state.seen_at_by_topic[topic] = seen_at_ms
         if state.first_seen_at_ms is None:
