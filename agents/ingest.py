@@ -61,20 +61,34 @@ def caught_up_partitions() -> set[int] | None:
     return seen - behind
 
 
-async def handle(records: Sequence[Record]) -> None:
-    """Count one batch and carry its outcome on; both consumer paths end here."""
+_flushed_at = time.monotonic()
+
+
+async def handle(records: Sequence[Record], *, flush: bool | None = None) -> bool:
+    """Count one batch and carry its outcome on; both consumer paths end here.
+
+    The changed records go to the tables (and their changelogs) when `flush` is True, or, when
+    it is None, once ORDERMON_FLUSH_SECONDS have passed since the last time: a warehouse's head
+    and busy minutes are then written once per interval, not once per batch. Returns whether
+    they were written: only then may the offsets of the batches handled so far be committed."""
+    global _flushed_at
     started = time.perf_counter()
-    for r in records:
-        if r.offset is not None:
-            _read_to[(r.topic, r.partition)] = r.offset
+    _read_to.update({(r.topic, r.partition): r.offset for r in records if r.offset is not None})
+    now = time.monotonic()
+    if flush is None:
+        flush = now - _flushed_at >= settings.flush_seconds
+    if flush:
+        _flushed_at = now
     outcome = pipeline.process(
-        records, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions()
+        records, now_ms=int(time.time() * 1000), caught_up=caught_up_partitions(), flush=flush
     )
     await carry(outcome, time.perf_counter() - started)
+    return flush
 
 
 # The worker's path: each fetched batch of the input topics, straight from the consumer
-# (ordermon.transport); offsets are acknowledged once `handle` returns.
+# (ordermon.transport), which acknowledges the offsets handled once `handle` says their records
+# are written.
 if settings.consumer_path == "batch":
     register_batch_path(app, names.inputs, handle)
 
@@ -94,7 +108,8 @@ async def ingest(stream: Any) -> None:
                     e.message.value,
                 )
                 for e in events
-            ]
+            ],
+            flush=True,  # Faust acknowledges these events when the next batch is taken
         )
 
 

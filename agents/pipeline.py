@@ -158,6 +158,9 @@ class Pipeline:
         self.newest_event_ms: dict[str, int] = {}  # contract topic -> newest occurred_at seen
         self._bases: dict[str, str] = {}  # full topic name -> the contract's name
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
+        self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
+        self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
+        self._network_at: int | None = None  # the newest mark network alerts were evaluated at
         self._known: set[str] | None = None
 
     # ---- state ---------------------------------------------------------------------------
@@ -166,6 +169,8 @@ class Pipeline:
         self.states.clear()
         self.detectors.clear()
         self.partition_of.clear()
+        self._unwritten.clear()
+        self._expired.clear()
         self._known = None
 
     def known(self) -> set[str]:
@@ -213,12 +218,21 @@ class Pipeline:
 
     # ---- the batch -----------------------------------------------------------------------
     def process(
-        self, messages: Sequence[Record], now_ms: int, caught_up: set[int] | None = None
+        self,
+        messages: Sequence[Record],
+        now_ms: int,
+        caught_up: set[int] | None = None,
+        *,
+        flush: bool = True,
     ) -> Outcome:
         """Count a batch. `caught_up`: the partitions whose every input topic has been read to
         its end (None: all). Only their warehouses take part in the network-wide evaluation, so
         a warehouse in a partition that is still being read (a replay, a restart) is not called
-        silent just because its events have not been reached yet."""
+        silent just because its events have not been reached yet.
+
+        `flush`: the outcome's `writes` hold every record changed since the last flush (see
+        `flush`); False leaves them for a later call, so that a record changed by many batches is
+        written once (the caller must not commit these messages' offsets before then)."""
         out = Outcome()
         dirty: dict[str, set[int]] = {}
         config = self.config
@@ -288,6 +302,8 @@ class Pipeline:
             if at > self.newest_event_ms.get(topic, at - 1):
                 self.newest_event_ms[topic] = at
         self._evaluate(dirty, now_ms, out, caught_up)
+        if flush:
+            out.writes = self.flush()
         return out
 
     def tick(self, now_ms: int, caught_up: set[int] | None = None) -> Outcome:
@@ -304,6 +320,7 @@ class Pipeline:
         out = Outcome()
         if dirty:
             self._evaluate(dirty, now_ms, out, caught_up)
+        out.writes = self.flush()
         return out
 
     def _evaluate(
@@ -322,9 +339,39 @@ class Pipeline:
             if state.closed_through_ms is not None:
                 mark = state.closed_through_ms
                 newest_mark = mark if newest_mark is None else max(newest_mark, mark)
-            partition = self.partition_of[warehouse]
             gone = expire(state, self.config)
-            out.writes.append(
+            self._unwritten.setdefault(warehouse, set()).update(minutes)
+            if gone:
+                self._expired.setdefault(warehouse, []).extend(gone)
+        # Network-wide alerts change with the detectors (at minute closes) and with time: they
+        # are evaluated when the newest closed minute moves on, not on every batch.
+        if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
+            self._network_at = newest_mark
+            members = {
+                wh: (self.detectors.get(wh), st.newest_ms)
+                for wh, st in self.states.items()
+                if caught_up is None or self.partition_of.get(wh) in caught_up
+            }
+            out.alerts.extend(self.evaluator.network(members, newest_mark))
+
+    # ---- persistence -------------------------------------------------------------------------
+    @property
+    def unwritten(self) -> int:
+        """Warehouses whose records changed since the last `flush`."""
+        return len(self._unwritten)
+
+    def flush(self) -> list[Write]:
+        """The records changed since the last flush, from the current state: each warehouse's
+        head, every minute bucket touched, and a deletion for every minute expired. A record
+        changed by several batches in between is written once."""
+        writes: list[Write] = []
+        for warehouse, minutes in self._unwritten.items():
+            state = self.states.get(warehouse)
+            if state is None:
+                continue
+            partition = self.partition_of[warehouse]
+            detector = self.detectors.get(warehouse)
+            writes.append(
                 Write(
                     HEADS,
                     partition,
@@ -332,10 +379,10 @@ class Pipeline:
                     head_to_bytes(state, self.evaluator.dump(detector)),
                 )
             )
-            for start in minutes:
+            for start in sorted(minutes):
                 bucket = state.minutes.get(start)
                 if bucket is not None:
-                    out.writes.append(
+                    writes.append(
                         Write(
                             MINUTES,
                             partition,
@@ -343,15 +390,11 @@ class Pipeline:
                             bucket_to_bytes(bucket),
                         )
                     )
-            for start in gone:
-                out.writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
-        if newest_mark is not None:
-            members = {
-                wh: (self.detectors.get(wh), st.newest_ms)
-                for wh, st in self.states.items()
-                if caught_up is None or self.partition_of.get(wh) in caught_up
-            }
-            out.alerts.extend(self.evaluator.network(members, newest_mark))
+            for start in self._expired.pop(warehouse, ()):
+                writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
+        self._unwritten.clear()
+        self._expired.clear()
+        return writes
 
     def _dead(self, msg: Record, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:
         return DeadLetter(

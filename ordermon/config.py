@@ -52,8 +52,7 @@ class Settings:
         "RECOVERY_CONSISTENCY_CHECK",
         True,
         "with an on-disk store, refuse to start when it holds changelog offsets beyond the "
-        "topic's end (the topic was recreated); false for the embedded broker, whose end "
-        "offsets lag",
+        "topic's end (the topic was recreated)",
     )
     partitions: int = _setting(
         "PARTITIONS", 4, "partitions of every topic that ordermon creates (all inputs alike)"
@@ -92,6 +91,12 @@ class Settings:
         "batch",
         "batch: each fetched batch of the input topics goes to the pipeline at once (fast); "
         "stream: Faust's per-message agent stream (about 6x slower, kept as a fallback)",
+    )
+    flush_seconds: float = _setting(
+        "FLUSH_SECONDS",
+        1.0,
+        "batch path: how often changed table records are written to the changelogs (and the "
+        "offsets behind them committed); a record changed meanwhile is written once",
     )
     batch_size: int = _setting(
         "BATCH_SIZE", 2000, "stream path: events taken from the stream at once at most"
@@ -339,6 +344,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "max_future_seconds": _non_negative,
     "session_timeout_seconds": _positive,
     "consumer_path": _consumer_path,
+    "flush_seconds": _positive,
     "batch_size": _positive,
     "batch_seconds": _positive,
     "log_level": _level,

@@ -37,14 +37,18 @@ from faust.types.tuples import ack_lock
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[Sequence[Any]], Awaitable[None]]
+# records -> whether the records they changed are written (their offsets may be committed)
+BatchHandler = Callable[[Sequence[Any]], Awaitable[bool]]
 _BATCH_ATTR = "_ordermon_batch_path"
 END_OFFSET_TIMEOUT_S = 10.0
 
 
 def register_batch_path(app: Any, topics: Iterable[str], handler: BatchHandler) -> None:
     """Give each fetched batch of `topics` to `handler` (aiokafka ConsumerRecords: .topic,
-    .partition, .offset, .key, .value) instead of Faust's per-message streams."""
+    .partition, .offset, .key, .value) instead of Faust's per-message streams. The handler
+    returns True once the table records changed by every batch so far are written; until then
+    their offsets are held back. While offsets are held it is also called with an empty batch,
+    at least every second, so that it can write them when the stream goes quiet."""
     setattr(app, _BATCH_ATTR, (frozenset(topics), handler))
 
 
@@ -128,6 +132,9 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mis
 class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     _n_acked: int
     _background_commit: asyncio.Future[Any] | None = None
+    # offsets handled but not acknowledged yet (their records not written), and their generation
+    _held: dict[TP, list[int]]
+    _held_generation: int | None
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -141,6 +148,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         commit_every = self._commit_every
+        self._held, self._held_generation = {}, None
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
@@ -150,8 +158,14 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                     # Faust drops these too: after a rebalance the consumer seeks to the
                     # committed offsets and they are fetched again.
                     continue
+                generation = self.app.consumer_generation_id
+                if self._held_generation != generation:
+                    # A rebalance: Faust seeks every partition back to its committed offset, and
+                    # the pipeline dropped its cache; what was held is read again.
+                    self._held = {}
+                    self._held_generation = generation
                 batch: list[Any] = []
-                taken: dict[TP, list[int]] = {}
+                taken = self._held
                 for tp, recs in records.items():
                     if not (active is None or tp in active or tp in self._buffered_partitions):
                         continue
@@ -159,13 +173,20 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                     if tp.topic in topics:
                         offsets = await self._take(tp, recs, batch)
                         if offsets:
-                            taken[tp] = offsets
+                            taken.setdefault(tp, []).extend(offsets)
                     else:
                         await self._one_by_one(tp, recs)
-                if not batch:
+                if not (batch or taken):
                     continue
-                await handler(batch)
+                # The handler may keep the records it changed for a later write (it says whether
+                # it wrote them): offsets are acknowledged, and so committed, only once written.
+                written = await handler(batch)
+                if self.app.consumer_generation_id != generation:
+                    continue  # rebalanced meanwhile: dropped at the top of the loop
+                if not written:
+                    continue
                 self._ack_batch(taken)
+                self._held = {}
                 if commit_every is not None and self._n_acked >= commit_every:
                     self._n_acked = 0
                     self._commit_soon()

@@ -43,8 +43,13 @@ MINUTE = 60_000
 def stall_story(now_ms: int) -> list[Event]:
     """An hour ending a minute ago: 10 orders a minute; the warehouse dispatches 12 a minute,
     stalls completely for minutes 10-30, then dispatches 30 a minute until the queue is empty.
-    Every parcel is delivered two minutes after it leaves."""
-    t0 = now_ms - 61 * MINUTE
+    Every parcel is delivered two minutes after it leaves.
+
+    The story's minutes are calendar minutes: a minute's orders and the dispatch at its 50th
+    second fall in the same minute bucket, whatever the clock says when the test runs. (Shifted
+    by some seconds, every minute would end with its last orders waiting: a standing queue of
+    about 10, above the drained threshold of 5, and the episode would not resolve.)"""
+    t0 = (now_ms // MINUTE - 61) * MINUTE
     events: list[Event] = []
     queue: list[str] = []
     n = 0

@@ -52,13 +52,17 @@ def generate(n_events: int, seed: int) -> tuple[list[Event], Counter[tuple[str, 
     return [e for _k, e in events], truth
 
 
-def test_ten_thousand_events_give_exact_counts_and_backlogs(deployment: Deployment) -> None:
+@pytest.mark.parametrize("path", ["batch", "stream"])
+def test_ten_thousand_events_give_exact_counts_and_backlogs(
+    deployment: Deployment, path: str
+) -> None:
+    """Both consumer paths: the batch path (the default) and Faust's per-message stream."""
     events, truth = generate(10_000, seed=7)
     settings = Settings.from_env(
         {"ORDERMON_KAFKA": deployment.bootstrap, "ORDERMON_TOPIC_PREFIX": deployment.prefix}
     )
     asyncio.run(ensure_topics(settings))
-    worker = deployment.worker()
+    worker = deployment.worker(ORDERMON_CONSUMER_PATH=path)
     worker.wait_ready()
 
     async def publish() -> None:
