@@ -119,9 +119,24 @@ async def carry(outcome: Outcome, seconds: float) -> None:
         await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
     for write in outcome.writes:
         backend.write(write)
+    await ebb()
     runtime.record(outcome, seconds)
     for alert in outcome.alerts:
         await runtime.publish(alert)
+
+
+MAX_UNSENT_RECORDS = 5_000
+
+
+async def ebb() -> None:
+    """Backpressure: wait while more than MAX_UNSENT_RECORDS table records wait in Faust's
+    producer buffer. A catch-up through hours of event time changes thousands of minute records a
+    second, faster than they are sent; without this the buffer (and memory) grows without bound
+    and the commit behind it waits. A broker that does not answer stalls counting here, as it
+    must: nothing is committed that is not in the changelog."""
+    buffer = app.producer.buffer
+    while buffer.size > MAX_UNSENT_RECORDS:
+        await buffer.flush_atmost(buffer.size - MAX_UNSENT_RECORDS)
 
 
 @app.timer(interval=5.0)
