@@ -21,10 +21,19 @@ from tests.integration.live import Deployment, wait_for
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_mid_stream_then_restart_gives_exact_counts(deployment: Deployment) -> None:
+@pytest.mark.parametrize(
+    "flush_seconds",
+    [
+        "1.0",  # the default: some batches written and committed before the kill, some not
+        "600",  # nothing written before the kill: nothing may have been committed either
+    ],
+)
+def test_sigkill_mid_stream_then_restart_gives_exact_counts(
+    deployment: Deployment, flush_seconds: str
+) -> None:
     events, truth = generate(6000, seed=11)
     create_topics(deployment.bootstrap, deployment.prefix)
-    worker = deployment.worker()
+    worker = deployment.worker(ORDERMON_FLUSH_SECONDS=flush_seconds)
     worker.wait_ready()
     publisher = ChunkedPublisher(deployment.bootstrap, deployment.prefix, events, 400, 0.2)
     publisher.start()
