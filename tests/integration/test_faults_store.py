@@ -17,7 +17,7 @@ from tests.integration.faults_lib import (
     publish,
     wait_counted,
 )
-from tests.integration.live import Deployment, Worker, get_json
+from tests.integration.live import Deployment, Worker, get_json, wait_for
 
 pytestmark = pytest.mark.integration
 # The recovery consistency check stays on (the default): ordermon.transport confirms each end
@@ -44,11 +44,17 @@ def test_a_restart_with_rocksdict_reads_only_the_new_changelog(deployment: Deplo
     after_restart = restored(worker)
     publish(deployment.bootstrap, deployment.prefix, events[3000:])
     assert_exact(wait_counted(worker, len(events)), truth)
-    worker.stop()
-    # The changelog alone holds every minute: what the killed worker had stored locally but not
-    # yet sent was written again when its uncommitted messages were replayed.
+    # The changelog alone comes to hold every minute (records are written once a second): what
+    # the killed worker had stored locally but not yet sent was written again when its
+    # uncommitted messages were replayed.
     app_id = deployment.env["ORDERMON_APP_ID"]
-    assert changelog_minute_totals(deployment.bootstrap, app_id) == truth
+    wait_for(
+        lambda: changelog_minute_totals(deployment.bootstrap, app_id) == truth,
+        60,
+        "the changelog to hold every minute",
+        interval=1.0,
+    )
+    worker.stop()
 
     # The control: the same group, an empty data dir, so the whole changelog is read.
     fresh = deployment.worker(**ROCKSDICT)
