@@ -122,9 +122,10 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         with contextlib.suppress(OSError, ValueError):
             alerts = fetch(base + "/alerts")
         print("\n" + render(last, "final state"))
+        counted = sum(sum(s.get("totals", {}).values()) for s in last)
         print(
-            f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses; "
-            f"{len(alerts)} alerts firing at the end"
+            f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses, "
+            f"{counted:,} counted; {len(alerts)} alerts firing at the end"
         )
         for a in alerts:
             print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
