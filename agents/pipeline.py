@@ -355,11 +355,6 @@ class Pipeline:
             out.alerts.extend(self.evaluator.network(members, newest_mark))
 
     # ---- persistence -------------------------------------------------------------------------
-    @property
-    def unwritten(self) -> int:
-        """Warehouses whose records changed since the last `flush`."""
-        return len(self._unwritten)
-
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
         head, every minute bucket touched, and a deletion for every minute expired. A record

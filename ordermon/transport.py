@@ -233,12 +233,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if not recs:
             return []
         offsets = [r.offset for r in recs]
-        if self.app.topics.acks_enabled_for(tp.topic):
-            before = previous
-            for offset in offsets:
-                if before and offset - before > 1:
-                    await self._add_gap(tp, before + 1, offset - 1)
-                before = offset
+        await self._note_gaps(tp, previous, offsets)
         batch.extend(recs)
         self._read_offset[tp] = offsets[-1]
         on_batch_in = getattr(self.app.monitor, "on_batch_in", None)
@@ -252,15 +247,24 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             previous = self._read_offset[tp]
             if previous is not None and record.offset < previous:
                 continue
-            if (
-                previous
-                and record.offset - previous > 1
-                and self.app.topics.acks_enabled_for(tp.topic)
-            ):
-                await self._add_gap(tp, previous + 1, record.offset - 1)
+            await self._note_gaps(tp, previous, [record.offset])
             message = self._to_message(tp, record)
             await self.wait_first(self.callback(message), self.suspend_flow.wait())
             self._read_offset[tp] = record.offset
+
+    async def _note_gaps(self, tp: TP, previous: int | None, offsets: Sequence[int]) -> None:
+        """Offsets skipped between `previous` and `offsets` (compaction, transaction markers) are
+        noted, as Faust does, so that the commit can pass them."""
+        if not self.app.topics.acks_enabled_for(tp.topic):
+            return
+        first = offsets[0] if previous is None else previous
+        if offsets[-1] - first == len(offsets) - (previous is None):
+            return  # contiguous: the usual case, no walk
+        before = previous
+        for offset in offsets:
+            if before is not None and offset - before > 1:
+                await self._add_gap(tp, before + 1, offset - 1)
+            before = offset
 
     def _ack_batch(self, taken: Mapping[TP, list[int]]) -> None:
         """What `Consumer.ack` does for each message, once per partition."""

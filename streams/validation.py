@@ -257,8 +257,8 @@ def _fast_check(rule: FieldRule, v: str, topic: str, ns: dict[str, Any]) -> list
     return None
 
 
-def _build_fast(topic: str) -> tuple[FastValidator, str] | None:
-    """The topic's fast validator and its source; None if its rules need something it lacks."""
+def _build_fast(topic: str) -> FastValidator | None:
+    """The topic's fast validator; None if its rules need something it lacks."""
     cls = EVENT_TYPES[topic]
     defaults = {f.name: f.default for f in dataclasses.fields(cls)}
     ns: dict[str, Any] = {
@@ -296,9 +296,9 @@ def _build_fast(topic: str) -> tuple[FastValidator, str] | None:
     ]
     source = "def fast(obj, key):\n" + "".join(f"    {line}\n" for line in body)
     exec(compile(source, f"<fast validate {topic}>", "exec"), ns)
-    return cast(FastValidator, ns["fast"]), source
+    return cast(FastValidator, ns["fast"])
 
 
-_FAST_BUILT: Final = {topic: _build_fast(topic) for topic in TOPIC_RULES}
-_FAST: Final[dict[str, FastValidator]] = {t: b[0] for t, b in _FAST_BUILT.items() if b is not None}
-_FAST_SOURCE: Final[dict[str, str]] = {t: b[1] for t, b in _FAST_BUILT.items() if b is not None}
+_FAST: Final[dict[str, FastValidator]] = {
+    topic: fast for topic in TOPIC_RULES if (fast := _build_fast(topic)) is not None
+}

@@ -15,13 +15,11 @@ import asyncio
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +29,12 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from ordermon.config import Settings
+from ordermon.devtools.bench import events_total, proc_mem_kb
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.worker import WorkerFailed, WorkerProcess
 from ordermon.kafka import ensure_topics
 from streams.timefmt import format_rfc3339_ms
 
-ROOT = Path(__file__).resolve().parents[2]
 DAY_MS = 86_400_000
 MIX: tuple[tuple[str, str, int, dict[str, Any]], ...] = (  # topic, status, weight, extra
     ("orders", "placed", 40, {"amount": 12.5, "items": 1}),
@@ -52,24 +51,9 @@ MIX: tuple[tuple[str, str, int, dict[str, Any]], ...] = (  # topic, status, weig
 
 def rss_kib(pid: int) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
+        return proc_mem_kb(pid)["VmRSS"]
+    except (OSError, KeyError):
         return None
-    return None
-
-
-def counted(url: str) -> int:
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as answer:
-        text = answer.read().decode()
-    return int(
-        sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("ordermon_events_total{")
-        )
-    )
 
 
 def messages(
@@ -132,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = uuid.uuid4().hex[:8]
     prefix = f"soak{tag}."
     broker = EmbeddedBroker(free_port(), log_path=tmp / "broker.log").start()
-    worker: subprocess.Popen[bytes] | None = None
+    worker: WorkerProcess | None = None
     try:
         asyncio.run(
             ensure_topics(
@@ -141,39 +125,22 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         )
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "ORDERMON_KAFKA": broker.bootstrap,
-            "ORDERMON_TOPIC_PREFIX": prefix,
-            "ORDERMON_APP_ID": f"ordermon-soak-{tag}",
-            "ORDERMON_DATA_DIR": str(tmp / "data"),
-            "ORDERMON_WEB_PORT": str(port),
-            "ORDERMON_LOG_LEVEL": "warning",
-        }
-        log = open(tmp / "worker.log", "ab")  # noqa: SIM115
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "ordermon", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            if worker.poll() is not None:
-                print(f"worker exited at start; see {tmp / 'worker.log'}", file=sys.stderr)
-                return 1
-            try:
-                urllib.request.urlopen(url + "/readyz", timeout=2).close()
-                break
-            except (urllib.error.URLError, OSError):
-                if time.monotonic() > deadline:
-                    print("worker not ready within 120 s", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
+        worker = WorkerProcess(
+            {
+                **os.environ,
+                "ORDERMON_KAFKA": broker.bootstrap,
+                "ORDERMON_TOPIC_PREFIX": prefix,
+                "ORDERMON_APP_ID": f"ordermon-soak-{tag}",
+                "ORDERMON_DATA_DIR": str(tmp / "data"),
+                "ORDERMON_LOG_LEVEL": "warning",
+            },
+            tmp / "worker.log",
+        ).start()
+        try:
+            worker.wait_ready(120)
+        except WorkerFailed as exc:
+            print(exc, file=sys.stderr)
+            return 1
         start_rss = rss_kib(worker.pid) or 0
         print(f"worker ready: pid {worker.pid}, RSS {start_rss / 1024:.1f} MiB before any event")
         print(f"publishing {args.events:,} events over {args.days:g} days of event time, ")
@@ -195,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'events':>10} {'RSS MiB':>9} {'peak MiB':>9} {'seconds':>8}")
         while True:
             time.sleep(1.0)
-            if worker.poll() is not None:
-                print(f"the worker exited: see {tmp / 'worker.log'}", file=sys.stderr)
+            if not worker.alive():
+                print(f"the worker exited:\n{worker.log_tail()}", file=sys.stderr)
                 return 1
             rss = rss_kib(worker.pid)
             try:
-                n = counted(url)
+                n = int(events_total(worker.port))
             except (urllib.error.URLError, OSError):
                 continue
             if rss is None:
@@ -253,12 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if worker is not None:
+            worker.stop()
         broker.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
