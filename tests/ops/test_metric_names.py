@@ -18,7 +18,8 @@ from tests.ops.opslib import (
     rule_exprs,
 )
 
-CONTRACT = ROOT.parent / "shared" / "CONTRACT.md"
+CONTRACT = ROOT / "CONTRACT.md"
+SHARED_CONTRACT = ROOT.parent / "shared" / "CONTRACT.md"
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +91,6 @@ def contract_metrics(path: Path) -> dict[str, tuple[str, set[str]]]:
 
 
 def test_every_contract_metric_is_exported_with_its_type_and_labels() -> None:
-    if not CONTRACT.is_file():
-        pytest.skip(f"{CONTRACT} not found (CI checks out ../shared beside the repository)")
     expected = contract_metrics(CONTRACT)
     assert len(expected) >= 8, "could not read the contract's metrics table"
     registry, metrics, _ = exporting_registry()
@@ -107,3 +106,22 @@ def test_every_contract_metric_is_exported_with_its_type_and_labels() -> None:
         assert name in found, f"{name} is in the contract but not exported"
         assert found[name][0] == kind, f"{name}: {found[name][0]}, contract says {kind}"
         assert found[name][1] == labels, f"{name}: labels {found[name][1]}, contract {labels}"
+
+
+def table_rows(text: str) -> set[str]:
+    """Every table row of a markdown text, whitespace-normalised (header separators left out)."""
+    rows = set()
+    for line in text.splitlines():
+        if line.startswith("|") and not set(line) <= set("|-: "):
+            rows.add(" | ".join(c.strip() for c in line.strip().strip("|").split("|")))
+    return rows
+
+
+def test_the_repository_contract_keeps_every_row_of_the_shared_one() -> None:
+    """The copy users read extends the team's shared contract and never drops or renames a row."""
+    if not SHARED_CONTRACT.is_file():
+        pytest.skip(f"{SHARED_CONTRACT} not found (CI checks out ../shared beside the repository)")
+    missing = table_rows(SHARED_CONTRACT.read_text(encoding="utf-8")) - table_rows(
+        CONTRACT.read_text(encoding="utf-8")
+    )
+    assert not missing, f"rows of the shared contract missing from CONTRACT.md: {sorted(missing)}"
