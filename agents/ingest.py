@@ -11,8 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from agents.detection import Detection
-from agents.pipeline import Message, Outcome, Pipeline, Record
+from agents.engine import Engine, Message, Outcome, Record
 from agents.tables import backend
 from agents.topics import deadletter, inputs, names
 from ordermon.app import app, settings
@@ -23,12 +22,11 @@ from streams.codec import dumps
 
 log = logging.getLogger(__name__)
 
-runtime.evaluator = Detection(settings.flow, load_policy(os.environ))
-pipeline = Pipeline(
+pipeline = Engine(
     settings.flow,
-    names,
+    load_policy(os.environ),
     backend,
-    evaluator=runtime.evaluator,
+    names=names,
     max_warehouses=settings.max_warehouses,
     max_future_ms=settings.max_future_seconds * 1000,
 )

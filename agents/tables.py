@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from agents.pipeline import HEADS, MINUTES, Write
+from agents.engine import HEADS, MINUTES, Write
 from ordermon.app import app, settings
 
 heads = app.Table(

@@ -11,25 +11,24 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from agents.engine import Outcome
 from agents.logic.flow import Snapshot
-from agents.pipeline import Evaluator, NoDetection, Outcome
 from ordermon.metrics import Metrics, StatusCollector
 from ordermon.sinks.base import AlertSink
 from streams.outputs import Alert
 
 if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
+    from agents.engine import Engine
 
 log = logging.getLogger(__name__)
 SINK_NAMES = ("kafka", "log", "alertmanager")
 
 
 class Runtime:
-    def __init__(self, evaluator: Evaluator | None = None) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.metrics = Metrics.create(self.registry, sinks=SINK_NAMES)
-        self.evaluator: Evaluator = evaluator or NoDetection()
-        self.pipeline: Pipeline | None = None
+        self.pipeline: Engine | None = None
         self.sinks: list[AlertSink] = []
         self.registry.register(StatusCollector(self))
 
@@ -41,7 +40,7 @@ class Runtime:
         return self.pipeline.firing() if self.pipeline else []
 
     def newest_event_ms(self) -> Mapping[str, int]:
-        return dict(self.pipeline.newest_event_ms) if self.pipeline else {}
+        return self.pipeline.newest_event_ms() if self.pipeline else {}
 
     # ---- the agent's outcome --------------------------------------------------------------
     def record(self, outcome: Outcome, seconds: float) -> None:
