@@ -12,12 +12,15 @@ import os
 import signal
 import sys
 import time
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from ordermon.config import ConfigError, Settings, documented
 from ordermon.logging import log_config
+
+if TYPE_CHECKING:
+    from agents.logic.policy import Policy
 
 
 def fail(message: str) -> NoReturn:
@@ -25,15 +28,20 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-def load_settings(with_policy: bool = False) -> Settings:
-    """The settings (and, for a worker, the detection policy), or one line naming what is wrong."""
+def load_settings() -> Settings:
+    """The settings, or one line naming what is wrong."""
     try:
-        settings = Settings.from_env(os.environ)
-        if with_policy:
-            from ordermon.policy import load_policy
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:
+        fail(f"invalid setting {exc}")
 
-            load_policy(os.environ)
-        return settings
+
+def load_policy() -> Policy:
+    """The detection policy (ORDERMON_POLICY_*), or one line naming what is wrong."""
+    from ordermon.policy import load_policy as from_env
+
+    try:
+        return from_env(os.environ)
     except ConfigError as exc:
         fail(f"invalid setting {exc}")
 
@@ -94,23 +102,18 @@ def worker() -> None:
     from ordermon.kafka import KafkaUnavailable, preflight
     from streams.errors import PartitionsMismatch
 
-    settings = load_settings(with_policy=True)
+    settings = load_settings()
+    policy = load_policy()
     logging.config.dictConfig(log_config(settings.log_level))
     try:
         asyncio.run(preflight(settings))
     except (KafkaUnavailable, PartitionsMismatch) as exc:
         fail(str(exc))
-    import importlib
-
     import faust
 
-    from ordermon.app import app
+    from ordermon.app import build
 
-    # Faust's autodiscovery only logs a module that fails to import; a worker without its
-    # agents or views must not start, so import them here first and let an error surface.
-    for module in ("agents.ingest", "agents.views"):
-        importlib.import_module(module)
-
+    app = build(settings, policy).app
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     # Faust's terminal spinner, kept at WARNING and above, sets the root logger to DEBUG so that
     # it can spin on every record: every debug call of every library then builds a record.

@@ -7,37 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.worker import WorkerFailed, WorkerProcess, get_json
 from ordermon.liveview import render
 
 DEFAULT_DAYS = 60.0
 DEFAULT_SPEED = 86_400 / 1.2  # one simulated day every 1.2 s
-
-
-def fetch(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as answer:
-        return json.loads(answer.read())
-
-
-def wait_ready(base: str, worker: subprocess.Popen[bytes], deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            return False
-        with contextlib.suppress(OSError, ValueError):
-            fetch(base + "/readyz", timeout=1.0)
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def run_demo(duration: float = 170.0, days: float | None = None, speed: float | None = None) -> int:
@@ -50,12 +32,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
     tty = sys.stdout.isatty()
     workdir = Path(tempfile.mkdtemp(prefix="ordermon-demo-"))
     broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log")
-    web_port = free_port()
-    base = f"http://127.0.0.1:{web_port}"
     env = {
         **os.environ,
         "ORDERMON_KAFKA": broker.bootstrap,
-        "ORDERMON_WEB_PORT": str(web_port),
         "ORDERMON_WEB_HOST": "127.0.0.1",
         "ORDERMON_DATA_DIR": str(workdir / "data"),
         "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
@@ -64,23 +43,20 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         "ORDERMON_IDLE_AFTER_SECONDS": "2",
         "ORDERMON_LOG_LEVEL": "warning",
     }
+    worker = WorkerProcess(env, workdir / "worker.log")
+    base = worker.url
     scenario = build("jd2008", days=days or DEFAULT_DAYS)
     print(f"ordermon demo: {scenario.description}")
     print(f"  broker 127.0.0.1:{broker.port}, worker {base}, logs in {workdir}")
     broker.start()
-    worker_log = open(workdir / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "ordermon", "worker"],
-        env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    worker.start()
     stats = SimStats()
     code = 0
     last: list[dict[str, Any]] = []
     try:
-        if not wait_ready(base, worker, min(deadline, time.monotonic() + 90)):
+        try:
+            worker.wait_ready(timeout=max(1.0, min(deadline - time.monotonic(), 90.0)))
+        except WorkerFailed:
             print(f"the worker did not become ready; see {workdir / 'worker.log'}")
             return 1
 
@@ -95,7 +71,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
             while time.monotonic() < deadline:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(OSError, ValueError):
-                    last = await asyncio.to_thread(fetch, base + "/warehouses")
+                    last = await asyncio.to_thread(get_json, base + "/warehouses")
                 counted = sum(sum(s.get("totals", {}).values()) for s in last)
                 title = (
                     f"ordermon demo — jd2008 — sent {stats.total:,} events, counted {counted:,}"
@@ -108,7 +84,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
                     shown = time.monotonic()
                 if task.done() and counted >= sum(stats.sent.values()):
                     break
-                if worker.poll() is not None:
+                if not worker.alive():
                     raise RuntimeError(f"the worker exited; see {workdir / 'worker.log'}")
             if not task.done():
                 task.cancel()
@@ -120,7 +96,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         asyncio.run(main())
         alerts: list[dict[str, Any]] = []
         with contextlib.suppress(OSError, ValueError):
-            alerts = fetch(base + "/alerts")
+            alerts = get_json(base + "/alerts")
         print("\n" + render(last, "final state"))
         counted = sum(sum(s.get("totals", {}).values()) for s in last)
         print(
@@ -133,11 +109,6 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         print(f"demo failed: {exc}")
         code = 1
     finally:
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        worker_log.close()
+        worker.stop()
         broker.stop()
     return code

@@ -35,15 +35,16 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.logic.flow import FlowConfig, WarehouseState, watermark
 from agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
 from ordermon.devtools.worker import WorkerProcess
+from ordermon.kafka import ensure_topics
 from streams.flows import INPUT_TOPICS
 from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from streams.topics import ALERTS, DEADLETTER
+from streams.topics import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -113,13 +114,10 @@ def generate(
 
 
 async def create_topics(bootstrap: str, prefix: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [f"{prefix}{t}" for t in (*INPUT_TOPICS, ALERTS, DEADLETTER)]
-        await admin.create_topics([NewTopic(t, partitions, 1) for t in names])
-    finally:
-        await admin.close()
+    settings = Settings(
+        kafka=bootstrap, topic_prefix=prefix, partitions=partitions, replication_factor=1
+    )
+    await ensure_topics(settings)
 
 
 async def publish(

@@ -277,7 +277,7 @@ def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
     """(warehouse, flow) -> events, summed over the newest record of every key of the
     `warehouse-minutes` changelog: what a worker rebuilding from Kafka alone would see."""
     from agents.logic.persist import bucket_from_bytes
-    from ordermon.stores import warehouse_of
+    from agents.worker.store import warehouse_of
     from streams.flows import FLOWS
 
     async def go() -> dict[bytes, bytes | None]:

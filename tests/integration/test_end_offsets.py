@@ -11,7 +11,6 @@ import aiokafka
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
-
 from ordermon.transport import true_end_offsets
 
 pytestmark = pytest.mark.integration

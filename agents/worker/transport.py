@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 # records -> whether the records they changed are written (their offsets may be committed)
 BatchHandler = Callable[[Sequence[Any]], Awaitable[bool]]
-_BATCH_ATTR = "_ordermon_batch_path"
 END_OFFSET_TIMEOUT_S = 10.0
 FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds nothing new
 
@@ -53,11 +52,11 @@ def register_batch_path(app: Any, topics: Iterable[str], handler: BatchHandler) 
     returns True once the table records changed by every batch so far are written; until then
     their offsets are held back. While offsets are held it is also called with an empty batch,
     at least every second, so that it can write them when the stream goes quiet."""
-    setattr(app, _BATCH_ATTR, (frozenset(topics), handler))
+    app.batch_path = (frozenset(topics), handler)
 
 
 def batch_path(app: Any) -> tuple[frozenset[str], BatchHandler] | None:
-    return cast("tuple[frozenset[str], BatchHandler] | None", getattr(app, _BATCH_ATTR, None))
+    return cast("tuple[frozenset[str], BatchHandler] | None", getattr(app, "batch_path", None))
 
 
 async def true_end_offsets(
@@ -156,53 +155,13 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if path is None:
             await super()._drain_messages(fetcher)
             return
-        topics, handler = path
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        commit_every = self._commit_every
         self._held, self._held_generation = {}, None
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(1.0)
-                await self.sleep(0)
-                if records is None or self.should_stop or not self.flow_active:
-                    # Faust drops these too: after a rebalance the consumer seeks to the
-                    # committed offsets and they are fetched again.
-                    continue
-                generation = self.app.consumer_generation_id
-                if self._held_generation != generation:
-                    # A rebalance: Faust seeks every partition back to its committed offset, and
-                    # the pipeline dropped its cache; what was held is read again.
-                    self._held = {}
-                    self._held_generation = generation
-                batch: list[Any] = []
-                taken = self._held
-                for tp, recs in records.items():
-                    if not (active is None or tp in active or tp in self._buffered_partitions):
-                        continue
-                    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                    if tp.topic in topics:
-                        offsets = await self._take(tp, recs, batch)
-                        if offsets:
-                            taken.setdefault(tp, []).extend(offsets)
-                    else:
-                        await self._one_by_one(tp, recs)
-                if not (batch or taken):
-                    continue
-                # The handler may keep the records it changed for a later write (it says whether
-                # it wrote them): offsets are acknowledged, and so committed, only once written.
-                written = await handler(batch)
-                if self.app.consumer_generation_id != generation:
-                    continue  # rebalanced meanwhile: dropped at the top of the loop
-                if not written:
-                    continue
-                self._ack_batch(taken)
-                self._held = {}
-                if commit_every is not None and self._n_acked >= commit_every:
-                    self._n_acked = 0
-                    self._commit_soon()
-                self.diag.unset_flag(CONSUMER_FETCHING)
+                await self._next_batch(*path)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -213,6 +172,56 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _next_batch(self, topics: frozenset[str], handler: BatchHandler) -> None:
+        """One turn of the batch path: fetch, hand the input records to `handler`, acknowledge
+        their offsets once it says their records are written, commit now and then."""
+        records, active = await self._wait_next_records(1.0)
+        await self.sleep(0)
+        if records is None or self.should_stop or not self.flow_active:
+            # Faust drops these too: after a rebalance the consumer seeks to the committed
+            # offsets and they are fetched again.
+            return
+        generation = self.app.consumer_generation_id
+        if self._held_generation != generation:
+            # A rebalance: Faust seeks every partition back to its committed offset, and the
+            # engine dropped its cache; what was held is read again.
+            self._held = {}
+            self._held_generation = generation
+        batch = await self._split(records, active, topics)
+        if not (batch or self._held):
+            return
+        # The handler may keep the records it changed for a later write (it says whether it
+        # wrote them): offsets are acknowledged, and so committed, only once written.
+        written = await handler(batch)
+        if self.app.consumer_generation_id != generation or not written:
+            return  # rebalanced meanwhile (dropped at the next turn), or held for later
+        self._ack_batch(self._held)
+        self._held = {}
+        commit_every = self._commit_every
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            self._commit_soon()
+        self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _split(
+        self, records: Mapping[TP, Sequence[Any]], active: Any, topics: frozenset[str]
+    ) -> list[Any]:
+        """The records of the batch topics, not read yet, into one batch (their offsets held in
+        `_held`); those of any other topic (changelogs) through Faust's own path."""
+        batch: list[Any] = []
+        taken = self._held
+        for tp, recs in records.items():
+            if not (active is None or tp in active or tp in self._buffered_partitions):
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if tp.topic in topics:
+                offsets = await self._take(tp, recs, batch)
+                if offsets:
+                    taken.setdefault(tp, []).extend(offsets)
+            else:
+                await self._one_by_one(tp, recs)
+        return batch
 
     def _commit_soon(self) -> None:
         """Commit in the background: Faust's commit waits for every pending changelog record to
