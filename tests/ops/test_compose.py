@@ -15,7 +15,8 @@ from streams.flows import INPUT_TOPICS
 from streams.topics import ALERTS, DEADLETTER
 from tests.ops.opslib import COMPOSE, PROMETHEUS, ROOT, load_yaml
 
-SERVICES: dict[str, Any] = load_yaml(COMPOSE)["services"]
+COMPOSE_FILE: dict[str, Any] = load_yaml(COMPOSE)
+SERVICES: dict[str, Any] = COMPOSE_FILE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 WEB_PORT = Settings().web_port
 
@@ -111,6 +112,26 @@ def test_topics_service_creates_every_topic_with_one_partition_count() -> None:
     for name in ("worker", "simulator"):
         condition = SERVICES[name]["depends_on"]["topics"]["condition"]
         assert condition == "service_completed_successfully"
+
+
+def mount_targets(service: dict[str, Any]) -> set[str]:
+    """The container paths a service mounts (named, anonymous or bind)."""
+    return {v.split(":")[1] if ":" in v else v for v in service.get("volumes", [])}
+
+
+def test_state_that_must_persist_lives_on_volumes() -> None:
+    """Kafka writes its log where its volume is; each worker keeps its data dir on a volume."""
+    kafka = SERVICES["kafka"]
+    assert environment(kafka)["KAFKA_LOG_DIRS"] in mount_targets(kafka)
+    named = {v.split(":")[0] for v in kafka["volumes"] if ":" in v}
+    assert named <= set(COMPOSE_FILE["volumes"]), "named volumes are declared"
+    worker = SERVICES["worker"]
+    env = environment(worker)
+    assert env["ORDERMON_DATA_DIR"] in mount_targets(worker)
+    store = env["ORDERMON_STORE"]
+    assert store.startswith("${ORDERMON_STORE:-") and "rocksdict://" in store
+    # one volume per replica: a named one would be shared by every `--scale` replica
+    assert all(":" not in v for v in worker["volumes"]), "worker volumes are anonymous"
 
 
 def test_bind_mounts_exist() -> None:
