@@ -24,7 +24,10 @@ from streams.timefmt import parse_rfc3339_ms
 from streams.topics import TopicNames
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
-EVENT = b'{"event_id":"e1","status":"placed","order_id":"o1","warehouse":"BJ-1","occurred_at":"2026-11-22T08:00:00Z"}'
+EVENT = (
+    b'{"event_id":"e1","status":"placed","order_id":"o1","warehouse":"BJ-1",'
+    b'"occurred_at":"2026-11-22T08:00:00Z"}'
+)
 
 
 def letter(offset: int = 7, **changes: object) -> Letter:
