@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 from aiokafka.errors import KafkaError
 
-from ordermon.config import ConfigError, Settings, documented
+from ordermon.config import ConfigError, Settings, documented, in_effect
 from ordermon.logging import log_config
 
 
@@ -89,9 +89,19 @@ def broker(port: int, partitions: int | None) -> None:
         click.echo("broker stopped")
 
 
-@main.command()
+def _settings_epilog() -> str:
+    """Every setting, for `worker --help` (\b keeps click from re-wrapping the lines)."""
+    lines = ["\b", "Settings (environment variables; `ordermon settings` shows those in effect):"]
+    lines += [f"  {name:<36} {default!s:<14} {doc}" for name, default, doc in documented()]
+    return "\n".join(lines)
+
+
+@main.command(epilog=_settings_epilog())
 def worker() -> None:
-    """Run one monitor worker (a Faust worker) until stopped."""
+    """Run one monitor worker (a Faust worker) until stopped.
+
+    Configured by ORDERMON_ environment variables (below) and a policy file
+    (ORDERMON_POLICY_FILE, ORDERMON_POLICY_*: see the README's policy section)."""
     from ordermon.kafka import KafkaUnavailable, preflight
     from streams.errors import PartitionsMismatch
 
@@ -183,10 +193,20 @@ def demo(duration: float, days: float | None, speed: float | None) -> None:
 
 
 @main.command("settings")
-def show_settings() -> None:
-    """List every ORDERMON_ variable with its default and meaning."""
-    for name, default, doc in documented():
-        click.echo(f"{name:<34} {default!s:<18} {doc}")
+@click.option("--defaults", is_flag=True, help="the defaults, not the values in effect")
+def show_settings(defaults: bool) -> None:
+    """Every ORDERMON_ variable with the value in effect here (secrets as ***) and its meaning;
+    `*` marks a value set in the environment."""
+    if defaults:
+        for name, default, doc in documented():
+            click.echo(f"{name:<36} {default!s:<18} {doc}")
+        return
+    try:
+        rows = in_effect(os.environ)
+    except ConfigError as exc:
+        fail(f"invalid setting {exc}")
+    for name, value, is_set, doc in rows:
+        click.echo(f"{name:<36} {'*' if is_set else ' '} {value:<18} {doc}")
 
 
 @main.group()
