@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -49,10 +50,17 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
     print(f"ordermon demo: {scenario.description}")
     print(f"  broker 127.0.0.1:{broker.port}, worker {base}, logs in {workdir}")
     broker.start()
-    worker.start()
+    # The worker runs in a session of its own: Ctrl-C reaches only the demo, which stops it.
+    worker.start(new_session=True)
     stats = SimStats()
     code = 0
     last: list[dict[str, Any]] = []
+    interrupted = {"now": False}
+
+    def on_interrupt(*_: object) -> None:
+        interrupted["now"] = True
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         try:
             worker.wait_ready(timeout=max(1.0, min(deadline - time.monotonic(), 90.0)))
@@ -68,7 +76,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
             nonlocal last
             task = asyncio.create_task(simulate())
             shown = 0.0
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not interrupted["now"]:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(OSError, ValueError):
                     last = await asyncio.to_thread(get_json, base + "/warehouses")
@@ -94,6 +102,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
                 raise task.exception()  # type: ignore[misc]
 
         asyncio.run(main())
+        if interrupted["now"]:
+            print("\ninterrupted")
+            return 130
         alerts: list[dict[str, Any]] = []
         with contextlib.suppress(OSError, ValueError):
             alerts = get_json(base + "/alerts")
@@ -106,9 +117,13 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         for a in alerts:
             print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
     except (RuntimeError, OSError) as exc:
+        if interrupted["now"]:
+            print("\ninterrupted")
+            return 130
         print(f"demo failed: {exc}")
         code = 1
     finally:
+        signal.signal(signal.SIGINT, previous)
         worker.stop()
         broker.stop()
     return code
