@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiokafka
@@ -23,14 +24,23 @@ from agents.worker.monitor import LeanPrometheusMonitor
 from agents.worker.store import RocksDictStore
 from agents.worker.transport import Consumer, ConsumerThread
 
+ROOT = Path(__file__).resolve().parents[3]
+
 
 def params(fun: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(fun).parameters)
 
 
-def test_the_pinned_versions_are_installed() -> None:
-    assert faust.__version__ == "0.15.3"
-    assert aiokafka.__version__ == "0.14.0"
+def test_the_versions_pinned_in_constraints_are_installed() -> None:
+    """The signatures below were read on these versions (constraints.txt pins them for make test
+    and the image); another version must pass this file before the pin moves."""
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["faust-streaming"].strip() == faust.__version__ == "0.15.3"
+    assert pins["aiokafka"].strip() == aiokafka.__version__ == "0.14.0"
 
 
 # (our class, Faust's class, method, its parameters, whether it is a coroutine function)
