@@ -171,17 +171,22 @@ class Engine:
 
     @classmethod
     def offline(
-        cls, config: FlowConfig, policy: Policy, *, names: TopicNames | None = None
+        cls,
+        config: FlowConfig,
+        policy: Policy,
+        *,
+        names: TopicNames | None = None,
+        max_warehouses: int = sys.maxsize,
     ) -> Engine:
-        """An engine for back-tests and tests: an in-memory store, no warehouse limit; drive it
-        with `process(records, None)` (no processing clock: the watermark follows event time
-        alone, and no event is too far in the future)."""
+        """An engine for back-tests and tests: an in-memory store, no event too far in the
+        future. Drive it with `process(records, None)` (no processing clock: the watermark
+        follows event time alone), or with a clock of your own (e.g. the newest event time)."""
         return cls(
             config,
             policy,
             MemoryStore(),
             names=names,
-            max_warehouses=sys.maxsize,
+            max_warehouses=max_warehouses,
             max_future_ms=None,
         )
 

@@ -23,6 +23,21 @@ DEFAULT_DAYS = 60.0
 DEFAULT_SPEED = 86_400 / 1.2  # one simulated day every 1.2 s
 
 
+def print_summary(base: str, last: list[dict[str, Any]], sent: int) -> None:
+    """The final view, the counts and the alerts still firing."""
+    alerts: list[dict[str, Any]] = []
+    with contextlib.suppress(OSError, ValueError):
+        alerts = get_json(base + "/alerts")
+    print("\n" + render(last, "final state"))
+    counted = sum(sum(s.get("totals", {}).values()) for s in last)
+    print(
+        f"\nsummary: {sent:,} events sent over {len(last)} warehouses, "
+        f"{counted:,} counted; {len(alerts)} alerts firing at the end"
+    )
+    for a in alerts:
+        print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
+
+
 def run_demo(duration: float = 170.0, days: float | None = None, speed: float | None = None) -> int:
     from ordermon.devtools.scenarios import build
     from ordermon.devtools.simulate import SimStats, run
@@ -105,17 +120,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         if interrupted["now"]:
             print("\ninterrupted")
             return 130
-        alerts: list[dict[str, Any]] = []
-        with contextlib.suppress(OSError, ValueError):
-            alerts = get_json(base + "/alerts")
-        print("\n" + render(last, "final state"))
-        counted = sum(sum(s.get("totals", {}).values()) for s in last)
-        print(
-            f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses, "
-            f"{counted:,} counted; {len(alerts)} alerts firing at the end"
-        )
-        for a in alerts:
-            print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
+        print_summary(base, last, stats.total)
     except (RuntimeError, OSError) as exc:
         if interrupted["now"]:
             print("\ninterrupted")

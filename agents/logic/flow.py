@@ -92,60 +92,92 @@ def apply(
 ) -> bool:
     """Count one event. Returns False when it changes nothing: its (source, offset) was applied
     before (a replay after a crash: `state.duplicates`), or another message already carried its
-    `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`)."""
+    `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`).
+
+    The steps: find the event's minute bucket (none when it is older than the retention: late);
+    skip a repeated event_id; claim the offset on the head and on the bucket (each record
+    remembers what it holds); count where it is new; keep the detector's window sums in step;
+    note the topic's newest event time and processing time."""
     topic = event.topic
     index = _INDEX_OF[topic, event.status]
     at = event.occurred_at_ms
     tracked = source is not None and offset is not None
     by_topic = state.newest_by_topic
     newest = max(by_topic.values()) if by_topic else at
-    bucket: Bucket | None = None
-    if at >= newest - config.retention_ms:
-        start = at - at % MINUTE_MS
-        bucket = state.minutes.get(start)
-        if bucket is None:
-            bucket = state.minutes[start] = Bucket()
-        seen = bucket.ids.get(event.event_id) if bucket.ids else None
-        if seen is not None and (not tracked or seen != f"{source}:{offset}"):
-            state.duplicate_ids += 1
-            return False
-    head_fresh = True
-    if tracked:
-        assert source is not None and offset is not None
-        if state.applied.get(source, -1) >= offset:
-            head_fresh = False
-        else:
-            state.applied[source] = offset
-    bucket_fresh = bucket is not None
-    if bucket is not None and tracked:
-        assert source is not None and offset is not None
-        if bucket.applied.get(source, -1) >= offset:
-            bucket_fresh = False
-        else:
-            bucket.applied[source] = offset
+    bucket = _bucket_of(state, at) if at >= newest - config.retention_ms else None
+    if bucket is not None and bucket.ids and _carried_elsewhere(bucket, event, source, offset):
+        state.duplicate_ids += 1
+        return False
+    head_fresh = _claim(state.applied, source, offset) if tracked else True
+    bucket_fresh = bucket is not None and (
+        _claim(bucket.applied, source, offset) if tracked else True
+    )
     if head_fresh:
         state.totals[index] += 1
         if bucket is None:
             state.late += 1
     if state.sliding is not None:
-        if head_fresh and (bucket_fresh or bucket is None):
-            state.sliding.on_event(minute_start(at), index)
-        elif head_fresh or bucket_fresh:
-            state.sliding = None  # a record behind the other (after a crash): recompute
-    if bucket is not None and bucket_fresh:
+        _keep_sliding(state, at, index, head_fresh, bucket_fresh, bucket is None)
+    if bucket_fresh:
+        assert bucket is not None
         bucket.counts[index] += 1
         if at >= newest - config.dedup_ms:
             bucket.ids[event.event_id] = f"{source}:{offset}" if tracked else ""
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
         return False
+    _note_newest(state, topic, at, seen_at_ms)
+    return True
+
+
+def _bucket_of(state: WarehouseState, at: int) -> Bucket:
+    start = at - at % MINUTE_MS
+    bucket = state.minutes.get(start)
+    if bucket is None:
+        bucket = state.minutes[start] = Bucket()
+    return bucket
+
+
+def _carried_elsewhere(
+    bucket: Bucket, event: Event, source: str | None, offset: int | None
+) -> bool:
+    """Another message already carried this event_id into the bucket (not this very message
+    replayed: an untracked event has no message to compare)."""
+    seen = bucket.ids.get(event.event_id)
+    if seen is None:
+        return False
+    return source is None or offset is None or seen != f"{source}:{offset}"
+
+
+def _claim(applied: dict[str, int], source: str | None, offset: int | None) -> bool:
+    """Mark `offset` of `source` applied to a record; False when it (or a later one) was."""
+    assert source is not None and offset is not None
+    if applied.get(source, -1) >= offset:
+        return False
+    applied[source] = offset
+    return True
+
+
+def _keep_sliding(
+    state: WarehouseState, at: int, index: int, head_fresh: bool, bucket_fresh: bool, late: bool
+) -> None:
+    """Keep the detector's window sums in step; drop them when the head and the bucket disagree
+    (a record behind the other after a crash): they are recomputed from the minutes."""
+    assert state.sliding is not None
+    if head_fresh and (bucket_fresh or late):
+        state.sliding.on_event(minute_start(at), index)
+    elif head_fresh or bucket_fresh:
+        state.sliding = None
+
+
+def _note_newest(state: WarehouseState, topic: str, at: int, seen_at_ms: int) -> None:
+    by_topic = state.newest_by_topic
     if at > by_topic.get(topic, at - 1):
         by_topic[topic] = at
     if seen_at_ms:
         state.seen_at_by_topic[topic] = seen_at_ms
         if state.first_seen_at_ms is None:
             state.first_seen_at_ms = seen_at_ms
-    return True
 
 
 def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = None) -> int | None:

@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +381,67 @@ def latency_minute(
     return out
 
 
+def closing_sends(
+    story: list[tuple[str, bytes, bytes, int]], warehouses: Iterable[str], config: FlowConfig
+) -> dict[int, tuple[str, int]]:
+    """Index in `story` -> (warehouse, minute closed through) of each send that moves its
+    warehouse's watermark past a minute end (the engine's rule, without a clock)."""
+    marks = {wh: WarehouseState(wh) for wh in warehouses}
+    closing: dict[int, tuple[str, int]] = {}
+    for n, (topic, key, _value, at) in enumerate(story):
+        wh = key.decode()
+        state = marks[wh]
+        if at <= state.newest_by_topic.get(topic, at - 1):
+            continue
+        state.newest_by_topic[topic] = at
+        mark = watermark(state, config)
+        through = None if mark is None else minute_start(mark)
+        if through is not None and (
+            state.closed_through_ms is None or through > state.closed_through_ms
+        ):
+            state.closed_through_ms = through
+            closing[n] = (wh, through)
+    return closing
+
+
+def is_first_fire(alert: dict[str, Any]) -> bool:
+    return bool(alert["kind"] == "dispatch_backpressure" and alert["state"] == "firing")
+
+
+async def until_fired(
+    arrivals: list[tuple[dict[str, Any], float]], stalled: set[str], timeout_s: float
+) -> None:
+    """Wait until every stalled warehouse's alert has arrived, or `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if {a["warehouse"] for a, _t in arrivals if is_first_fire(a)} >= stalled:
+            return
+        await asyncio.sleep(0.2)
+
+
+def first_fire_latencies(
+    arrivals: list[tuple[dict[str, Any], float]], closes: dict[str, list[tuple[int, float]]]
+) -> tuple[list[float], list[tuple[str, str, float, float]]]:
+    """Seconds from the send that closed the minute an alert fired at to the alert's arrival,
+    for the first message of each alert; and the detail (warehouse, minute, sent, arrived)."""
+    latencies: list[float] = []
+    detail: list[tuple[str, str, float, float]] = []
+    wall = time.time() - time.perf_counter()
+    seen_ids: set[str] = set()
+    for alert, arrived in arrivals:
+        if not is_first_fire(alert) or alert["alert_id"] in seen_ids:
+            continue
+        seen_ids.add(alert["alert_id"])
+        minute_end = parse_rfc3339_ms(alert["updated_at"]) or 0
+        closed = next(
+            (t for through, t in closes[alert["warehouse"]] if through >= minute_end), None
+        )
+        if closed is not None:
+            latencies.append(arrived - closed)
+            detail.append((alert["warehouse"], alert["updated_at"], closed + wall, arrived + wall))
+    return latencies, detail
+
+
 async def latency_run(
     bootstrap: str,
     tmp: Path,
@@ -400,7 +461,6 @@ async def latency_run(
     t0 = minute_start(int(time.time() * 1000)) - (minutes + 5) * MINUTE_MS
     # warehouse -> [(minute closed through, perf_counter of the send that closed it)]
     closes: dict[str, list[tuple[int, float]]] = {wh: [] for wh in stalls}
-    marks = {wh: WarehouseState(wh) for wh in stalls}
     arrivals: list[tuple[dict[str, Any], float]] = []
     consumer = AIOKafkaConsumer(
         f"{prefix}{ALERTS}",
@@ -448,18 +508,7 @@ async def latency_run(
             for minute in range(minutes)
             for event in latency_minute(minute, t0, stalls, rnd, counter)
         ]
-        closing: dict[int, tuple[str, int]] = {}  # index in story -> (warehouse, closed through)
-        for n, (topic, key, _value, at) in enumerate(story):
-            wh = key.decode()
-            state = marks[wh]
-            if at > state.newest_by_topic.get(topic, at - 1):
-                state.newest_by_topic[topic] = at
-                mark = watermark(state, config)
-                if mark is not None:
-                    through = minute_start(mark)
-                    if state.closed_through_ms is None or through > state.closed_through_ms:
-                        state.closed_through_ms = through
-                        closing[n] = (wh, through)
+        closing = closing_sends(story, stalls, config)
         started = time.perf_counter()
         pending = []
         for n, (topic, key, value, at) in enumerate(story):
@@ -477,17 +526,7 @@ async def latency_run(
                 pending = []
         await asyncio.gather(*pending)
         publish_s = time.perf_counter() - started
-        stalled = set(stalls)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            fired = {
-                a["warehouse"]
-                for a, _t in arrivals
-                if a["kind"] == "dispatch_backpressure" and a["state"] == "firing"
-            }
-            if fired >= stalled:
-                break
-            await asyncio.sleep(0.2)
+        await until_fired(arrivals, set(stalls), timeout_s=30)
         stop.set()
         await collector
         await lagger
@@ -495,23 +534,7 @@ async def latency_run(
         await producer.stop()
         await consumer.stop()
         worker.stop()
-    latencies: list[float] = []
-    detail: list[tuple[str, str, float, float]] = []
-    wall = time.time() - time.perf_counter()
-    seen_ids: set[str] = set()
-    for alert, arrived in arrivals:
-        if alert["kind"] != "dispatch_backpressure" or alert["state"] != "firing":
-            continue
-        if alert["alert_id"] in seen_ids:
-            continue
-        seen_ids.add(alert["alert_id"])
-        minute_end = parse_rfc3339_ms(alert["updated_at"]) or 0
-        closed = next(
-            (t for through, t in closes[alert["warehouse"]] if through >= minute_end), None
-        )
-        if closed is not None:
-            latencies.append(arrived - closed)
-            detail.append((alert["warehouse"], alert["updated_at"], closed + wall, arrived + wall))
+    latencies, detail = first_fire_latencies(arrivals, closes)
     latencies.sort()
     return {
         "target_events_per_s": round(rate),

@@ -102,6 +102,38 @@ async def publish(bootstrap: str, prefix: str, args: argparse.Namespace) -> None
         await producer.stop()
 
 
+def report(
+    args: argparse.Namespace,
+    samples: list[tuple[float, int, int]],
+    steps: dict[int, int],
+    start_rss: int,
+) -> None:
+    """The summary: throughput end to end, RSS at the start, the first step, the end and the
+    peak, and the growth per million events (over the whole run and its second half)."""
+    end_rss = samples[-1][2]
+    peak = max(s[2] for s in samples)
+    seconds = next(s[0] for s in samples if s[1] >= args.events)
+    first = steps.get(args.step, end_rss)
+    span = (args.events - args.step) / 1_000_000
+    growth = (end_rss - first) / span if span > 0 else 0.0
+    print(
+        f"counted {args.events:,} events in {seconds:.0f} s "
+        f"({args.events / max(seconds, 1e-9):,.0f} events/s end to end)"
+    )
+    print(
+        f"RSS: {start_rss / 1024:.1f} MiB at start, {first / 1024:.1f} MiB at "
+        f"{args.step:,} events, {end_rss / 1024:.1f} MiB at the end, peak {peak / 1024:.1f} MiB"
+    )
+    print(f"growth per million events (from {args.step:,} to the end): {growth / 1024:.1f} MiB")
+    half = max((k for k in steps if k <= args.events // 2), default=None)
+    if half is not None and args.events > half:
+        late_growth = (end_rss - steps[half]) / ((args.events - half) / 1_000_000)
+        print(
+            f"growth per million events over the second half (from {half:,}): "
+            f"{late_growth / 1024:.1f} MiB"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -196,28 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             rss = rss_kib(worker.pid)
             if rss is not None:
                 samples.append((time.monotonic() - began, args.events, rss))
-        end_rss = samples[-1][2]
-        peak = max(s[2] for s in samples)
-        seconds = next(s[0] for s in samples if s[1] >= args.events)
-        first = steps.get(args.step, end_rss)
-        span = (args.events - args.step) / 1_000_000
-        growth = (end_rss - first) / span if span > 0 else 0.0
-        print(
-            f"counted {args.events:,} events in {seconds:.0f} s "
-            f"({args.events / max(seconds, 1e-9):,.0f} events/s end to end)"
-        )
-        print(
-            f"RSS: {start_rss / 1024:.1f} MiB at start, {first / 1024:.1f} MiB at "
-            f"{args.step:,} events, {end_rss / 1024:.1f} MiB at the end, peak {peak / 1024:.1f} MiB"
-        )
-        print(f"growth per million events (from {args.step:,} to the end): {growth / 1024:.1f} MiB")
-        half = max((k for k in steps if k <= args.events // 2), default=None)
-        if half is not None and args.events > half:
-            late_growth = (end_rss - steps[half]) / ((args.events - half) / 1_000_000)
-            print(
-                f"growth per million events over the second half (from {half:,}): "
-                f"{late_growth / 1024:.1f} MiB"
-            )
+        report(args, samples, steps, start_rss)
         return 0
     finally:
         if worker is not None:
