@@ -1,6 +1,7 @@
 """`python -m ordermon.devtools.bench` (`make bench`): ordermon against the raw-consumer ceiling.
 
-One run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
+First the engine alone (`Engine.process` over the same kind of events, no Kafka: CPU µs per event),
+then one run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
 
 1. **ceiling**: N contract events (~200 bytes, all four topics, keyed by warehouse, event time
    advancing) read back by a bare aiokafka consumer (getmany + orjson.loads + a dict count);
@@ -36,7 +37,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from agents.engine import Engine, MemoryStore, Message
 from agents.logic.flow import FlowConfig, WarehouseState, watermark
+from agents.logic.policy import Policy
 from agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
@@ -579,6 +582,31 @@ def machine() -> dict[str, Any]:
     }
 
 
+def engine_cost(events: int, warehouses: int, minute_events: int) -> dict[str, Any]:
+    """The engine alone, no Kafka: CPU µs per event of `Engine.process` (decode, validate,
+    count, dedup, close minutes, evaluate the detector and the network, the records to write)
+    over the benchmark's events in batches of 2,000, with the processing clock."""
+    span = max(1, events // minute_events)
+    end_ms = minute_start(int(time.time() * 1000))
+    stream = list(generate(events, warehouses=warehouses, span_minutes=span, end_ms=end_ms))
+    records = [
+        Message(topic, n % 4, n, key, value) for n, (topic, key, value, _at) in enumerate(stream)
+    ]
+    engine = Engine(FlowConfig(), Policy(), MemoryStore(), max_warehouses=max(1000, warehouses))
+    now_ms = end_ms + MINUTE_MS
+    counted = 0
+    started = time.process_time()
+    for i in range(0, len(records), 2000):
+        counted += engine.process(records[i : i + 2000], now_ms).counted.total()
+    seconds = time.process_time() - started
+    return {
+        "events": events,
+        "counted": counted,
+        "warehouses": warehouses,
+        "cpu_us_per_event": round(seconds / events * 1e6, 2),
+    }
+
+
 def table(result: dict[str, Any]) -> str:
     main = result["throughput"]
     raw = main["raw"]["events_per_s"]
@@ -592,6 +620,14 @@ def table(result: dict[str, Any]) -> str:
         ("worker RSS peak", f"{w['rss_peak_mb']} MB"),
         ("worker RSS growth", f"{w['rss_growth_mb_per_million']} MB per million events"),
     ]
+    engine = result.get("engine")
+    if engine:
+        rows.append(
+            (
+                f"engine alone (Engine.process), {engine['warehouses']:,} warehouses",
+                f"{engine['cpu_us_per_event']} µs CPU per event",
+            )
+        )
     for run in result.get("cost", []):
         rows.append(
             (
@@ -619,6 +655,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"machine": machine(), "args": vars(args)}
     step: Callable[[str], None] = lambda what: print(f"[bench] {what}", flush=True)  # noqa: E731
     try:
+        step(f"the engine alone, {args.engine_events:,} events")
+        result["engine"] = engine_cost(args.engine_events, args.warehouses, args.minute_events)
         with EmbeddedBroker(free_port(), log_path=log) as broker:
             step(f"broker on {broker.bootstrap}; {args.events:,} events, ceiling and worker")
             result["throughput"] = await throughput_run(
@@ -674,6 +712,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m ordermon.devtools.bench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--events", type=int, default=500_000, help="events of the main run")
+    parser.add_argument(
+        "--engine-events", type=int, default=200_000, help="events of the engine-alone run"
+    )
     parser.add_argument("--warehouses", type=int, default=20, help="warehouses of the main run")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(
