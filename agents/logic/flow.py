@@ -104,14 +104,17 @@ def apply(
     tracked = source is not None and offset is not None
     by_topic = state.newest_by_topic
     newest = max(by_topic.values()) if by_topic else at
-    bucket = _bucket_of(state, at) if at >= newest - config.retention_ms else None
-    if bucket is not None and bucket.ids and _carried_elsewhere(bucket, event, source, offset):
-        state.duplicate_ids += 1
-        return False
-    head_fresh = _claim(state.applied, source, offset) if tracked else True
-    bucket_fresh = bucket is not None and (
-        _claim(bucket.applied, source, offset) if tracked else True
-    )
+    bucket: Bucket | None = None
+    if at >= newest - config.retention_ms:
+        start = at - at % MINUTE_MS
+        minutes = state.minutes
+        bucket = minutes.get(start) or minutes.setdefault(start, Bucket())
+        seen = bucket.ids.get(event.event_id) if bucket.ids else None
+        if seen is not None and (not tracked or seen != f"{source}:{offset}"):
+            state.duplicate_ids += 1  # another message carried this event_id in already
+            return False
+    head_fresh = not tracked or _claim(state.applied, source, offset)
+    bucket_fresh = bucket is not None and (not tracked or _claim(bucket.applied, source, offset))
     if head_fresh:
         state.totals[index] += 1
         if bucket is None:
@@ -126,27 +129,13 @@ def apply(
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
         return False
-    _note_newest(state, topic, at, seen_at_ms)
+    if at > by_topic.get(topic, at - 1):
+        by_topic[topic] = at
+    if seen_at_ms:
+        state.seen_at_by_topic[topic] = seen_at_ms
+        if state.first_seen_at_ms is None:
+            state.first_seen_at_ms = seen_at_ms
     return True
-
-
-def _bucket_of(state: WarehouseState, at: int) -> Bucket:
-    start = at - at % MINUTE_MS
-    bucket = state.minutes.get(start)
-    if bucket is None:
-        bucket = state.minutes[start] = Bucket()
-    return bucket
-
-
-def _carried_elsewhere(
-    bucket: Bucket, event: Event, source: str | None, offset: int | None
-) -> bool:
-    """Another message already carried this event_id into the bucket (not this very message
-    replayed: an untracked event has no message to compare)."""
-    seen = bucket.ids.get(event.event_id)
-    if seen is None:
-        return False
-    return source is None or offset is None or seen != f"{source}:{offset}"
 
 
 def _claim(applied: dict[str, int], source: str | None, offset: int | None) -> bool:
@@ -168,16 +157,6 @@ def _keep_sliding(
         state.sliding.on_event(minute_start(at), index)
     elif head_fresh or bucket_fresh:
         state.sliding = None
-
-
-def _note_newest(state: WarehouseState, topic: str, at: int, seen_at_ms: int) -> None:
-    by_topic = state.newest_by_topic
-    if at > by_topic.get(topic, at - 1):
-        by_topic[topic] = at
-    if seen_at_ms:
-        state.seen_at_by_topic[topic] = seen_at_ms
-        if state.first_seen_at_ms is None:
-            state.first_seen_at_ms = seen_at_ms
 
 
 def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = None) -> int | None:
