@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, binary, build_module, load_yaml
+from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, ROOT, binary, build_module, load_yaml
 
 pytestmark = pytest.mark.ops
 
@@ -165,3 +166,38 @@ def test_alertmanager_routes(labels: dict[str, str], receiver: str) -> None:
     )
     ok(done)
     assert done.stdout.strip() == receiver
+
+
+def test_the_readme_commands_for_your_own_installation(tmp_path: Path) -> None:
+    """The README's block under "In your own Grafana, Prometheus and Alertmanager", run as
+    written (from a folder where `dashboards` is the repository's), with a selector edited in."""
+    binary("promtool")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### In your own Grafana, Prometheus and Alertmanager", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    commands = [c for c in commands if c]
+    assert any(c.startswith("python dashboards/build.py --config") for c in commands)
+    (tmp_path / "dashboards").symlink_to(ROOT / "dashboards")
+    python = Path(sys.executable).parent
+    env = {"PATH": f"{python}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    edit = "sed -i 's/^selector = .*/selector = '\"'\"'job=\"ordermon-prod\"'\"'\"'/' my.toml"
+    script = "set -e\n" + "\n".join([commands[0], edit, *commands[1:]])
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    ok(done)
+    assert "SUCCESS" in done.stdout
+    rules = (tmp_path / "my-monitoring" / "prometheus" / "rules.yml").read_text()
+    assert 'absent(up{job="ordermon-prod"})' in rules
+    assert {p.name for p in (tmp_path / "my-monitoring" / "grafana").iterdir()} == {
+        "ordermon-overview.json",
+        "ordermon-warehouse.json",
+        "ordermon-health.json",
+    }
