@@ -18,6 +18,7 @@ from `streams.flows.QUEUES`, so they follow the code.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -28,9 +29,22 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
-from streams.flows import QUEUES  # noqa: E402
+
+def _load_flows() -> Any:
+    """streams/flows.py on its own (standard library only), not the `streams` package (which
+    needs orjson): rendering needs Python and the repository, nothing installed."""
+    spec = importlib.util.spec_from_file_location(
+        "_ordermon_flows", HERE.parent / "streams" / "flows.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
+
+
+QUEUES = _load_flows().QUEUES
 
 DEFAULT_CONFIG = HERE / "config.toml"
 TEMPLATES = HERE / "templates"

@@ -165,6 +165,9 @@ def test_bind_mounts_exist() -> None:
 def test_prometheus_scrapes_every_worker_on_the_web_port() -> None:
     config = load_yaml(PROMETHEUS / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "ordermon"]
+    # the selector that dashboards/config.toml renders into the rules and dashboards
+    selector = tomllib.loads((ROOT / "dashboards" / "config.toml").read_text())["selector"]
+    assert selector == f'job="{job["job_name"]}"'
     assert job.get("metrics_path", "/metrics") == "/metrics"
     (sd,) = job["dns_sd_configs"]
     assert sd["names"] == ["worker"] and sd["type"] == "A"

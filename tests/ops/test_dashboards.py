@@ -417,6 +417,22 @@ def test_a_bad_config_gets_one_clear_line(
     assert not (tmp_path / "out").exists()  # nothing half-written
 
 
+def test_build_py_needs_nothing_but_python(tmp_path: Path) -> None:
+    """A team renders its files from a clone, no install: `python -I -S` sees no site-packages
+    and no environment, only the standard library and the repository."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(DASHBOARDS / "build.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "grafana" / "ordermon-overview.json").read_text() == (
+        GRAFANA / "ordermon-overview.json"
+    ).read_text()
+
+
 def test_a_missing_or_broken_config_file_is_named_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text('selector = "job=\n')
     for name, says in (("missing.toml", "cannot read"), ("broken.toml", "not valid TOML")):
