@@ -184,8 +184,9 @@ def test_it_declares_what_it_requires_for_the_import_ui(name: str) -> None:
 @pytest.mark.parametrize("name", DASHBOARD_FILES)
 def test_provisioned_it_depends_on_no_input_and_no_datasource_uid(name: str) -> None:
     """Provisioning ignores `__inputs`: the only place an input appears is the datasource
-    variable's default, which then matches no datasource, so Grafana selects its first
-    Prometheus: in the compose stack, the one provisioned, which is also the default."""
+    variable's default, which then matches no datasource by value or name, so Grafana selects
+    the first option (scenes' MultiValueVariable.getStateUpdateGivenNewOptions, and the legacy
+    variable validation alike): in the compose stack the one provisioned Prometheus."""
     text = (GRAFANA / name).read_text(encoding="utf-8")
     board = json.loads(text)
     assert provisioned_source()["uid"] not in text
