@@ -58,6 +58,27 @@ def load_dashboard(name: str, folder: Path = GRAFANA) -> dict[str, Any]:
     return data
 
 
+#: Another installation's config for dashboards/build.py: Kubernetes pods in namespace shop.
+NON_DEFAULT_CONFIG = {
+    "selector": 'job="kubernetes-pods", namespace="shop"',
+    "runbook_url": "https://wiki.example.com/ordermon/runbook#top",
+    "dashboard_url": "https://grafana.example.com/",
+}
+
+
+def write_config(path: Path, values: Mapping[str, str]) -> Path:
+    """A TOML config for dashboards/build.py."""
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    return path
+
+
+def render_bundle(tmp: Path, values: Mapping[str, str] = NON_DEFAULT_CONFIG) -> Path:
+    """dashboards/build.py's output for a config of `values`, in tmp/out (returned)."""
+    config = write_config(tmp / "config.toml", values)
+    assert build_module().main(["--config", str(config), "--out", str(tmp / "out")]) == 0
+    return tmp / "out"
+
+
 @functools.cache
 def build_module() -> Any:
     """dashboards/build.py, imported (it is a script, not a package module)."""

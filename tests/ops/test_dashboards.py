@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from ordermon.config import Settings
 from streams.outputs import ALERT_KINDS
 from tests.ops.opslib import (
     COMPOSE,
     DASHBOARD_FILES,
     DASHBOARDS,
     GRAFANA,
+    NON_DEFAULT_CONFIG,
     ROOT,
     build_module,
     load_dashboard,
@@ -26,21 +28,13 @@ from tests.ops.opslib import (
     metric_names,
     panels,
     variable_queries,
+    write_config,
 )
 
 PROVISIONING = GRAFANA / "provisioning"
 DS_VARIABLE = {"type": "prometheus", "uid": "${datasource}"}
 JOB_INSTANCE = ('job=~"$job"', 'instance=~"$instance"')
-K8S = {
-    "selector": 'job="kubernetes-pods", namespace="shop"',
-    "runbook_url": "https://wiki.example.com/ordermon/runbook#top",
-    "dashboard_url": "https://grafana.example.com/",
-}
-
-
-def write_config(path: Path, values: dict[str, str]) -> Path:
-    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
-    return path
+K8S = NON_DEFAULT_CONFIG
 
 
 def default_config() -> Any:
@@ -349,8 +343,6 @@ def test_committed_files_are_what_build_py_renders_from_the_default_config() -> 
 
 
 def test_the_worker_defaults_follow_the_default_config() -> None:
-    from ordermon.config import Settings
-
     assert Settings().runbook_url == default_config().runbook_url
 
 
@@ -390,8 +382,6 @@ def test_another_installation_renders_its_selector_and_links_everywhere(tmp_path
         "ORDERMON_RUNBOOK_URL=https://wiki.example.com/ordermon/runbook",
         "ORDERMON_DASHBOARD_URL=https://grafana.example.com",
     ]
-    from ordermon.config import Settings
-
     env = dict(line.split("=", 1) for line in (out / "worker.env").read_text().splitlines()[2:])
     settings = Settings.from_env(env)  # valid settings for the worker
     assert settings.dashboard_url == "https://grafana.example.com"

@@ -7,7 +7,6 @@ fed by the simulator (it catches a metric that the worker never fills in)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -21,8 +20,8 @@ from tests.ops.opslib import (
     GRAFANA,
     PROMETHEUS,
     PanelQuery,
-    build_module,
     panel_queries,
+    render_bundle,
     variable_queries,
 )
 
@@ -145,20 +144,10 @@ def test_every_rule_evaluates_without_error(prometheus_for_fake: Prometheus) -> 
     assert not bad
 
 
-NON_DEFAULT = {
-    "selector": 'job="kubernetes-pods", namespace="shop"',
-    "runbook_url": "https://wiki.example.com/ordermon/runbook",
-    "dashboard_url": "https://grafana.example.com",
-}
-
-
 @pytest.fixture
 def rendered_for_kubernetes(tmp_path: Path) -> Path:
     """dashboards/build.py's output for a Kubernetes scrape job in namespace shop."""
-    config = tmp_path / "k8s.toml"
-    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in NON_DEFAULT.items()))
-    assert build_module().main(["--config", str(config), "--out", str(tmp_path / "out")]) == 0
-    return tmp_path / "out"
+    return render_bundle(tmp_path)
 
 
 def test_a_non_default_job_gets_data_in_every_panel_and_no_absent_alert(

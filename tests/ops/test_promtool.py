@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, ROOT, binary, build_module, load_yaml
+from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, ROOT, binary, load_yaml, render_bundle
 
 pytestmark = pytest.mark.ops
 
@@ -53,26 +52,10 @@ def test_rules_unit_tests_can_fail(tmp_path: Path) -> None:
     assert run(promtool, "test", "rules", "rules.test.yml", cwd=tmp_path).returncode != 0
 
 
-NON_DEFAULT = {
-    "selector": 'job="kubernetes-pods", namespace="shop"',
-    "runbook_url": "https://wiki.example.com/ordermon/runbook",
-    "dashboard_url": "https://grafana.example.com",
-}
-
-
-def render(tmp_path: Path, values: dict[str, str]) -> Path:
-    """dashboards/build.py's output for a config of `values`, in tmp_path/out."""
-    config = tmp_path / "config.toml"
-    config.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
-    build = build_module()
-    assert build.main(["--config", str(config), "--out", str(tmp_path / "out")]) == 0
-    return tmp_path / "out" / "prometheus"
-
-
 def test_rules_unit_tests_under_a_non_default_job_and_namespace(tmp_path: Path) -> None:
     """Rendered for a Kubernetes scrape job in namespace shop, the rules select that job (and
     not a look-alike of another job) and their tests pass, absent() included."""
-    out = render(tmp_path, NON_DEFAULT)
+    out = render_bundle(tmp_path) / "prometheus"
     tests = (out / "rules.test.yml").read_text()
     assert 'up{job="kubernetes-pods", namespace="shop", instance=' in tests
     assert 'job="ordermon"' not in tests + (out / "rules.yml").read_text()
@@ -85,7 +68,7 @@ def test_rules_unit_tests_under_a_non_default_job_and_namespace(tmp_path: Path) 
 def test_the_default_rules_fail_a_non_default_job(tmp_path: Path) -> None:
     """The tests pin the selector: rules rendered for job="ordermon" page for ever (absent)
     and miss the down worker under job="kubernetes-pods"."""
-    out = render(tmp_path, NON_DEFAULT)
+    out = render_bundle(tmp_path) / "prometheus"
     shutil.copy(PROMETHEUS / "rules.yml", out / "rules.yml")
     done = run(binary("promtool"), "test", "rules", "rules.test.yml", cwd=out)
     assert done.returncode != 0
