@@ -26,6 +26,18 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def require_worker_extra(what: str) -> None:
+    """One line, not an ImportError, when a monitor command runs on the base (publisher) install."""
+    import importlib.util
+
+    missing = [m for m in ("faust", "prometheus_client") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(
+            f"{what} needs the monitor's packages ({', '.join(missing)} missing): "
+            "pip install 'ordermon[worker]'"
+        )
+
+
 def load_settings(with_policy: bool = False) -> Settings:
     """The settings (and, for a worker, the detection policy), or one line naming what is wrong."""
     try:
@@ -102,6 +114,7 @@ def worker() -> None:
 
     Configured by ORDERMON_ environment variables (below) and a policy file
     (ORDERMON_POLICY_FILE, ORDERMON_POLICY_*: see the README's policy section)."""
+    require_worker_extra("ordermon worker")
     from ordermon.kafka import KafkaUnavailable, preflight
     from streams.errors import PartitionsMismatch
 
@@ -187,6 +200,7 @@ def simulate(
 @click.option("--speed", type=float, default=None, help="event-time seconds per second")
 def demo(duration: float, days: float | None, speed: float | None) -> None:
     """Broker, worker and the jd2008 scenario with a live view; ends by itself."""
+    require_worker_extra("ordermon demo")
     from ordermon.demo import run_demo
 
     sys.exit(run_demo(duration=duration, days=days, speed=speed))

@@ -208,7 +208,11 @@ def test_dockerfile() -> None:
     assert users and users[-1] not in ("root", "0")
     (health,) = [rest for word, rest in steps if word == "HEALTHCHECK"]
     assert "/healthz" in health
-    assert any(word == "RUN" and "pip install ." in rest for word, rest in steps)
+    # the monitor's extra, at the versions CI tested
+    assert any(
+        word == "RUN" and "pip install '.[worker]' -c constraints.txt" in rest
+        for word, rest in steps
+    )
     for word, rest in steps:
         if word == "COPY":
             for source in rest.split()[:-1]:
@@ -221,6 +225,13 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ("pyproject.toml", "README.md", "streams", "agents", "ordermon"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "constraints.txt",
+        "streams",
+        "agents",
+        "ordermon",
+    ):
         assert needed not in ignored
     assert {".git", ".venv"} <= ignored
