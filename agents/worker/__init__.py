@@ -1,8 +1,9 @@
 """The Faust layer: the only code that touches Faust (and its private names, each pinned by
-tests/unit/worker/test_faust_pins.py). `register(app, deps, store)` puts the topics, the ingest
-agent, its timer and rebalance hooks, the monitor, the alert sinks' start-up and the HTTP views on
-an app made by `create_app`; nothing happens at import time. The composition root is
-ordermon.app."""
+tests/unit/worker/test_faust_pins.py). On an app made by `create_app`, the composition root
+(ordermon.app) calls `register_topics` and `register_tables`, builds the engine on that table
+store, then `register(app, deps, topics, store)` adds the ingest agent, its timer and rebalance
+hooks, the monitor, the alert sinks' start-up and the HTTP views. Nothing happens at import
+time."""
 
 from __future__ import annotations
 
