@@ -7,12 +7,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from agents.logic.flow import Snapshot
 from agents.pipeline import Evaluator, NoDetection, Outcome
+from ordermon.delivery import deliver
 from ordermon.metrics import Metrics, StatusCollector
 from ordermon.sinks.base import AlertSink
 from streams.outputs import Alert
@@ -61,13 +63,22 @@ class Runtime:
             ).inc()
         m.batch_seconds.observe(seconds)
 
+    def output_failed(self, output: str) -> None:
+        self.metrics.output_failures.labels(output=output).inc()
+
+    def _sink_failed(self, sink: str, _output: str) -> None:
+        self.metrics.alert_sink_failures.labels(sink=sink).inc()
+
     async def publish(self, alert: Alert) -> None:
+        # One sink's failure must not stop the stream or the others: bounded retries, then one
+        # log line and ordermon_alert_sink_failures_total{sink}.
         for sink in self.sinks:
-            try:
-                await sink.send(alert)
-            except Exception:  # one sink's failure must not stop the stream or the others
-                self.metrics.alert_sink_failures.labels(sink=sink.name).inc()
-                log.exception("alert sink %s failed", sink.name)
+            await deliver(
+                partial(sink.send, alert),
+                output=f"the {sink.name} sink",
+                what=f"alert {alert.kind} of {alert.warehouse} ({alert.state}, {alert.alert_id})",
+                on_failure=partial(self._sink_failed, sink.name),
+            )
 
     async def close(self) -> None:
         for sink in self.sinks:

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from streams.errors import RejectReason
 from streams.events import Event
 from streams.flows import STATUSES
+from streams.outputs import DeadLetter
 from streams.timefmt import format_rfc3339_ms
 from streams.validation import MAX_VALUE_BYTES, Rejection, validate
 
@@ -111,6 +112,16 @@ def event_to_wire(event: Event) -> dict[str, Any]:
 
 def encode_event(event: Event) -> bytes:
     return orjson.dumps(event_to_wire(event))
+
+
+#: Kafka's default largest message (the producer's max_request_size, the broker's
+#: message.max.bytes): every dead letter encodes below it, whatever the input was.
+PRODUCER_MAX_BYTES: Final = 1_000_000
+
+
+def encode_deadletter(letter: DeadLetter) -> bytes:
+    """The value of a dead letter: always under PRODUCER_MAX_BYTES (see PAYLOAD_KEPT_BYTES)."""
+    return dumps(letter.to_wire())
 
 
 def dumps(obj: Mapping[str, Any] | list[Any]) -> bytes:
