@@ -33,6 +33,7 @@ pipeline = Pipeline(
     evaluator=runtime.evaluator,
     max_warehouses=settings.max_warehouses,
     max_future_ms=settings.max_future_seconds * 1000,
+    release_after_ms=settings.warehouse_idle_ms,
 )
 runtime.pipeline = pipeline
 

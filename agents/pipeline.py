@@ -23,6 +23,7 @@ from agents.logic.flow import (
     source_of,
     watermark,
 )
+from agents.logic.idle import is_stale, release_messages
 from agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
@@ -133,6 +134,7 @@ class Outcome:
     )  # topic -> valid events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
+    released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
 
 
 class Pipeline:
@@ -145,6 +147,7 @@ class Pipeline:
         evaluator: Evaluator | None = None,
         max_warehouses: int = 1000,
         max_future_ms: int | None = 300_000,
+        release_after_ms: int | None = None,
     ) -> None:
         self.config = config
         self.names = names
@@ -152,6 +155,9 @@ class Pipeline:
         self.evaluator: Evaluator = evaluator or NoDetection()
         self.max_warehouses = max_warehouses
         self.max_future_ms = max_future_ms
+        # a warehouse quiet for longer than this (event time) gives its slot back; None: the
+        # retention (agents.logic.idle)
+        self.release_after_ms = release_after_ms or config.retention_ms
         self.states: dict[str, WarehouseState] = {}
         self.detectors: dict[str, Any] = {}
         self.partition_of: dict[str, int] = {}
@@ -162,6 +168,8 @@ class Pipeline:
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         self._network_at: int | None = None  # the newest mark network alerts were evaluated at
         self._known: set[str] | None = None
+        self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
+        self._released_at: int | None = None  # the mark of the last release at the slot limit
 
     # ---- state ---------------------------------------------------------------------------
     def forget(self) -> None:
@@ -187,6 +195,8 @@ class Pipeline:
         if raw is None:
             return None
         state, det = head_from_bytes(warehouse, raw)
+        if state.partition is not None:
+            self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
             first = retention_floor(state, self.config)
@@ -241,6 +251,11 @@ class Pipeline:
         bases = self._bases
         sources = self._sources
         max_future_ms = self.max_future_ms
+        # Events older than the retention behind the newest event time of any warehouse here are
+        # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
+        # costs what any event costs and evaluates nothing.
+        newest_any = max(self.newest_event_ms.values(), default=None)
+        floor_ms = None if newest_any is None else newest_any - config.retention_ms
         for msg in messages:
             topic = bases.get(msg.topic)
             if topic is None:
@@ -253,6 +268,8 @@ class Pipeline:
             state = states.get(warehouse) or self.state(warehouse)
             if state is None:
                 known = self.known()
+                if len(known) >= self.max_warehouses:
+                    self._release_at_limit(out, caught_up)
                 if len(known) >= self.max_warehouses:
                     out.deadletters.append(
                         self._dead(
@@ -277,9 +294,15 @@ class Pipeline:
             if source is None:
                 source = sources[topic, partition] = source_of(topic, partition)
             fresh = apply(
-                state, result, config, source=source, offset=msg.offset, seen_at_ms=now_ms
+                state,
+                result,
+                config,
+                source=source,
+                offset=msg.offset,
+                seen_at_ms=now_ms,
+                floor_ms=floor_ms,
             )
-            self.partition_of[warehouse] = partition
+            self.partition_of[warehouse] = state.partition = partition
             at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
@@ -347,19 +370,69 @@ class Pipeline:
         # are evaluated when the newest closed minute moves on, not on every batch.
         if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
             self._network_at = newest_mark
+            self._release_idle(self.states, newest_mark, out, caught_up)
+            # A warehouse with nothing within the retention takes no part (it cannot be called
+            # silent on the strength of an event from 1970), unless it was already silent.
+            silent = {a.warehouse for a in self.evaluator.network_firing()}
             members = {
                 wh: (self.detectors.get(wh), st.newest_ms)
                 for wh, st in self.states.items()
-                if caught_up is None or self.partition_of.get(wh) in caught_up
+                if (caught_up is None or self.partition_of.get(wh) in caught_up)
+                and (
+                    wh in silent
+                    or not is_stale(st.newest_ms, newest_mark, self.config.retention_ms)
+                )
             }
             out.alerts.extend(self.evaluator.network(members, newest_mark))
+
+    # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
+    def _release_idle(
+        self,
+        candidates: Iterable[str],
+        at_ms: int,
+        out: Outcome,
+        caught_up: set[int] | None,
+    ) -> None:
+        """Release every candidate quiet for longer than `release_after_ms` at `at_ms`, in a
+        partition read to its end (in a catch-up its newer events may not have been read)."""
+        for warehouse in list(candidates):
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at_ms, self.release_after_ms):
+                continue
+            partition = self.partition_of.get(warehouse, state.partition)
+            if partition is None or (caught_up is not None and partition not in caught_up):
+                continue
+            out.alerts.extend(
+                release_messages(self.firing(warehouse), at_ms, self.release_after_ms)
+            )
+            del self.states[warehouse]
+            self.detectors.pop(warehouse, None)
+            self.partition_of.pop(warehouse, None)
+            self.known().discard(warehouse)
+            self._unwritten.pop(warehouse, None)
+            minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
+            self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
+            self._deletes.extend(
+                Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
+            )
+            out.released.append(warehouse)
+
+    def _release_at_limit(self, out: Outcome, caught_up: set[int] | None) -> None:
+        """At the warehouse limit, before a new warehouse is refused: look for idle ones among
+        all the known warehouses (not only those in memory), once per network mark."""
+        at = self._network_at
+        if at is None or self._released_at == at:
+            return
+        self._released_at = at
+        self._release_idle(sorted(self.known()), at, out, caught_up)
 
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
         head, every minute bucket touched, and a deletion for every minute expired. A record
         changed by several batches in between is written once."""
-        writes: list[Write] = []
+        writes: list[Write] = self._deletes
+        self._deletes = []
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
             if state is None:

@@ -29,7 +29,7 @@ from ordermon.metrics import exposition
 from ordermon.runtime import configure, runtime
 from streams.codec import dumps, loads
 from streams.flows import FLOWS
-from streams.timefmt import format_rfc3339_ms
+from streams.timefmt import MIN_MS, format_rfc3339_ms
 
 configure(app, alerts_topic, settings)
 log = logging.getLogger(__name__)
@@ -202,7 +202,8 @@ async def warehouse(web: Any, request: Any, warehouse: str) -> Any:
     end = state.closed_through_ms
     series: list[dict[str, Any]] = []
     if end is not None:
-        for start in range(end - pipeline.config.horizon_ms, end, MINUTE_MS):
+        # no minute before year 1, which a date cannot name (a warehouse dated 0001-01-01)
+        for start in range(max(end - pipeline.config.horizon_ms, MIN_MS), end, MINUTE_MS):
             counts = counts_between(state, start, start + MINUTE_MS)
             series.append(
                 {"minute": format_rfc3339_ms(start), **{f: counts[i] for i, f in enumerate(FLOWS)}}

@@ -80,6 +80,13 @@ class Settings:
     max_warehouses: int = _setting(
         "MAX_WAREHOUSES", 1000, "warehouses tracked at most; events of more are dead-lettered"
     )
+    warehouse_idle_minutes: int | None = _setting(
+        "WAREHOUSE_IDLE_MINUTES",
+        None,
+        "a warehouse with no events for this many minutes of event time (behind the newest of "
+        "the others) gives its slot back: state, records and metric series removed, firing "
+        "alerts resolved; unset: RETENTION_MINUTES",
+    )
     max_future_seconds: int = _setting(
         "MAX_FUTURE_SECONDS", 300, "allowed clock skew: events further ahead are dead-lettered"
     )
@@ -208,6 +215,11 @@ class Settings:
         )
 
     @property
+    def warehouse_idle_ms(self) -> int:
+        minutes = self.warehouse_idle_minutes
+        return (self.retention_minutes if minutes is None else minutes) * 60_000
+
+    @property
     def broker_url(self) -> str:
         return ";".join(f"kafka://{s}" for s in self.kafka.split(","))
 
@@ -324,6 +336,7 @@ def _prefix(value: str) -> str | None:
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "warehouse_idle_minutes": _parse_int,
     "kafka_security_protocol": lambda _name, raw: raw.upper(),
     "kafka_sasl_mechanism": lambda _name, raw: raw.upper(),
 }
@@ -340,6 +353,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "horizon_minutes": _positive,
     "idle_after_seconds": _positive,
     "max_warehouses": _positive,
+    "warehouse_idle_minutes": lambda v: None if v is None else _positive(v),
     "dedup_minutes": _non_negative,
     "max_future_seconds": _non_negative,
     "session_timeout_seconds": _positive,

@@ -61,6 +61,9 @@ class Runtime:
             m.alert_transitions.labels(
                 kind=alert.kind, severity=alert.severity, state=alert.state
             ).inc()
+        for warehouse in outcome.released:
+            # a released warehouse leaves /metrics (its gauges go with its state)
+            m.events.remove_by_labels({"warehouse": warehouse})
         m.batch_seconds.observe(seconds)
 
     def output_failed(self, output: str) -> None:

@@ -37,8 +37,13 @@ def decode(
     *,
     now_ms: int | None = None,
     max_future_ms: int | None = None,
+    require_key: bool = True,
 ) -> Event | Rejection:
     """Decode one input message of `topic`.
+
+    The contract requires the key (the warehouse id): a message without one is rejected as
+    ``missing_key`` (its partition is arbitrary, so it cannot be counted exactly). `require_key`
+    False checks the value alone (tests, tools that hold values without their messages).
 
     When `now_ms` and `max_future_ms` are given, an event further than `max_future_ms` ahead of
     `now_ms` is rejected as ``future_timestamp`` (the caller owns the clock)."""
@@ -47,6 +52,12 @@ def decode(
             return Rejection(RejectReason.INVALID_VALUE, f"'{topic}' is not an input topic")
         if raw is None:
             return Rejection(RejectReason.NOT_JSON, "the message has no value (a tombstone)")
+        if key is None and require_key:
+            return Rejection(
+                RejectReason.MISSING_KEY,
+                "the message has no key; publishers key every event by its warehouse id, so "
+                "that one warehouse's events share a partition and are counted exactly",
+            )
         if len(raw) > MAX_VALUE_BYTES:
             return Rejection(
                 RejectReason.TOO_LARGE,

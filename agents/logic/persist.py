@@ -35,6 +35,7 @@ def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None)
             "dupid": state.duplicate_ids,
             "idsfloor": state.ids_floor_ms,
             "closed": state.closed_through_ms,
+            "p": state.partition,
             "det": detector,
         }
     )
@@ -52,6 +53,7 @@ def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[st
         duplicate_ids=int(obj.get("dupid", 0)),
         ids_floor_ms=obj.get("idsfloor"),
         closed_through_ms=obj["closed"],
+        partition=obj.get("p"),
     )
     return state, obj.get("det")
 
