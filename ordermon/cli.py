@@ -92,13 +92,15 @@ def broker(port: int, partitions: int | None) -> None:
 def worker() -> None:
     """Run one monitor worker (a Faust worker) until stopped."""
     from ordermon.kafka import KafkaUnavailable, preflight
+    from ordermon.startup import StartupError, check_local
     from streams.errors import PartitionsMismatch
 
     settings = load_settings(with_policy=True)
     logging.config.dictConfig(log_config(settings.log_level))
     try:
+        check_local(settings)
         asyncio.run(preflight(settings))
-    except (KafkaUnavailable, PartitionsMismatch) as exc:
+    except (KafkaUnavailable, PartitionsMismatch, StartupError) as exc:
         fail(str(exc))
     import importlib
 
