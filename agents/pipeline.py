@@ -269,7 +269,7 @@ class Pipeline:
             if state is None:
                 known = self.known()
                 if len(known) >= self.max_warehouses:
-                    self._release_at_limit(out, caught_up)
+                    self._release_at_limit(out, caught_up, keep=dirty)
                 if len(known) >= self.max_warehouses:
                     out.deadletters.append(
                         self._dead(
@@ -392,10 +392,14 @@ class Pipeline:
         at_ms: int,
         out: Outcome,
         caught_up: set[int] | None,
+        keep: Mapping[str, object] | None = None,
     ) -> None:
         """Release every candidate quiet for longer than `release_after_ms` at `at_ms`, in a
-        partition read to its end (in a catch-up its newer events may not have been read)."""
+        partition read to its end (in a catch-up its newer events may not have been read), except
+        those in `keep` (counted in the batch under way, evaluated at its end)."""
         for warehouse in list(candidates):
+            if keep is not None and warehouse in keep:
+                continue
             state = self.state(warehouse)
             if state is None or not is_stale(state.newest_ms, at_ms, self.release_after_ms):
                 continue
@@ -417,14 +421,16 @@ class Pipeline:
             )
             out.released.append(warehouse)
 
-    def _release_at_limit(self, out: Outcome, caught_up: set[int] | None) -> None:
+    def _release_at_limit(
+        self, out: Outcome, caught_up: set[int] | None, keep: Mapping[str, object]
+    ) -> None:
         """At the warehouse limit, before a new warehouse is refused: look for idle ones among
         all the known warehouses (not only those in memory), once per network mark."""
         at = self._network_at
         if at is None or self._released_at == at:
             return
         self._released_at = at
-        self._release_idle(sorted(self.known()), at, out, caught_up)
+        self._release_idle(sorted(self.known()), at, out, caught_up, keep)
 
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:

@@ -35,6 +35,18 @@ class Settings:
     topic_prefix: str = _setting("TOPIC_PREFIX", "", "prefix before every topic name")
     web_host: str = _setting("WEB_HOST", "127.0.0.1", "address the HTTP routes bind to")
     web_port: int = _setting("WEB_PORT", 6066, "port of the HTTP routes")
+    web_header_timeout_seconds: float = _setting(
+        "WEB_HEADER_TIMEOUT_SECONDS",
+        10.0,
+        "an HTTP connection that has not sent a whole request within this time (slowloris), or "
+        "idles that long between requests, is closed",
+    )
+    web_cache_seconds: float = _setting(
+        "WEB_CACHE_SECONDS",
+        1.0,
+        "GET /warehouses answers from a copy at most this old while events are being counted "
+        "(computed once for all clients); fresh once counting is quiet",
+    )
     alertmanager_url: str | None = _setting(
         "ALERTMANAGER_URL", None, "Alertmanager base URL; unset means no Alertmanager sink"
     )
@@ -344,6 +356,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "kafka": _servers,
     "topic_prefix": _prefix,
     "web_port": _port,
+    "web_header_timeout_seconds": _positive,
+    "web_cache_seconds": _non_negative,
     "alertmanager_url": _url,
     "store": _store,
     "partitions": _positive,

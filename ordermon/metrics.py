@@ -78,6 +78,7 @@ class Metrics:
     alert_sink_failures: Counter  # ordermon_alert_sink_failures_total{sink}
     batch_seconds: Histogram  # ordermon_batch_seconds: processing time of one batch
     output_failures: Counter  # ordermon_output_failures_total{output}: sends given up on
+    released: Counter  # ordermon_warehouses_released_total: idle warehouses that gave a slot back
 
     @classmethod
     def create(
@@ -135,6 +136,12 @@ class Metrics:
                 "Dead letters and changelog records that could not be sent after bounded "
                 "retries (each also logged once, naming its source offset or key).",
                 ["output"],
+                registry=reg,
+            ),
+            released=Counter(
+                "ordermon_warehouses_released_total",
+                "Warehouses released after ORDERMON_WAREHOUSE_IDLE_MINUTES without events: state, "
+                "records and series removed, the slot free again.",
                 registry=reg,
             ),
         )

@@ -34,6 +34,7 @@ class Runtime:
         self.pipeline: Pipeline | None = None
         self.sinks: list[AlertSink] = []
         self.registry.register(StatusCollector(self))
+        self.changes = 0  # batches recorded: what the HTTP views' Memo compares
 
     # ---- MetricsSource --------------------------------------------------------------------
     def snapshots(self) -> Iterable[Snapshot]:
@@ -48,6 +49,7 @@ class Runtime:
     # ---- the agent's outcome --------------------------------------------------------------
     def record(self, outcome: Outcome, seconds: float) -> None:
         m = self.metrics
+        self.changes += 1
         for (topic, status, warehouse), n in outcome.counted.items():
             m.events.labels(topic=topic, status=status, warehouse=warehouse).inc(n)
         for letter in outcome.deadletters:
@@ -64,6 +66,12 @@ class Runtime:
         for warehouse in outcome.released:
             # a released warehouse leaves /metrics (its gauges go with its state)
             m.events.remove_by_labels({"warehouse": warehouse})
+            m.released.inc()
+            log.info(
+                "warehouse %s released: no events within ORDERMON_WAREHOUSE_IDLE_MINUTES; its "
+                "state, records and metric series are removed and its slot is free",
+                warehouse,
+            )
         m.batch_seconds.observe(seconds)
 
     def output_failed(self, output: str) -> None:

@@ -227,3 +227,23 @@ def test_the_same_event_id_on_two_topics_is_two_events() -> None:
         ("dispatches", "dispatched", "W1"): 1,
     }
     assert out.duplicate_ids == {"orders": 1}
+
+
+def test_stale_warehouses_arriving_in_one_batch_at_the_limit() -> None:
+    """Made-up warehouses dated 3 h back, more of them than there are slots: each takes the slot
+    of one counted in an earlier batch, never of one counted in the batch under way (which is
+    still to be evaluated); what finds no slot is dead-lettered, as ever."""
+    config = FlowConfig(retention_ms=2 * HOUR)
+    p = Pipeline(config, TopicNames(), MemoryBackend(), max_warehouses=3)
+    feed = Feed()
+    run(p, network(0.5), feed)
+    at = T0 + 30 * MINUTE_MS
+    stale = [order(1, f"IDLE-{i}", at - 3 * HOUR) for i in range(5)]
+    first = p.process(feed(stale[:2]), at)
+    assert not first.deadletters and not first.released
+    out = p.process(feed([*stale[2:], order(2, "W1", at + 1000)]), at)
+    assert sorted(out.released) == ["IDLE-0", "IDLE-1"]
+    assert out.counted[("orders", "placed", "IDLE-2")] == 1
+    assert out.counted[("orders", "placed", "IDLE-3")] == 1
+    assert [d.reason for d in out.deadletters] == ["warehouse_limit"]  # IDLE-4: no slot yet
+    assert out.counted[("orders", "placed", "W1")] == 1
