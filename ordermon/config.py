@@ -50,6 +50,18 @@ class Settings:
     alertmanager_url: str | None = _setting(
         "ALERTMANAGER_URL", None, "Alertmanager base URL; unset means no Alertmanager sink"
     )
+    runbook_url: str = _setting(
+        "RUNBOOK_URL",
+        "https://github.com/ordermon/ordermon/blob/main/README.md",
+        "runbook base URL: each Alertmanager alert's runbook_url is it plus #<kind> "
+        "(dashboards/config.toml renders the same for the rules)",
+    )
+    dashboard_url: str | None = _setting(
+        "DASHBOARD_URL",
+        None,
+        "Grafana root URL: each Alertmanager alert gets a dashboard_url to its warehouse's "
+        "dashboard under it; unset means no dashboard_url",
+    )
     app_id: str = _setting(
         "APP_ID", "ordermon", "Faust app id: the consumer group and table prefix"
     )
@@ -245,6 +257,18 @@ class Settings:
         }
 
 
+def in_effect(env: Mapping[str, str]) -> list[tuple[str, str, bool, str]]:
+    """(variable, value in effect, set in `env`?, meaning) of every setting, secrets as ***;
+    ConfigError naming the first bad value."""
+    settings = Settings.from_env(env)
+    shown = settings.redacted()
+    out = []
+    for f in fields(Settings):
+        name = PREFIX + f.metadata["env"]
+        out.append((name, str(shown[f.name]), bool(env.get(name)), f.metadata["doc"]))
+    return out
+
+
 def documented() -> list[tuple[str, Any, str]]:
     """(variable, default, meaning) of every setting, for the README and `ordermon settings`."""
     return [(PREFIX + f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(Settings)]
@@ -359,6 +383,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "web_header_timeout_seconds": _positive,
     "web_cache_seconds": _non_negative,
     "alertmanager_url": _url,
+    "runbook_url": _url,
+    "dashboard_url": _url,
     "store": _store,
     "partitions": _positive,
     "replication_factor": _positive,

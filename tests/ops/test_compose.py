@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -15,16 +16,30 @@ from streams.flows import INPUT_TOPICS
 from streams.topics import ALERTS, DEADLETTER
 from tests.ops.opslib import COMPOSE, PROMETHEUS, ROOT, load_yaml
 
-SERVICES: dict[str, Any] = load_yaml(COMPOSE)["services"]
+COMPOSE_FILE: dict[str, Any] = load_yaml(COMPOSE)
+SERVICES: dict[str, Any] = COMPOSE_FILE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 WEB_PORT = Settings().web_port
 
 
+def env_files(service: dict[str, Any]) -> dict[str, str]:
+    """The variables of a service's env_file(s), as compose reads them (KEY=VALUE, # comments)."""
+    files = service.get("env_file", [])
+    out: dict[str, str] = {}
+    for name in [files] if isinstance(files, str) else files:
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                out[key.strip()] = value
+    return out
+
+
 def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's variables: its env_file(s), then `environment` over them."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
+    return env_files(service) | {k: str(v) for k, v in env.items()}
 
 
 def defaults(value: str) -> str:
@@ -73,6 +88,12 @@ def test_worker_is_scalable_and_configured_for_containers() -> None:
     assert f"127.0.0.1:{WEB_PORT}/healthz" in check
     settings = Settings.from_env({k: defaults(v) for k, v in env.items()})  # valid values
     assert settings.web_port == WEB_PORT
+    # the links of dashboards/config.toml (rendered into worker.env by dashboards/build.py)
+    config = tomllib.loads((ROOT / "dashboards" / "config.toml").read_text(encoding="utf-8"))
+    assert settings.runbook_url == config["runbook_url"]
+    assert settings.dashboard_url == config["dashboard_url"]
+    grafana_port = config["dashboard_url"].rsplit(":", 1)[1]
+    assert any(str(p).split(":")[0] == grafana_port for p in SERVICES["grafana"]["ports"])
 
 
 def test_simulator_is_a_profile() -> None:
@@ -113,6 +134,26 @@ def test_topics_service_creates_every_topic_with_one_partition_count() -> None:
         assert condition == "service_completed_successfully"
 
 
+def mount_targets(service: dict[str, Any]) -> set[str]:
+    """The container paths a service mounts (named, anonymous or bind)."""
+    return {v.split(":")[1] if ":" in v else v for v in service.get("volumes", [])}
+
+
+def test_state_that_must_persist_lives_on_volumes() -> None:
+    """Kafka writes its log where its volume is; each worker keeps its data dir on a volume."""
+    kafka = SERVICES["kafka"]
+    assert environment(kafka)["KAFKA_LOG_DIRS"] in mount_targets(kafka)
+    named = {v.split(":")[0] for v in kafka["volumes"] if ":" in v}
+    assert named <= set(COMPOSE_FILE["volumes"]), "named volumes are declared"
+    worker = SERVICES["worker"]
+    env = environment(worker)
+    assert env["ORDERMON_DATA_DIR"] in mount_targets(worker)
+    store = env["ORDERMON_STORE"]
+    assert store.startswith("${ORDERMON_STORE:-") and "rocksdict://" in store
+    # one volume per replica: a named one would be shared by every `--scale` replica
+    assert all(":" not in v for v in worker["volumes"]), "worker volumes are anonymous"
+
+
 def test_bind_mounts_exist() -> None:
     for name, service in SERVICES.items():
         for volume in service.get("volumes", []):
@@ -124,6 +165,9 @@ def test_bind_mounts_exist() -> None:
 def test_prometheus_scrapes_every_worker_on_the_web_port() -> None:
     config = load_yaml(PROMETHEUS / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "ordermon"]
+    # the selector that dashboards/config.toml renders into the rules and dashboards
+    selector = tomllib.loads((ROOT / "dashboards" / "config.toml").read_text())["selector"]
+    assert selector == f'job="{job["job_name"]}"'
     assert job.get("metrics_path", "/metrics") == "/metrics"
     (sd,) = job["dns_sd_configs"]
     assert sd["names"] == ["worker"] and sd["type"] == "A"
@@ -164,7 +208,11 @@ def test_dockerfile() -> None:
     assert users and users[-1] not in ("root", "0")
     (health,) = [rest for word, rest in steps if word == "HEALTHCHECK"]
     assert "/healthz" in health
-    assert any(word == "RUN" and "pip install ." in rest for word, rest in steps)
+    # the monitor's extra, at the versions CI tested
+    assert any(
+        word == "RUN" and "pip install '.[worker]' -c constraints.txt" in rest
+        for word, rest in steps
+    )
     for word, rest in steps:
         if word == "COPY":
             for source in rest.split()[:-1]:
@@ -177,6 +225,13 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ("pyproject.toml", "README.md", "streams", "agents", "ordermon"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "constraints.txt",
+        "streams",
+        "agents",
+        "ordermon",
+    ):
         assert needed not in ignored
     assert {".git", ".venv"} <= ignored
