@@ -35,6 +35,7 @@ from agents.logic.windows import MINUTE_MS, minute_start
 from streams.codec import decode
 from streams.errors import RejectReason
 from streams.outputs import Alert, DeadLetter
+from streams.timefmt import MIN_MS
 from streams.topics import TopicNames
 from streams.validation import Rejection
 
@@ -169,7 +170,8 @@ class Pipeline:
         self._network_at: int | None = None  # the newest mark network alerts were evaluated at
         self._known: set[str] | None = None
         self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
-        self._released_at: int | None = None  # the mark of the last release at the slot limit
+        self._idle_at: int | None = None  # the mark at which _idle_list was found
+        self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
 
     # ---- state ---------------------------------------------------------------------------
     def forget(self) -> None:
@@ -370,7 +372,7 @@ class Pipeline:
         # are evaluated when the newest closed minute moves on, not on every batch.
         if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
             self._network_at = newest_mark
-            self._release_idle(self.states, newest_mark, out, caught_up)
+            self._release_empty(newest_mark, out, caught_up)
             # A warehouse with nothing within the retention takes no part (it cannot be called
             # silent on the strength of an event from 1970), unless it was already silent.
             silent = {a.warehouse for a in self.evaluator.network_firing()}
@@ -386,18 +388,18 @@ class Pipeline:
             out.alerts.extend(self.evaluator.network(members, newest_mark))
 
     # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
-    def _release_idle(
+    def _idle(
         self,
         candidates: Iterable[str],
         at_ms: int,
-        out: Outcome,
         caught_up: set[int] | None,
         keep: Mapping[str, object] | None = None,
-    ) -> None:
-        """Release every candidate quiet for longer than `release_after_ms` at `at_ms`, in a
-        partition read to its end (in a catch-up its newer events may not have been read), except
-        those in `keep` (counted in the batch under way, evaluated at its end)."""
-        for warehouse in list(candidates):
+    ) -> list[str]:
+        """The candidates quiet for longer than `release_after_ms` at `at_ms`, the longest quiet
+        first, in partitions read to their end (in a catch-up their newer events may not have
+        been read), except those in `keep` (counted in the batch under way)."""
+        found: list[tuple[int, str]] = []
+        for warehouse in candidates:
             if keep is not None and warehouse in keep:
                 continue
             state = self.state(warehouse)
@@ -406,31 +408,61 @@ class Pipeline:
             partition = self.partition_of.get(warehouse, state.partition)
             if partition is None or (caught_up is not None and partition not in caught_up):
                 continue
-            out.alerts.extend(
-                release_messages(self.firing(warehouse), at_ms, self.release_after_ms)
-            )
-            del self.states[warehouse]
-            self.detectors.pop(warehouse, None)
-            self.partition_of.pop(warehouse, None)
-            self.known().discard(warehouse)
-            self._unwritten.pop(warehouse, None)
-            minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
-            self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
-            self._deletes.extend(
-                Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
-            )
-            out.released.append(warehouse)
+            newest = state.newest_ms
+            found.append((MIN_MS if newest is None else newest, warehouse))
+        return [warehouse for _newest, warehouse in sorted(found)]
+
+    def _release(self, warehouse: str, at_ms: int, out: Outcome) -> None:
+        """Forget a warehouse: its firing alerts resolved (with the reason), its records deleted
+        at the next flush, its slot free."""
+        state = self.states[warehouse]
+        partition = self.partition_of.get(warehouse, state.partition)
+        assert partition is not None  # _idle() only returns warehouses whose partition is known
+        out.alerts.extend(release_messages(self.firing(warehouse), at_ms, self.release_after_ms))
+        del self.states[warehouse]
+        self.detectors.pop(warehouse, None)
+        self.partition_of.pop(warehouse, None)
+        self.known().discard(warehouse)
+        self._unwritten.pop(warehouse, None)
+        minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
+        self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
+        self._deletes.extend(
+            Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
+        )
+        out.released.append(warehouse)
+
+    def _release_empty(self, at_ms: int, out: Outcome, caught_up: set[int] | None) -> None:
+        """Warehouses with nothing within the retention (every event of theirs was late, e.g. a
+        made-up warehouse dated 1970) are released as soon as they are idle: they hold totals
+        only, and nothing of theirs is ever evaluated."""
+        empty = [wh for wh, st in self.states.items() if st.newest_ms is None]
+        for warehouse in self._idle(empty, at_ms, caught_up):
+            self._release(warehouse, at_ms, out)
 
     def _release_at_limit(
         self, out: Outcome, caught_up: set[int] | None, keep: Mapping[str, object]
     ) -> None:
-        """At the warehouse limit, before a new warehouse is refused: look for idle ones among
-        all the known warehouses (not only those in memory), once per network mark."""
+        """At the warehouse limit, before a new warehouse is refused: release the longest idle
+        warehouse, if any (looked for among all the known ones once per network mark).
+
+        Only then: a real site closed for a day or two keeps its backlog and its learned
+        rhythm while there is room, and a flood of made-up ids releases its own kind first
+        (they are the longest idle)."""
         at = self._network_at
-        if at is None or self._released_at == at:
+        if at is None:
             return
-        self._released_at = at
-        self._release_idle(sorted(self.known()), at, out, caught_up, keep)
+        if self._idle_at != at:
+            self._idle_at = at
+            self._idle_list = self._idle(sorted(self.known()), at, caught_up, keep)
+        while self._idle_list:
+            warehouse = self._idle_list.pop(0)
+            if warehouse in keep or warehouse not in self.known():
+                continue
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at, self.release_after_ms):
+                continue
+            self._release(warehouse, at, out)
+            return
 
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:

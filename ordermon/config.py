@@ -108,8 +108,8 @@ class Settings:
         "WAREHOUSE_IDLE_MINUTES",
         None,
         "a warehouse with no events for this many minutes of event time (behind the newest of "
-        "the others) gives its slot back: state, records and metric series removed, firing "
-        "alerts resolved; unset: RETENTION_MINUTES",
+        "the others) gives its slot to a new warehouse when every slot is taken: state, records "
+        "and metric series removed, firing alerts resolved; unset: RETENTION_MINUTES",
     )
     max_future_seconds: int = _setting(
         "MAX_FUTURE_SECONDS", 300, "allowed clock skew: events further ahead are dead-lettered"

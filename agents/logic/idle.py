@@ -1,9 +1,13 @@
 """Warehouses that stopped sending: when one gives its slot back, and what its alerts become.
 
 A warehouse whose newest event is older than the idle time (default: the retention), counted back
-from the newest event time of the worker's other warehouses, is *released*: its state, records
-and metric series are removed, and its slot under ORDERMON_MAX_WAREHOUSES is free again. If it
-sends again, it starts afresh, as a new warehouse.
+from the newest event time of the worker's other warehouses, is *idle*. When a new warehouse finds
+every slot under ORDERMON_MAX_WAREHOUSES taken, the longest idle one is *released*: its state,
+records and metric series are removed and the newcomer takes its slot. Not before: a real site
+closed for a day or two keeps its backlog and its learned rhythm while there is room, and made-up
+ids (the longest idle) go first. A warehouse with nothing at all within the retention (every event
+of it late, e.g. dated 1970) is released as soon as it is idle. If a released warehouse sends
+again, it starts afresh, as a new warehouse.
 
 Its firing alerts are sent once more as `resolved`, with the reason in the summary and
 ``released_after_idle_minutes`` in the signals: an on-call tool that saw them fire must see them

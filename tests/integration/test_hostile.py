@@ -351,10 +351,15 @@ def _same_id(event: Event, event_id: str) -> Event:
 
 
 def test_idle_warehouses_give_their_slot_back(hostile: Hostile) -> None:
-    """Made-up warehouses dated 3 h back (beyond the 60-minute idle time) take every free slot;
-    once the network's event time moves on they are released, and a real new warehouse is
-    counted. The limit still holds for warehouses that are not idle."""
+    """Made-up warehouses dated 3 h back (beyond the 60-minute idle time) take every free slot.
+    They are kept while nothing needs their slot; each new warehouse then takes the slot of one
+    of them, and once they are all gone the limit holds again."""
     url = hostile.worker.url
+    wait_for(
+        lambda: "FAKE-1970" not in {s["warehouse"] for s in hostile.worker.warehouses()},
+        60,
+        "FAKE-1970 (nothing within the retention) released",
+    )
     released_before = metric(url, "ordermon_warehouses_released_total") or 0
     held = {s["warehouse"] for s in hostile.worker.warehouses()}
     at = hostile.clock
@@ -362,43 +367,35 @@ def test_idle_warehouses_give_their_slot_back(hostile: Hostile) -> None:
         make_event(hostile.next_id(), "orders", "placed", f"IDLE-{i}", at - 3 * HOUR)
         for i in range(MAX_WAREHOUSES - len(held))
     ]
-    assert idle, held
+    assert len(idle) >= 2, held
     hostile.valid()
     publish(hostile.dep.bootstrap, hostile.dep.prefix, idle)
     hostile.valid()
     hostile.valid()
     hostile.check()
-    released = wait_for(
-        lambda: (
-            (metric(url, "ordermon_warehouses_released_total") or 0) - released_before >= len(idle)
-        ),
-        60,
-        "the idle warehouses released",
-    )
-    assert released
-    log = hostile.worker.log_tail(500_000)
-    for event in idle:
-        assert f"warehouse {event.warehouse} released: no events within" in log
-    publish(
-        hostile.dep.bootstrap,
-        hostile.dep.prefix,
-        [make_event(hostile.next_id(), "orders", "placed", "NEW-1", hostile.clock)],
-    )
+    held = {s["warehouse"] for s in hostile.worker.warehouses()}
+    assert len(held) == MAX_WAREHOUSES and {e.warehouse for e in idle} <= held  # room: kept
+
+    def new(name: str) -> Event:
+        return make_event(hostile.next_id(), "orders", "placed", name, hostile.clock)
+
+    publish(hostile.dep.bootstrap, hostile.dep.prefix, [new("NEW-1")])
     hostile.valid()
     hostile.check()
     status = wait_for(lambda: get_json(f"{url}/warehouses/NEW-1"), 30, "NEW-1 counted")
     assert status["totals"]["orders_placed"] == 1
-    held = {s["warehouse"] for s in hostile.worker.warehouses()}
-    assert not [wh for wh in held if wh.startswith("IDLE-")]
-    # active warehouses up to the limit: the next one is refused, as before
-    crowd = [
-        make_event(hostile.next_id(), "orders", "placed", f"CROWD-{i}", hostile.clock)
-        for i in range(MAX_WAREHOUSES - len(held) + 1)
-    ]
+    assert (metric(url, "ordermon_warehouses_released_total") or 0) - released_before == 1
+    assert "warehouse IDLE-0 released: no events within" in hostile.worker.log_tail(500_000)
+    # every other idle one gives its slot to one more new warehouse; the next one is refused
+    crowd = [new(f"CROWD-{i}") for i in range(len(idle))]
     publish(hostile.dep.bootstrap, hostile.dep.prefix, crowd)
     hostile.reasons["warehouse_limit"] += 1
     hostile.valid()
     hostile.check()
+    released = (metric(url, "ordermon_warehouses_released_total") or 0) - released_before
+    assert released == len(idle)
+    held = {s["warehouse"] for s in hostile.worker.warehouses()}
+    assert len(held) == MAX_WAREHOUSES and not [w for w in held if w.startswith("IDLE-")]
 
 
 # ---- 7. HTTP ----------------------------------------------------------------------------------
