@@ -70,3 +70,33 @@ async def test_a_wrapped_hopeless_error_is_recognised() -> None:
             raise RuntimeError("Error while sending") from exc
 
     assert not await deliver(send, output="o", what="w", backoff_s=0)
+
+
+async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_worker(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Faust's producer buffer calls `_send_pending` in a service task; guarded, a send that can
+    never succeed is given up with one line, counted, and its future failed."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ordermon.transport import guard_buffer
+
+    calls: list[object] = []
+
+    async def refuse(fut: object) -> None:
+        calls.append(fut)
+        raise RuntimeError("Error while sending") from MessageSizeTooLargeError("too big")
+
+    failed: list[str] = []
+    buffer = SimpleNamespace(_send_pending=refuse)
+    guard_buffer(buffer, failed.append)
+    channel = SimpleNamespace(get_topic_name=lambda: "app-warehouse-minutes-changelog")
+    fut = asyncio.get_running_loop().create_future()
+    fut.message = SimpleNamespace(channel=channel, key=b"W1@1795334400000")  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR):
+        await buffer._send_pending(fut)
+    assert len(calls) == 1 and failed == ["changelog"]
+    assert isinstance(fut.exception(), RuntimeError)
+    (record,) = caplog.records
+    assert "W1@1795334400000" in record.getMessage() and "changelog" in record.getMessage()
