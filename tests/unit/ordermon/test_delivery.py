@@ -100,3 +100,13 @@ async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_work
     assert isinstance(fut.exception(), RuntimeError)
     (record,) = caplog.records
     assert "W1@1795334400000" in record.getMessage() and "changelog" in record.getMessage()
+
+
+def test_the_workers_producer_buffer_is_guarded() -> None:
+    """Pins the Faust internals guard_buffer relies on: Transport.Producer and its buffer's
+    `_send_pending`, which the buffer's task looks up on the instance."""
+    from ordermon.app import create_app
+    from ordermon.config import Settings
+
+    app = create_app(Settings())
+    assert "guard_buffer" in app.producer.buffer._send_pending.__qualname__
