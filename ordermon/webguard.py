@@ -80,6 +80,10 @@ class Memo(Generic[T]):
     def value(self) -> T | None:
         return self._value
 
+    @property
+    def built_at(self) -> float:
+        return self._at
+
     def fresh(self, version: int, now: float) -> bool:
         return self._value is not None and (
             self._version == version or now - self._at < self.max_age_s
@@ -106,11 +110,16 @@ class Rendering:
 
 class SharedAnswer:
     """A JSON list of one item per key, shared by every reader (see `Memo` for when it is
-    rebuilt). A rebuild renders `slice_size` keys at a time and lets the event loop run between
-    slices; while it runs, readers get the previous copy (only the very first reader waits)."""
+    rebuilt). A rebuild starts once the copy is `max_age_s / 2` old and something changed; it
+    renders `slice_size` keys at a time and lets the event loop run between slices; meanwhile
+    readers get the previous copy while it is younger than `max_age_s`, and wait for the rebuild
+    otherwise (the first reader, or the first after a quiet spell): never older than max_age_s."""
 
     def __init__(self, max_age_s: float, slice_size: int = 100) -> None:
-        self.memo: Memo[tuple[list[Any], bytes]] = Memo(max_age_s)
+        # a rebuild starts once the copy is half the allowed age, so that under steady polling
+        # it is done before the copy is too old to serve and nobody waits for it
+        self.max_age_s = max_age_s
+        self.memo: Memo[tuple[list[Any], bytes]] = Memo(max_age_s / 2)
         self.slice_size = slice_size
         self._building: asyncio.Future[tuple[list[Any], bytes]] | None = None
 
@@ -121,8 +130,8 @@ class SharedAnswer:
             return previous
         if self._building is None or self._building.done():
             self._building = asyncio.ensure_future(self._build(version, now, how))
-        if previous is not None:
-            return previous
+        if previous is not None and now - memo.built_at < self.max_age_s:
+            return previous  # young enough: served while the rebuild runs
         return await asyncio.shield(self._building)
 
     async def _build(self, version: int, now: float, how: Rendering) -> tuple[list[Any], bytes]:

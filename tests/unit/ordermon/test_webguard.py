@@ -77,7 +77,7 @@ def test_the_memo_builds_once_per_change_and_at_most_once_per_max_age() -> None:
     assert Memo[int](max_age_s=0).get(5, 0.0, build) == 4
 
 
-async def test_the_shared_answer_is_built_in_slices_and_served_stale_while_rebuilt() -> None:
+async def test_the_shared_answer_is_built_in_slices_and_never_older_than_max_age() -> None:
     rendered: list[str] = []
 
     def render(key: str) -> dict[str, str] | None:
@@ -87,14 +87,21 @@ async def test_the_shared_answer_is_built_in_slices_and_served_stale_while_rebui
     def encode(items: list[object]) -> bytes:
         return repr(items).encode()
 
+    def keys(*names: str) -> Rendering:
+        return Rendering(lambda: names, render, encode)
+
     answer = SharedAnswer(max_age_s=1.0, slice_size=2)
-    keys = ["a", "b", "skip", "c", "d"]
-    first, _raw = await answer.get(0, 10.0, Rendering(lambda: keys, render, encode))
+    first, _raw = await answer.get(0, 10.0, keys("a", "b", "skip", "c", "d"))
     assert first == [{"k": k} for k in ("a", "b", "c", "d")] and len(rendered) == 5
-    same, _ = await answer.get(0, 99.0, Rendering(lambda: ["x"], render, encode))
+    same, _ = await answer.get(0, 99.0, keys("x"))
     assert same is first and len(rendered) == 5  # nothing changed: no rendering
-    stale, _ = await answer.get(1, 99.0, Rendering(lambda: ["x"], render, encode))
-    assert stale is first  # changed: the previous copy now, a rebuild in the background
+    young, _ = await answer.get(1, 10.3, keys("x"))
+    assert young is first  # changed, copy 0.3 s old: served as is
+    stale, _ = await answer.get(1, 10.6, keys("x"))
+    assert stale is first  # 0.6 s old: served while a rebuild starts
     await asyncio.sleep(0.01)
-    fresh, raw = await answer.get(1, 99.5, Rendering(lambda: ["y"], render, encode))
+    fresh, raw = await answer.get(1, 10.7, keys("y"))
     assert fresh == [{"k": "x"}] and raw == repr([{"k": "x"}]).encode()
+    # after a quiet spell the copy is too old to serve: the reader waits for the rebuild
+    late, _ = await answer.get(2, 50.0, keys("z"))
+    assert late == [{"k": "z"}]
