@@ -39,6 +39,7 @@ from agents.logic.flow import (
     source_of,
     watermark,
 )
+from agents.logic.idle import is_stale, release_messages
 from agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
@@ -52,6 +53,7 @@ from streams.codec import decode, encode_event
 from streams.errors import RejectReason
 from streams.events import Event
 from streams.outputs import Alert, DeadLetter
+from streams.timefmt import MIN_MS
 from streams.topics import TopicNames
 from streams.validation import Rejection
 
@@ -132,6 +134,7 @@ class Outcome:
     late: Counter[str] = field(default_factory=Counter)  # topic -> events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
+    released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
 
 
 def message_of(event: Event, names: TopicNames | None = None, partition: int = 0) -> Message:
@@ -150,6 +153,7 @@ class Engine:
         names: TopicNames | None = None,
         max_warehouses: int = 1000,
         max_future_ms: int | None = 300_000,
+        release_after_ms: int | None = None,
     ) -> None:
         self.config = config
         self.policy = policy
@@ -157,6 +161,9 @@ class Engine:
         self.names = names or TopicNames()
         self.max_warehouses = max_warehouses
         self.max_future_ms = max_future_ms
+        # a warehouse quiet for longer than this (event time) gives its slot back; None: the
+        # retention (agents.logic.idle)
+        self.release_after_ms = release_after_ms or config.retention_ms
         self.states: dict[str, WarehouseState] = {}
         self.detectors: dict[str, DetectorState] = {}
         self.network = NetworkState()  # this worker's warehouses; in memory only
@@ -168,6 +175,12 @@ class Engine:
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         self._network_at: int | None = None  # the minute end the network was last evaluated at
         self._known: set[str] | None = None
+        # bumped whenever what the engine holds may have changed (a batch, a tick, a forget):
+        # the HTTP views reuse an answer while it stays the same
+        self.changes = 0
+        self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
+        self._idle_at: int | None = None  # the mark at which _idle_list was found
+        self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
 
     @classmethod
     def offline(
@@ -193,6 +206,7 @@ class Engine:
     # ---- state ---------------------------------------------------------------------------
     def forget(self) -> None:
         """Drop the cache (after a rebalance the store is the truth)."""
+        self.changes += 1
         self.states.clear()
         self.detectors.clear()
         self.partition_of.clear()
@@ -214,6 +228,8 @@ class Engine:
         if raw is None:
             return None
         state, det = head_from_bytes(warehouse, raw)
+        if state.partition is not None:
+            self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
             first = retention_floor(state, self.config)
@@ -270,14 +286,19 @@ class Engine:
         `flush`); False leaves them for a later call, so that a record changed by many batches is
         written once (the caller must not commit these messages' offsets before then)."""
         out = Outcome()
-        dirty = self._count(records, now_ms, out)
+        self.changes += 1
+        dirty = self._count(records, now_ms, out, caught_up)
         self._evaluate(dirty, now_ms, out, caught_up)
         if flush:
             out.writes = self.flush()
         return out
 
     def _count(
-        self, records: Sequence[Record], now_ms: int | None, out: Outcome
+        self,
+        records: Sequence[Record],
+        now_ms: int | None,
+        out: Outcome,
+        caught_up: set[int] | None,
     ) -> dict[str, set[int]]:
         """Decode and apply each record; returns the minutes touched per warehouse. The hot
         loop: everything it reads per record is a local."""
@@ -291,6 +312,11 @@ class Engine:
         newest_by_topic = self.newest_by_topic
         max_future_ms = self.max_future_ms
         seen_at = now_ms or 0
+        # Events older than the retention behind the newest event time of any warehouse here are
+        # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
+        # costs what any event costs and evaluates nothing.
+        newest_any = max(newest_by_topic.values(), default=None)
+        floor_ms = None if newest_any is None else newest_any - config.retention_ms
         for msg in records:
             topic = bases.get(msg.topic)
             if topic is None:
@@ -300,7 +326,11 @@ class Engine:
                 out.deadletters.append(self._dead(msg, result, now_ms))
                 continue
             warehouse = result.warehouse
-            state = states.get(warehouse) or self.state(warehouse) or self._admit(warehouse)
+            state = (
+                states.get(warehouse)
+                or self.state(warehouse)
+                or self._admit(warehouse, out, caught_up, dirty)
+            )
             if state is None:
                 out.deadletters.append(self._dead(msg, self._over_limit(warehouse), now_ms))
                 continue
@@ -310,9 +340,15 @@ class Engine:
             if source is None:
                 source = sources[topic, partition] = source_of(topic, partition)
             fresh = apply(
-                state, result, config, source=source, offset=msg.offset, seen_at_ms=seen_at
+                state,
+                result,
+                config,
+                source=source,
+                offset=msg.offset,
+                seen_at_ms=seen_at,
+                floor_ms=floor_ms,
             )
-            partition_of[warehouse] = partition
+            partition_of[warehouse] = state.partition = partition
             at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
@@ -336,9 +372,18 @@ class Engine:
                 newest_by_topic[topic] = at
         return dirty
 
-    def _admit(self, warehouse: str) -> WarehouseState | None:
-        """A warehouse never seen: a new state, or None when the limit is reached."""
+    def _admit(
+        self,
+        warehouse: str,
+        out: Outcome,
+        caught_up: set[int] | None,
+        dirty: dict[str, set[int]],
+    ) -> WarehouseState | None:
+        """A warehouse never seen: a new state, or None when the limit is reached and no idle
+        warehouse could give its slot back."""
         known = self.known()
+        if len(known) >= self.max_warehouses:
+            self._release_at_limit(out, caught_up, keep=dirty)
         if len(known) >= self.max_warehouses:
             return None
         state = self.states[warehouse] = WarehouseState(warehouse)
@@ -357,6 +402,7 @@ class Engine:
     def tick(self, now_ms: int, caught_up: set[int] | None = None) -> Outcome:
         """Evaluate the warehouses whose watermark moved without new events: a quiet topic was
         released by the processing clock (`idle_after_ms`). Called on a timer by the worker."""
+        self.changes += 1
         dirty: dict[str, set[int]] = {}
         for warehouse, state in self.states.items():
             mark = watermark(state, self.config, now_ms)
@@ -383,10 +429,18 @@ class Engine:
         # are evaluated when the newest closed minute moves on, not on every batch.
         if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
             self._network_at = newest_mark
+            self._release_empty(newest_mark, out, caught_up)
+            # A warehouse with nothing within the retention takes no part (it cannot be called
+            # silent on the strength of an event from 1970), unless it was already silent.
+            silent = {a.warehouse for a in firing(self.network)}
             members = {
                 wh: (self.detectors[wh], st.newest_ms)
                 for wh, st in self.states.items()
-                if caught_up is None or self.partition_of.get(wh) in caught_up
+                if (caught_up is None or self.partition_of.get(wh) in caught_up)
+                and (
+                    wh in silent
+                    or not is_stale(st.newest_ms, newest_mark, self.config.retention_ms)
+                )
             }
             out.alerts.extend(evaluate_network(self.network, members, newest_mark, self.policy))
 
@@ -409,12 +463,90 @@ class Engine:
                 self._expired.setdefault(warehouse, []).extend(gone)
         return newest_mark
 
+    # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
+    def _idle(
+        self,
+        candidates: Iterable[str],
+        at_ms: int,
+        caught_up: set[int] | None,
+        keep: Mapping[str, object] | None = None,
+    ) -> list[str]:
+        """The candidates quiet for longer than `release_after_ms` at `at_ms`, the longest quiet
+        first, in partitions read to their end (in a catch-up their newer events may not have
+        been read), except those in `keep` (counted in the batch under way)."""
+        found: list[tuple[int, str]] = []
+        for warehouse in candidates:
+            if keep is not None and warehouse in keep:
+                continue
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at_ms, self.release_after_ms):
+                continue
+            partition = self.partition_of.get(warehouse, state.partition)
+            if partition is None or (caught_up is not None and partition not in caught_up):
+                continue
+            newest = state.newest_ms
+            found.append((MIN_MS if newest is None else newest, warehouse))
+        return [warehouse for _newest, warehouse in sorted(found)]
+
+    def _release(self, warehouse: str, at_ms: int, out: Outcome) -> None:
+        """Forget a warehouse: its firing alerts resolved (with the reason), its records deleted
+        at the next flush, its slot free."""
+        state = self.states[warehouse]
+        partition = self.partition_of.get(warehouse, state.partition)
+        assert partition is not None  # _idle() only returns warehouses whose partition is known
+        out.alerts.extend(release_messages(self.firing(warehouse), at_ms, self.release_after_ms))
+        del self.states[warehouse]
+        self.detectors.pop(warehouse, None)
+        self.partition_of.pop(warehouse, None)
+        self.known().discard(warehouse)
+        self._unwritten.pop(warehouse, None)
+        minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
+        self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
+        self._deletes.extend(
+            Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
+        )
+        out.released.append(warehouse)
+
+    def _release_empty(self, at_ms: int, out: Outcome, caught_up: set[int] | None) -> None:
+        """Warehouses with nothing within the retention (every event of theirs was late, e.g. a
+        made-up warehouse dated 1970) are released as soon as they are idle: they hold totals
+        only, and nothing of theirs is ever evaluated."""
+        empty = [wh for wh, st in self.states.items() if st.newest_ms is None]
+        for warehouse in self._idle(empty, at_ms, caught_up):
+            self._release(warehouse, at_ms, out)
+
+    def _release_at_limit(
+        self, out: Outcome, caught_up: set[int] | None, keep: Mapping[str, object]
+    ) -> None:
+        """At the warehouse limit, before a new warehouse is refused: release the longest idle
+        warehouse, if any (looked for among all the known ones once per network mark).
+
+        Only then: a real site closed for a day or two keeps its backlog and its learned
+        rhythm while there is room, and a flood of made-up ids releases its own kind first
+        (they are the longest idle)."""
+        at = self._network_at
+        if at is None:
+            return
+        if self._idle_at != at:
+            self._idle_at = at
+            self._idle_list = self._idle(sorted(self.known()), at, caught_up, keep)
+        while self._idle_list:
+            warehouse = self._idle_list.pop(0)
+            if warehouse in keep or warehouse not in self.known():
+                continue
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at, self.release_after_ms):
+                continue
+            self._release(warehouse, at, out)
+            return
+
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
         head, every minute bucket touched, and a deletion for every minute expired. A record
         changed by several batches in between is written once."""
-        writes: list[Write] = []
+        writes: list[Write] = self._deletes
+        self._deletes = []
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
             if state is None:

@@ -66,6 +66,8 @@ def worker_config(settings: Settings) -> WorkerConfig:
         batch_seconds=settings.batch_seconds,
         flush_seconds=settings.flush_seconds,
         consumer_path=settings.consumer_path,
+        web_cache_seconds=settings.web_cache_seconds,
+        web_header_timeout_seconds=settings.web_header_timeout_seconds,
     )
 
 
@@ -92,6 +94,7 @@ def build(settings: Settings, policy: Policy) -> Built:
         names=names,
         max_warehouses=settings.max_warehouses,
         max_future_ms=settings.max_future_seconds * 1000,
+        release_after_ms=settings.warehouse_idle_ms,
     )
     registry = CollectorRegistry()
     metrics = Metrics.create(registry, sinks=SINK_NAMES)
@@ -112,6 +115,7 @@ def build(settings: Settings, policy: Policy) -> Built:
         alerts=alerts,
         observe=observe,
         metrics_page=lambda: exposition(registry),
+        output_failed=metrics.output_failed,
         monitor=lean_monitor(registry, FAUST_PREFIX),
         started_sinks=() if alertmanager is None else (alertmanager,),
     )

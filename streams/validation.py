@@ -40,6 +40,9 @@ class FieldRule:
     required: bool
     description: str
     minimum: float | None = None
+    maximum: float | None = None
+    # the reason when a number is out of [minimum, maximum] (default: invalid_value)
+    range_reason: RejectReason = RejectReason.INVALID_VALUE
     choices: tuple[str, ...] = ()
     attr: str | None = None  # the event attribute, when it differs from the wire name
 
@@ -66,7 +69,16 @@ COMMON_RULES: Final[tuple[FieldRule, ...]] = (
         "When it happened (event time): RFC 3339 with an offset, e.g. 2026-11-22T08:15:00Z",
         attr="occurred_at_ms",
     ),
-    FieldRule("schema_version", "integer", False, "Contract version; absent means 1", minimum=1),
+    FieldRule(
+        "schema_version",
+        "integer",
+        False,
+        "Contract version; absent means 1; any other version is dead-lettered "
+        "(unsupported_version)",
+        minimum=1,
+        maximum=1,
+        range_reason=RejectReason.UNSUPPORTED_VERSION,
+    ),
 )
 
 TOPIC_RULES: Final[dict[str, tuple[FieldRule, ...]]] = {
@@ -97,46 +109,58 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_TEXT_KINDS = frozenset({"id", "status", "warehouse", "timestamp", "string", "enum"})
+
+
 def _check(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | None]:
     """The event attribute's value, or a rejection naming the field and what it should be."""
+    if rule.kind in _TEXT_KINDS:
+        return _check_text(rule, value, topic)
+    return _check_number(rule, value)
+
+
+def _check_text(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | None]:
+    """Strings: ids, the status, the warehouse, timestamps, free text and enums."""
     name, kind = rule.name, rule.kind
-    if kind in ("id", "status", "warehouse", "timestamp", "string", "enum"):
-        if not isinstance(value, str):
+    if not isinstance(value, str):
+        return None, Rejection(
+            RejectReason.WRONG_TYPE, f"field '{name}' must be a string, got {_show(value)}"
+        )
+    if kind == "id" and not 1 <= len(value) <= _ID_MAX_CHARS:
+        return None, Rejection(
+            RejectReason.INVALID_VALUE,
+            f"field '{name}' must be 1-{_ID_MAX_CHARS} characters long, got {len(value)}",
+        )
+    if kind == "status" and value not in STATUSES[topic]:
+        return None, Rejection(
+            RejectReason.UNKNOWN_STATUS,
+            f"status {_show(value)} is not one of {', '.join(STATUSES[topic])} for topic '{topic}'",
+        )
+    if kind == "enum" and value not in rule.choices:
+        return None, Rejection(
+            RejectReason.INVALID_VALUE,
+            f"field '{name}' must be one of {', '.join(rule.choices)}, got {_show(value)}",
+        )
+    if kind == "warehouse" and _WAREHOUSE_RE.match(value) is None:
+        return None, Rejection(
+            RejectReason.BAD_WAREHOUSE,
+            f"warehouse {_show(value)} must be 1-64 characters of A-Z a-z 0-9 _ . -",
+        )
+    if kind == "timestamp":
+        ms = parse_rfc3339_ms(value)
+        if ms is None:
             return None, Rejection(
-                RejectReason.WRONG_TYPE, f"field '{name}' must be a string, got {_show(value)}"
+                RejectReason.BAD_TIMESTAMP,
+                f"field '{name}' must be RFC 3339 with an offset, "
+                f"e.g. 2026-11-22T08:15:00Z, got {_show(value)}",
             )
-        if kind == "id" and not 1 <= len(value) <= _ID_MAX_CHARS:
-            return None, Rejection(
-                RejectReason.INVALID_VALUE,
-                f"field '{name}' must be 1-{_ID_MAX_CHARS} characters long, got {len(value)}",
-            )
-        if kind == "status" and value not in STATUSES[topic]:
-            return None, Rejection(
-                RejectReason.UNKNOWN_STATUS,
-                f"status {_show(value)} is not one of {', '.join(STATUSES[topic])} "
-                f"for topic '{topic}'",
-            )
-        if kind == "enum" and value not in rule.choices:
-            return None, Rejection(
-                RejectReason.INVALID_VALUE,
-                f"field '{name}' must be one of {', '.join(rule.choices)}, got {_show(value)}",
-            )
-        if kind == "warehouse" and _WAREHOUSE_RE.match(value) is None:
-            return None, Rejection(
-                RejectReason.BAD_WAREHOUSE,
-                f"warehouse {_show(value)} must be 1-64 characters of A-Z a-z 0-9 _ . -",
-            )
-        if kind == "timestamp":
-            ms = parse_rfc3339_ms(value)
-            if ms is None:
-                return None, Rejection(
-                    RejectReason.BAD_TIMESTAMP,
-                    f"field '{name}' must be RFC 3339 with an offset, "
-                    f"e.g. 2026-11-22T08:15:00Z, got {_show(value)}",
-                )
-            return ms, None
-        return value, None
-    # integer / number: bool is not a number here, and neither is NaN or infinity.
+        return ms, None
+    return value, None
+
+
+def _check_number(rule: FieldRule, value: Any) -> tuple[Any, Rejection | None]:
+    """integer / number: bool is not a number here, and neither is NaN or infinity."""
+    name, kind = rule.name, rule.kind
     if isinstance(value, bool) or not isinstance(value, int | float):
         what = "an integer" if kind == "integer" else "a number"
         return None, Rejection(
@@ -154,11 +178,18 @@ def _check(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | No
                 )
             value = int(value)
     if rule.minimum is not None and value < rule.minimum:
-        bound = int(rule.minimum) if float(rule.minimum).is_integer() else rule.minimum
         return None, Rejection(
-            RejectReason.INVALID_VALUE, f"field '{name}' must be >= {bound}, got {value}"
+            rule.range_reason, f"field '{name}' must be >= {_bound(rule.minimum)}, got {value}"
+        )
+    if rule.maximum is not None and value > rule.maximum:
+        return None, Rejection(
+            rule.range_reason, f"field '{name}' must be <= {_bound(rule.maximum)}, got {value}"
         )
     return value, None
+
+
+def _bound(limit: float) -> float | int:
+    return int(limit) if float(limit).is_integer() else limit
 
 
 def validate(topic: str, obj: Mapping[str, Any], key: str | None = None) -> Event | Rejection:
@@ -253,6 +284,9 @@ def _fast_check(rule: FieldRule, v: str, topic: str, ns: dict[str, Any]) -> list
         if rule.minimum is not None:
             ns[f"{v}_min"] = rule.minimum
             lines.append(f"if {v} < {v}_min: return None")
+        if rule.maximum is not None:
+            ns[f"{v}_max"] = rule.maximum
+            lines.append(f"if {v} > {v}_max: return None")
         return lines
     return None
 

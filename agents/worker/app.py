@@ -15,10 +15,12 @@ ROCKSDICT_STORE = "agents.worker.store:RocksDictStore"
 
 
 class App(faust.App):  # type: ignore[misc]
-    # Set by agents.worker.register: the consumer's batch path (topics, handler), and the
-    # partition a warehouse's records belong to (the on-disk store's writes need it).
+    # Set by agents.worker.register: the consumer's batch path (topics, handler), the partition
+    # a warehouse's records belong to (the on-disk store's writes need it), and the counter of
+    # outputs given up (ordermon_output_failures_total{output}: changelog records).
     batch_path: tuple[frozenset[str], BatchHandler] | None = None
     partition_of: Callable[[str], int | None] = staticmethod(lambda warehouse: None)
+    output_failed: Callable[[str], None] = staticmethod(lambda output: None)
 
     def _new_transport(self) -> Any:
         urls = self.conf.broker_consumer

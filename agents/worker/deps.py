@@ -21,6 +21,8 @@ class WorkerConfig:
     batch_seconds: float = 0.05
     flush_seconds: float = 1.0
     consumer_path: str = "batch"  # "batch" (the consumer's batch path) or "stream" (Faust's)
+    web_cache_seconds: float = 1.0  # how old a shared /warehouses answer may be while counting
+    web_header_timeout_seconds: float = 10.0  # the HTTP server's header read timeout
     tick_seconds: float = 5.0  # how often minutes closed by the processing clock are evaluated
 
 
@@ -53,5 +55,7 @@ class Deps:
     alerts: Alerts
     observe: Callable[[Outcome, float], None]  # a batch's outcome and seconds -> the counters
     metrics_page: Callable[[], tuple[bytes, str]]  # GET /metrics: body, content type
+    # an output given up after its retries (ordermon_output_failures_total{output})
+    output_failed: Callable[[str], None] = lambda output: None
     monitor: Any = None  # Faust's sensor (agents.worker.monitor.lean_monitor), or None
     started_sinks: Sequence[StartedSink] = field(default_factory=tuple)  # Alertmanager

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from agents.engine import Message, Outcome, Record
+from agents.worker.delivery import deliver
 from agents.worker.deps import Deps
 from agents.worker.tables import TableStore
 from agents.worker.topics import Topics
 from agents.worker.transport import register_batch_path
-from streams.codec import dumps
+from streams.codec import encode_deadletter
 
 MAX_UNSENT_RECORDS = 5_000
 
@@ -97,7 +99,15 @@ class Ingest:
         alerts."""
         deadletter = self.topics.deadletter
         for dead in outcome.deadletters:
-            await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
+            await deliver(
+                partial(
+                    deadletter.send, key=dead.source_topic.encode(), value=encode_deadletter(dead)
+                ),
+                output="deadletter",
+                what=f"the dead letter ({dead.reason}) of {dead.source_topic}[{dead.partition}]"
+                f"@{dead.offset}, which stays at that offset,",
+                on_failure=self.deps.output_failed,
+            )
         for write in outcome.writes:
             self.store.write(write)
         await self.ebb()
@@ -138,6 +148,7 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
         # their records are written.
         register_batch_path(app, topics.names.inputs, ingest.handle)
     app.partition_of = deps.engine.partition_of.get
+    app.output_failed = deps.output_failed
 
     async def ingest_stream(stream: Any) -> None:
         await ingest.stream(stream)

@@ -6,10 +6,14 @@ partition its events come from. `TableStore` is the engine's `Store` over them."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from agents.engine import HEADS, MINUTES, Write
+from agents.logic.persist import RECORD_MAX_BYTES
+
+log = logging.getLogger(__name__)
 
 HEADS_TABLE = "warehouse-heads"
 MINUTES_TABLE = "warehouse-minutes"
@@ -18,7 +22,8 @@ MINUTES_TABLE = "warehouse-minutes"
 class TableStore:
     """The engine's Store over the Faust tables."""
 
-    def __init__(self, heads: Any, minutes: Any) -> None:
+    def __init__(self, app: Any, heads: Any, minutes: Any) -> None:
+        self.app = app  # App.output_failed counts a record kept out of the changelog
         self.heads = heads
         self.minutes = minutes
         self._tables: dict[str, Any] = {HEADS: heads, MINUTES: minutes}
@@ -42,6 +47,19 @@ class TableStore:
                 table.send_changelog(write.partition, write.key, None, value_serializer="raw")
         else:
             table.data[write.key] = write.value
+            if len(write.value) + len(write.key) > RECORD_MAX_BYTES:
+                # Kafka would refuse it and Faust's producer would crash the worker: keep it in
+                # the local table, say so once, count it (a crash before its next write loses it).
+                self.app.output_failed("changelog")
+                log.error(
+                    "table record %r of %s is %d bytes, over the %d a changelog record may hold: "
+                    "kept in memory, not sent to the changelog",
+                    write.key[:80],
+                    write.table,
+                    len(write.value),
+                    RECORD_MAX_BYTES,
+                )
+                return
             table.send_changelog(write.partition, write.key, write.value)
 
 
@@ -51,6 +69,7 @@ def register_tables(app: Any, partitions: int) -> TableStore:
 
     heads_help = "per-warehouse totals, offsets applied, watermark inputs and detector state"
     return TableStore(
+        app,
         table(HEADS_TABLE, heads_help),
         table(MINUTES_TABLE, "per-warehouse per-minute counts in event time"),
     )

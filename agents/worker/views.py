@@ -26,9 +26,10 @@ from agents.logic.status import status_object
 from agents.logic.windows import MINUTE_MS
 from agents.worker.deps import Deps
 from agents.worker.tables import HEADS_TABLE
+from agents.worker.webguard import Rendering, SharedAnswer, harden
 from streams.codec import dumps, loads
 from streams.flows import FLOWS
-from streams.timefmt import format_rfc3339_ms
+from streams.timefmt import MIN_MS, format_rfc3339_ms
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def series(engine: Engine, warehouse: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if state is None or end is None:
         return out
-    for start in range(end - engine.config.horizon_ms, end, MINUTE_MS):
+    # no minute before year 1, which a date cannot name (a warehouse dated 0001-01-01)
+    for start in range(max(end - engine.config.horizon_ms, MIN_MS), end, MINUTE_MS):
         counts = counts_between(state, start, start + MINUTE_MS)
         out.append(
             {"minute": format_rfc3339_ms(start), **{f: counts[i] for i, f in enumerate(FLOWS)}}
@@ -74,6 +76,8 @@ class Views:
         self.deps = deps
         self.engine = deps.engine
         self._warned_at: dict[str, float] = {}
+        self._local = SharedAnswer(deps.config.web_cache_seconds)
+        self._rendering = Rendering(lambda: sorted(self.engine.known()), self.status, dumps)
 
     # ---- the group -------------------------------------------------------------------------
     def self_url(self) -> str:
@@ -132,8 +136,10 @@ class Views:
         alerts = [a.to_wire() for a in self.engine.firing(warehouse)]
         return status_object(snapshot(state, self.engine.config), alerts)
 
-    def local_statuses(self) -> list[dict[str, Any]]:
-        return [s for wh in sorted(self.engine.known()) if (s := self.status(wh)) is not None]
+    async def local_answer(self) -> tuple[list[dict[str, Any]], bytes]:
+        """This worker's statuses and their JSON, computed once for every client that asks
+        while nothing changed (or within ORDERMON_WEB_CACHE_SECONDS while counting goes on)."""
+        return await self._local.get(self.engine.changes, time.monotonic(), self._rendering)
 
     # ---- the routes --------------------------------------------------------------------------
     async def healthz(self, web: Any, request: Any) -> Any:
@@ -152,10 +158,10 @@ class Views:
         return web.bytes(body, content_type=content_type.split(";")[0])
 
     async def warehouses(self, web: Any, request: Any) -> Any:
-        local = self.local_statuses()
-        if _local_only(request):
-            return _json(web, local)
-        peers = self.peer_urls()
+        local, encoded = await self.local_answer()
+        peers = [] if _local_only(request) else self.peer_urls()
+        if not peers:
+            return web.bytes(encoded, content_type="application/json")
         answers = await asyncio.gather(
             *(self.peer_get(f"{url}/warehouses?scope=local") for url in peers),
             return_exceptions=True,
@@ -206,6 +212,7 @@ class Views:
 
 
 def register_views(app: Any, deps: Deps) -> Views:
+    harden(app, deps.config.web_header_timeout_seconds)  # header timeout, malformed requests
     views = Views(app, deps)
 
     async def healthz(web: Any, request: Any) -> Any:

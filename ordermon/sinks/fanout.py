@@ -1,15 +1,14 @@
-"""Every alert transition to every sink; one sink's failure is counted and logged, and stops
-neither the stream nor the other sinks."""
+"""Every alert transition to every sink; one sink's failure (bounded retries, then one log line,
+`on_failure(sink name)`) stops neither the stream nor the other sinks."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
+from agents.worker.delivery import deliver
 from ordermon.sinks.base import AlertSink
 from streams.outputs import Alert
-
-log = logging.getLogger(__name__)
 
 
 class Fanout:
@@ -22,11 +21,15 @@ class Fanout:
 
     async def publish(self, alert: Alert) -> None:
         for sink in self.sinks:
-            try:
-                await sink.send(alert)
-            except Exception:  # one sink's failure must not stop the stream or the others
-                self.on_failure(sink.name)
-                log.exception("alert sink %s failed", sink.name)
+            await deliver(
+                partial(sink.send, alert),
+                output=f"the {sink.name} sink",
+                what=f"alert {alert.kind} of {alert.warehouse} ({alert.state}, {alert.alert_id})",
+                on_failure=partial(self._failed, sink.name),
+            )
+
+    def _failed(self, sink: str, _output: str) -> None:
+        self.on_failure(sink)
 
     async def close(self) -> None:
         for sink in self.sinks:

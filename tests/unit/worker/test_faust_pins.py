@@ -18,6 +18,7 @@ from faust.sensors.prometheus import PrometheusMonitor
 from faust.stores.rocksdb import Store
 from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.transport.producer import ProducerBuffer
 
 from agents.worker.app import App
 from agents.worker.monitor import LeanPrometheusMonitor
@@ -104,6 +105,8 @@ CALLED = [
     (Store, "_db_for_partition", ["self", "partition"], False),
     (Store, "_get_bucket_for_key", ["self", "key"], False),
     (PrometheusMonitor, "_stream_label", ["self", "stream"], False),
+    # replaced on the instance by agents.worker.transport.guard_buffer
+    (ProducerBuffer, "_send_pending", ["self", "fut"], True),
 ]
 
 
