@@ -127,13 +127,14 @@ def stall(
     days: float | None = None,
     scale: float = 1.0,
     *,
-    warehouse: str = "MIL-3",
-    day: int = 8,
+    warehouse: str = "FRA-1",
+    day: int = 10,
     from_hour: float = 11,
     hours_long: float = 4,
 ) -> Scenario:
-    """On Tuesday of the second week, MIL-3's dispatch works at 20% of its pace from 11:00 for
-    4 hours (a conveyor breaks down)."""
+    """On Thursday of the second week, FRA-1's dispatch works at 20% of its pace from 11:00 for
+    4 hours (a conveyor breaks down). Thursday: by then its team has caught up with the backlog
+    of the closed Sunday, so the stall's own backlog is what remains."""
     sites = fleet(scale)
     start, end = _at(day, from_hour), _at(day, from_hour + hours_long)
     site = replace(_site(sites, warehouse), dispatch_windows=((start, end, 0.2),))
