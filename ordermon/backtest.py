@@ -59,6 +59,7 @@ class Episode:
     resolved_ms: int | None
     severity: str  # the highest it reached
     critical_ms: int | None  # when it first was critical
+    signals: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # at firing
 
     def to_json(self) -> dict[str, Any]:
         def when(ms: int | None) -> str | None:
@@ -101,7 +102,9 @@ def episodes(transitions: Iterable[Alert]) -> list[Episode]:
         if ep is None:
             if a.state != "firing":
                 continue
-            ep = Episode(a.kind, a.warehouse, a.alert_id, a.updated_at_ms, None, a.severity, None)
+            ep = Episode(
+                a.kind, a.warehouse, a.alert_id, a.updated_at_ms, None, a.severity, None, a.signals
+            )
         if a.severity == "critical":
             ep = _with(ep, severity="critical", critical_ms=ep.critical_ms or a.updated_at_ms)
         if a.state == "resolved":
