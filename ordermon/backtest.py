@@ -8,11 +8,13 @@ so a replay of the same file gives the same alerts every time.
 
 Input file (`read_lines`): JSON lines, one message each, ``{"topic": ..., "key": ..., "value":
 ...}``: `topic` the contract topic name, `key` the message key as text (the warehouse id; null for
-none), and `value` the wire JSON, either the event object itself or its JSON text as a string.
+none), and `value` the wire JSON, either the event object itself or its JSON text as a string
+(`value_b64` instead: the value's bytes in base64, for values that are not UTF-8).
 """
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -137,6 +139,7 @@ def replay(
     flow_config: FlowConfig | None = None,
     *,
     batch: int = BATCH,
+    max_warehouses: int = 1000,
 ) -> Result:
     """Every alert transition and dead letter of `records`, replayed in batches in file order
     through the worker's loop. The processing clock is the newest event time read so far."""
@@ -146,6 +149,7 @@ def replay(
         TopicNames(),
         _MemoryStore(),
         evaluator=Detection(flow, policy or Policy()),
+        max_warehouses=max_warehouses,
         max_future_ms=None,
     )
     result = Result()
@@ -210,6 +214,12 @@ def read_lines(lines: Iterable[str | bytes]) -> Iterator[Record | BadLine]:
             yield BadLine(number, "not a JSON object with topic, key and value")
             continue
         topic, key, value = obj.get("topic"), obj.get("key"), obj.get("value", ...)
+        if value is ... and isinstance(obj.get("value_b64"), str):
+            try:
+                value = base64.b64decode(obj["value_b64"], validate=True)
+            except ValueError:
+                yield BadLine(number, "`value_b64` is not base64")
+                continue
         if not isinstance(topic, str):
             yield BadLine(number, "`topic` is missing or not a string")
         elif key is not None and not isinstance(key, str):
@@ -217,16 +227,76 @@ def read_lines(lines: Iterable[str | bytes]) -> Iterator[Record | BadLine]:
         elif value is ...:
             yield BadLine(number, "`value` is missing")
         else:
-            raw = value.encode() if isinstance(value, str) else orjson.dumps(value)
+            raw = (
+                value
+                if isinstance(value, bytes)
+                else value.encode()
+                if isinstance(value, str)
+                else orjson.dumps(value)
+            )
             yield Record(topic, None if key is None else key.encode(), raw, number)
 
 
-def to_line(topic: str, key: bytes | None, value: bytes) -> bytes:
-    """One line of a recorded-events file, with the value as the JSON object itself."""
-    return orjson.dumps(
-        {
-            "topic": topic,
-            "key": None if key is None else key.decode(),
-            "value": orjson.Fragment(value),
-        }
+def to_line(topic: str, key: bytes | None, value: bytes, *, raw: bool = False) -> bytes:
+    """One line of a recorded-events file: the value as the JSON object itself, or with `raw`
+    as its text (a string, any bytes that are UTF-8) or base64 (`value_b64`, any other bytes)."""
+    line: dict[str, Any] = {
+        "topic": topic,
+        "key": None if key is None else key.decode("utf-8", "replace"),
+    }
+    if not raw:
+        line["value"] = orjson.Fragment(value)
+    else:
+        try:
+            line["value"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            line["value_b64"] = base64.b64encode(value).decode("ascii")
+    return orjson.dumps(line)
+
+
+def summary(result: Result, bad_lines: int) -> dict[str, int]:
+    eps = result.episodes
+    return {
+        "lines": result.messages + bad_lines,
+        "messages": result.messages,
+        "events": sum(result.counted.values()),
+        "bad_lines": bad_lines,
+        "deadletters": len(result.deadletters),
+        "duplicates": result.duplicates,
+        "episodes": len(eps),
+        "critical_episodes": sum(1 for e in eps if e.severity == "critical"),
+    }
+
+
+def render_table(eps: Iterable[Episode]) -> str:
+    """The episodes as a fixed-width table for a terminal."""
+    header = ("kind", "warehouse", "fired", "resolved", "severity")
+    rows = [
+        (
+            e.kind,
+            e.warehouse,
+            format_rfc3339_ms(e.fired_ms),
+            "-" if e.resolved_ms is None else format_rfc3339_ms(e.resolved_ms),
+            e.severity,
+        )
+        for e in eps
+    ]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
     )
+
+
+def render_json(result: Result, bad: Iterable[BadLine]) -> dict[str, Any]:
+    """The `--json` document (CONTRACT.md, "Backtest output")."""
+    bad = list(bad)
+    return {
+        "episodes": [e.to_json() for e in result.episodes],
+        "summary": summary(result, len(bad)),
+        "bad_lines": [{"line": b.line, "reason": b.reason} for b in bad],
+        "deadletters": [
+            {"line": line, "topic": d.source_topic, "reason": d.reason, "error": d.error}
+            for line, d in result.deadletters
+        ],
+    }

@@ -149,7 +149,7 @@ def stall(
         label="working-hours stall (outflow 20%)",
     )
     return Scenario(
-        "stall",
+        "shift_stall",
         f"{warehouse} dispatches at 20% of its pace for {hours_long:g} h on day {day}",
         _swap(sites, site),
         _days(days, 14),
@@ -273,7 +273,7 @@ def silent(
         label="a warehouse goes silent",
     )
     return Scenario(
-        "silent",
+        "site_silent",
         f"{warehouse} goes silent on day {from_day:g} at 14:00",
         _swap(sites, site),
         _days(days, 14),
@@ -333,7 +333,7 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
         Truth("cascade", "*", cascade_from, cascade_from, None, required=False, label="network")
     )
     return Scenario(
-        "jd2008",
+        "jd2008_shifts",
         "2008: orders +30%/month, hiring frozen; demand passes dispatch capacity ~day 30",
         tuple(sites),
         _days(days, 60),
@@ -345,12 +345,12 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {
     "healthy": healthy,
     "dispatch_overload": dispatch_overload,
-    "stall": stall,
+    "shift_stall": stall,
     "capacity_noise": capacity_noise,
     "demand_growth": demand_growth,
     "complaint_surge": complaint_surge,
-    "silent": silent,
-    "jd2008": jd2008,
+    "site_silent": silent,
+    "jd2008_shifts": jd2008,
 }
 
 
