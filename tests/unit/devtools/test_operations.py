@@ -279,3 +279,19 @@ def test_values_are_compact_json_objects_with_the_contract_fields() -> None:
     assert topic == "orders" and obj["warehouse"] == key.decode()
     assert set(obj) >= {"event_id", "status", "order_id", "warehouse", "occurred_at"}
     assert replace(realistic.fleet()[0], orders_per_day=1).orders_per_day == 1
+
+
+def test_a_team_with_a_backlog_works_at_its_capacity(healthy: list[Message]) -> None:
+    """Monday morning at FRA-1 (closed on Sunday): the backlog keeps the team busy, so it
+    dispatches what its capacity allows, no more and not much less."""
+    site = realistic.fleet(SMALL)[0]
+    per_hour = site.capacity_per_working_day() / 16  # two shifts, 07-23
+    start = START_MS + 7 * DAY_MS + 8 * HOUR_MS  # second Monday, 08:00-11:00
+    sent = sum(
+        1
+        for m in healthy
+        if m.key == b"FRA-1"
+        and b'"dispatched"' in m.value
+        and start <= m.occurred_at_ms < start + 3 * HOUR_MS
+    )
+    assert 0.85 * 3 * per_hour < sent < 1.15 * 3 * per_hour
