@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ordermon.backtest import Episode, episodes
 from ordermon.devtools.operations import Truth
@@ -239,3 +241,43 @@ def test_the_table_pools_seeds() -> None:
     b = score("overload", (), (OVERLOAD,), start_ms=0, end_ms=END, sites=4, seed=1)
     text = table([a, b])
     assert "| overload | 2 | 1 | 100% | 50% | 360 | 30 | 0.1 |" in text
+
+
+KINDS = ("dispatch_backpressure", "service_backpressure", "cascade", "forecast_overload")
+SITES = ("FRA-1", "LYS-2")
+
+
+@st.composite
+def episode_lists(draw: st.DrawFn) -> list[Episode]:
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        fired = draw(st.integers(0, 14 * 24 * 60))
+        length = draw(st.none() | st.integers(1, 3 * 24 * 60))
+        out.append(
+            Episode(
+                draw(st.sampled_from(KINDS)),
+                draw(st.sampled_from(SITES)),
+                f"a{i}",
+                fired * 60_000,
+                None if length is None else (fired + length) * 60_000,
+                draw(st.sampled_from(("warning", "critical"))),
+                None,
+            )
+        )
+    return out
+
+
+@given(episode_lists(), st.booleans())
+def test_scores_stay_in_range_and_unexplained_kinds_are_false(
+    eps: list[Episode], with_truth: bool
+) -> None:
+    truths = (OVERLOAD,) if with_truth else ()
+    s = score("p", eps, truths, start_ms=0, end_ms=END, sites=2)
+    assert 0 <= s.true_pages <= s.pages <= s.episodes == len(eps)
+    assert s.precision is None or 0.0 <= s.precision <= 1.0
+    assert s.recall is None or s.recall in (0.0, 1.0)
+    for e in eps:
+        if e.warehouse != "LYS-2" or e.kind not in ("dispatch_backpressure", "cascade"):
+            assert e in s.false
+    if not with_truth:
+        assert len(s.false) == len(eps) and s.recall is None
