@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ordermon.backtest import Episode, episodes
 from ordermon.devtools.operations import Truth
-from ordermon.devtools.scoring import score, table
+from ordermon.devtools.scoring import duration, score, table
 from streams.outputs import Alert
 
 H = 3_600_000
@@ -51,7 +51,7 @@ OVERLOAD = Truth(
 FORECAST = Truth(
     "forecast_overload",
     "FRA-1",
-    fault_start_ms=0,
+    fault_start_ms=20 * D,
     fire_from_ms=6 * D,
     fire_by_ms=15 * D,
     value=20_000.0,
@@ -163,7 +163,7 @@ ROWS = [
         (FORECAST,),
         None,
         1.0,
-        [240],
+        [-240],
         [],
         0,
         0.25,
@@ -240,7 +240,21 @@ def test_the_table_pools_seeds() -> None:
               start_ms=0, end_ms=END, sites=4, seed=0)  # fmt: skip
     b = score("overload", (), (OVERLOAD,), start_ms=0, end_ms=END, sites=4, seed=1)
     text = table([a, b])
-    assert "| overload | 2 | 1 | 100% | 50% | 360 | 30 | 0.1 |" in text
+    assert "| overload | 2 | 1 | 100% | 50% | 6.0 h | 30 min | 0.1 |" in text
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "0 min"),
+        (90 * 60_000, "90 min"),
+        (3 * H, "3.0 h"),
+        (-13 * D, "-13.0 d"),
+        (2 * D, "2.0 d"),
+    ],
+)
+def test_durations_read_for_people(ms: int, text: str) -> None:
+    assert duration(ms) == text
 
 
 KINDS = ("dispatch_backpressure", "service_backpressure", "cascade", "forecast_overload")
