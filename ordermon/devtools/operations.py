@@ -545,6 +545,7 @@ class _SiteSim:
         pile, self.pile = self.pile, []
         for i, n in enumerate(pile):
             self.schedule(t + (i * SCAN_SPREAD_MS) // len(pile), _SCAN, n)
+        self.caught_up(t + SCAN_SPREAD_MS, "pickup")
 
     def serve(
         self, t: int, rate: float, q: deque[tuple[int, int, int]]
@@ -583,9 +584,13 @@ class _SiteSim:
 
     def caught_up(self, t: int, queue: str) -> None:
         """The team had capacity to spare this minute: any fault on this queue that has ended
-        has now cleared."""
+        has now cleared. At a site with carrier pickups, the parcels still wait for the next
+        pickup: the dispatch queue clears when its scans are done (see `collect`)."""
         for i, (q, after) in list(self.watch.items()):
             if q == queue and t >= after:
+                if queue == "dispatch" and self.pickups:
+                    self.watch[i] = ("pickup", after)
+                    continue
                 self.run.truths[i] = replace(self.run.truths[i], cleared_ms=t)
                 del self.watch[i]
 

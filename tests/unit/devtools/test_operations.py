@@ -295,3 +295,16 @@ def test_a_team_with_a_backlog_works_at_its_capacity(healthy: list[Message]) -> 
         and start <= m.occurred_at_ms < start + 3 * HOUR_MS
     )
     assert 0.85 * 3 * per_hour < sent < 1.15 * 3 * per_hour
+
+
+def test_at_a_pickup_site_an_overload_clears_when_the_pickup_takes_the_parcels() -> None:
+    """LYS-2 (pickups 10:00, 15:00, 20:00) catches up after its overload; the backlog the
+    monitor sees clears only when the next pickup's scans are done."""
+    run = realistic.dispatch_overload(days=13, scale=SMALL).run()
+    for _ in run.wire():
+        pass
+    (truth,) = run.truths
+    assert truth.cleared_ms is not None and truth.fault_end_ms is not None
+    assert truth.cleared_ms > truth.fault_end_ms
+    minute = _local_minute(truth.cleared_ms)
+    assert minute in {p + 20 for p in realistic.PICKUPS}
