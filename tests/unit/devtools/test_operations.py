@@ -308,3 +308,14 @@ def test_at_a_pickup_site_an_overload_clears_when_the_pickup_takes_the_parcels()
     assert truth.cleared_ms > truth.fault_end_ms
     minute = _local_minute(truth.cleared_ms)
     assert minute in {p + 20 for p in realistic.PICKUPS}
+
+
+def test_a_warm_start_sends_parcels_already_in_flight_but_nothing_before_the_start() -> None:
+    cold = realistic.healthy(days=1, scale=SMALL)
+    warm = replace(cold, warmup_days=3)
+    cold_flows = Counter(orjson.loads(m.value)["status"] for m in cold.run().messages())
+    warm_messages = list(warm.run().messages())
+    warm_flows = Counter(orjson.loads(m.value)["status"] for m in warm_messages)
+    assert min(m.occurred_at_ms for m in warm_messages) >= START_MS
+    assert cold_flows["delivered"] == 0 < warm_flows["delivered"]  # carriers take 1-3 days
+    assert warm_flows["resolved"] > 0
