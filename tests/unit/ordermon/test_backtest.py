@@ -152,3 +152,17 @@ def test_a_replay_is_deterministic_and_folds_into_episodes() -> None:
     first, second = replay(records), replay(records)
     assert first.transitions == second.transitions
     assert first.episodes == episodes(first.transitions) != []
+
+
+def test_simulate_lists_the_realistic_and_the_fixed_pace_scenarios() -> None:
+    result = CliRunner().invoke(main, ["simulate", "--list"])
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"healthy", "dispatch_overload", "shift_stall", "jd2008_shifts"} <= set(names)
+    assert {"steady", "jd2008", "stall", "silent", "malformed"} <= set(names)
+
+
+def test_simulate_names_an_unknown_scenario_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["simulate", "--scenario", "nope", "--out", "x.jsonl"])
+    assert result.exit_code == 2
+    assert "unknown scenario 'nope'" in result.stderr and "healthy" in result.stderr
