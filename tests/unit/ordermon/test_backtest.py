@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from ordermon.backtest import BadLine, Record, episodes, read_lines, replay, to_line
 from ordermon.cli import main
-from ordermon.devtools import catalogue
 
 EVENT = {
     "event_id": "e1",
@@ -75,10 +74,15 @@ def _write(tmp_path: Path, name: str, **kw: float) -> Path:
     return path
 
 
-def test_simulate_out_then_backtest_finds_the_stall(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def stall_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write(tmp_path_factory.mktemp("stall"), "stall")
+
+
+def test_simulate_out_then_backtest_finds_the_stall(stall_file: Path) -> None:
     """Two commands: the `stall` scenario (SH-02 dispatches at 10% for 6 h) to a file, then the
     backtest's JSON lists a dispatch_backpressure episode at SH-02, and no other site."""
-    path = _write(tmp_path, "stall")
+    path = stall_file
     result = CliRunner().invoke(main, ["backtest", str(path), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -133,9 +137,9 @@ def test_a_bad_policy_or_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "nope.jsonl" in missing.stderr
 
 
-def test_a_policy_file_changes_the_episodes(tmp_path: Path) -> None:
+def test_a_policy_file_changes_the_episodes(tmp_path: Path, stall_file: Path) -> None:
     """The same file with a policy that needs a 12-hour hold: the 6-hour stall no longer fires."""
-    path = _write(tmp_path, "stall")
+    path = stall_file
     policy = tmp_path / "policy.toml"
     policy.write_text('for_ms = "12h"\n')
     result = CliRunner().invoke(main, ["backtest", str(path), "--policy", str(policy), "--json"])
@@ -143,12 +147,9 @@ def test_a_policy_file_changes_the_episodes(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["episodes"] == []
 
 
-def test_a_replay_is_deterministic_and_folds_into_episodes() -> None:
-    records = [
-        item
-        for item in read_lines(catalogue.lines(catalogue.source("stall")))
-        if isinstance(item, Record)
-    ]
+def test_a_replay_is_deterministic_and_folds_into_episodes(stall_file: Path) -> None:
+    with stall_file.open("rb") as lines:
+        records = [item for item in read_lines(lines) if isinstance(item, Record)]
     first, second = replay(records), replay(records)
     assert first.transitions == second.transitions
     assert first.episodes == episodes(first.transitions) != []
