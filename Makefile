@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install system-deps node-deps lint typecheck pytest bench clean
+.PHONY: demo test install system-deps node-deps lint typecheck pytest bench suite clean
 
 demo: $(STAMP)
 	$(BIN)/ordermon demo
@@ -52,6 +52,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m ordermon.devtools.bench
+
+# The realistic alert-quality suite in full (every scenario at full size, three seeds; long).
+suite: $(STAMP)
+	$(BIN)/python -m ordermon.devtools.suite
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis tests/contract/node_modules
