@@ -621,8 +621,3 @@ class _SiteSim:
     def finish(self) -> None:
         """Nothing to do at the end but to keep unresolved watches visible (cleared stays None)."""
         self.watch.clear()
-
-
-def rate_curve() -> tuple[float, ...]:
-    """The per-minute order curve (mean 1 over a day), for tests and documentation."""
-    return _MINUTE_CURVE

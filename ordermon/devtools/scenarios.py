@@ -226,11 +226,6 @@ def blend(cycle: tuple[float, ...], depth: float) -> tuple[float, ...]:
     return tuple(1 + depth * (w / mean - 1) for w in cycle)
 
 
-def peak_weight(cycle: tuple[float, ...]) -> float:
-    """The busiest minute's rate relative to the daily mean."""
-    return max(_minute_weights(cycle))
-
-
 # --------------------------------------------------------------------------------------------
 # One warehouse's simulation
 
