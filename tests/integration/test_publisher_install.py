@@ -5,6 +5,7 @@ file against a real broker, and monitor commands say which extra they need in on
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,14 +27,25 @@ def readme_publisher_example() -> str:
 
 @pytest.fixture(scope="module")
 def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("publisher") / "venv"
+    base = tmp_path_factory.mktemp("publisher")
+    venv = base / "venv"
+    # A copy of what the package is built from: a build in the checkout leaves a build/ folder
+    # whose stale modules a later build would copy into the wheel.
+    source = base / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "constraints.txt"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("streams", "agents", "ordermon"):
+        shutil.copytree(
+            ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     done = subprocess.run(
         [
             str(venv / "bin" / "pip"),
             "install",
             "-q",
-            str(ROOT),
+            str(source),
             "-c",
             str(ROOT / "constraints.txt"),
         ],
