@@ -27,26 +27,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from agents.logic.errors import PolicyError
+from agents.logic.schedule import Calendar, parse_calendar
 from streams.flows import QUEUE_NAMES
+
+__all__ = ["Calendar", "Policy", "PolicyError", "QueuePolicy"]
 
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
 DAY_MS: Final = 24 * HOUR_MS
-
-
-class PolicyError(ValueError):
-    """A policy value is invalid. `key` is its dotted path (``queues.dispatch.fire_pressure``,
-    ``warehouses.BJ-01.for_ms``), `value` what was given; str() is a sentence for a person."""
-
-    def __init__(self, key: str, value: object, reason: str) -> None:
-        self.key = key
-        self.value = value
-        self.reason = reason
-        super().__init__(f"policy key {key!r} = {value!r}: {reason}")
-
-    def under(self, prefix: str) -> PolicyError:
-        """The same error with `prefix` before its key."""
-        return PolicyError(f"{prefix}{self.key}", self.value, self.reason)
 
 
 def _at_least(key: str, value: float, low: float) -> None:
@@ -118,8 +107,30 @@ class QueuePolicy:
     the stream begins, so its pressure would look infinite: it is judged only once one full
     service time has passed. 0 for dispatch (parcels leave within the hour)."""
 
+    fire_growth: float = 0.05
+    """Sustained backpressure: the backlog's growth over the last whole day, beyond the growth
+    normal for this hour of the week, as a fraction of a day's throughput (0.05: the wait grows
+    by more than 5% of a day, 1.2 h, per day), and the backlog's excess over its normal for this
+    hour of the week, both above this mark. A backlog that rises in the evening and is gone by
+    noon is the site's rhythm; one higher each morning than the last is not."""
+
+    stall_ratio: float = 0.5
+    """Acute stall: outflow over the last 30 minutes below this fraction of what this site
+    normally does at this hour of the week (its working hours only), while inflow outruns it
+    (pressure above `fire_pressure`) and more than the normal backlog waits."""
+
+    resume_ratio: float = 0.8
+    """A stall is over once outflow is back above this fraction of the normal for the hour."""
+
     def __post_init__(self) -> None:
         _positive("fire_pressure", self.fire_pressure)
+        _positive("fire_growth", self.fire_growth)
+        if not 0 < self.stall_ratio < self.resume_ratio <= 1:
+            raise PolicyError(
+                "stall_ratio",
+                self.stall_ratio,
+                f"must lie in (0, resume_ratio) and resume_ratio ({self.resume_ratio}) in (0, 1]",
+            )
         _positive("clear_pressure", self.clear_pressure)
         if self.fire_pressure <= self.clear_pressure:
             raise PolicyError(
@@ -171,6 +182,7 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         # parcels handed over as delivered for a whole day.
         fire_pressure=3.0,
         clear_pressure=1.5,
+        fire_growth=0.25,  # transit times swing with the weekday mix of hand-overs
         min_window_ms=DAY_MS,
         max_window_ms=DAY_MS,
     ),
@@ -179,6 +191,7 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         min_backlog=20,
         drained_backlog=10,
         sla_hours=48.0,
+        fire_growth=0.1,
         critical_margin_hours=12.0,
         warmup_ms=DAY_MS,  # complaints follow late deliveries by a day or more
     ),
@@ -188,6 +201,7 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         min_backlog=20,
         drained_backlog=10,
         sla_hours=72.0,
+        fire_growth=0.1,
         critical_margin_hours=18.0,
         warmup_ms=DAY_MS,  # refunds follow complaints
     ),
@@ -295,6 +309,20 @@ class Policy:
     """Parcels a day the warehouse can dispatch, if known (set per warehouse); None means use
     the observed capacity."""
 
+    rhythm_weeks: int = 3
+    """Weeks of hourly history each queue's normal (by hour of the week) is learned from: the
+    median of the same hour over the last 3 weeks, so one bad week is outvoted. Until a site has
+    a week of history it is judged over whole days only (no stalls, no hour-of-week normal)."""
+
+    idle_share: float = 0.1
+    """An hour of the week whose normal outflow is below this share of the site's mean hourly
+    outflow is an idle hour (off shift, closed desk, between pickups): never judged for a
+    stall, and its slowness never makes a wait infinite."""
+
+    calendar: Calendar | None = None
+    """Declared working hours, pickups and holidays (see `agents.logic.schedule`); None: the
+    rhythm is learned. Usually set per warehouse (`[warehouses.<id>.calendar]`)."""
+
     warehouses: Mapping[str, Policy] = field(default_factory=dict, repr=False)
     """Per-warehouse policies, already merged with this one (see `for_warehouse`)."""
 
@@ -360,6 +388,9 @@ class Policy:
                 self.capacity_sustain_days,
                 f"must not exceed forecast_history_days ({self.forecast_history_days})",
             )
+        _at_least("rhythm_weeks", self.rhythm_weeks, 1)
+        if not 0 <= self.idle_share < 1:
+            raise PolicyError("idle_share", self.idle_share, "must lie in [0, 1)")
         if self.dispatch_capacity_per_day is not None:
             _positive("dispatch_capacity_per_day", self.dispatch_capacity_per_day)
 
@@ -408,6 +439,7 @@ class Policy:
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*\Z")
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS}
 _POLICY_FIELDS: Final = {f.name: f for f in fields(Policy) if f.name not in ("warehouses",)}
+_TABLES: Final = ("queues", "calendar")
 _QUEUE_FIELDS: Final = {f.name: f for f in fields(QueuePolicy)}
 
 
@@ -453,9 +485,11 @@ def _build(raw: Mapping[str, Any], prefix: str) -> Policy:
     _check_keys(raw, prefix)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "queues":
+        if key in _TABLES:
             continue
         kwargs[key] = _convert(f"{prefix}{key}", _POLICY_FIELDS[key].type, value)
+    if "calendar" in raw:
+        kwargs["calendar"] = parse_calendar(raw["calendar"], f"{prefix}calendar")
     queues = dict(QUEUE_DEFAULTS)
     for queue, table in dict(raw.get("queues", {})).items():
         qprefix = f"{prefix}queues.{queue}."
