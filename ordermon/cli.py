@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging.config
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from typing import NoReturn
 
 import click
@@ -132,23 +134,46 @@ def worker() -> None:
 )
 @click.option("--scale", default=1.0, show_default=True, help="traffic multiplier")
 @click.option("--list", "list_only", is_flag=True, help="list the scenarios and exit")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="write the events to this file (JSON lines, for `ordermon backtest`) instead of Kafka",
+)
 def simulate(
-    name: str, speed: float, seed: int, days: float | None, scale: float, list_only: bool
+    name: str,
+    speed: float,
+    seed: int,
+    days: float | None,
+    scale: float,
+    list_only: bool,
+    out: str | None,
 ) -> None:
-    """Publish a scenario's events to the input topics."""
-    from ordermon.devtools.scenarios import SCENARIOS, build
+    """Publish a scenario's events to the input topics (or write them to a file with --out)."""
+    from ordermon.devtools import catalogue
 
     if list_only:
-        for key in SCENARIOS:
-            click.echo(f"{key:<14} {build(key, days=0.01).description}")
+        for key, description in catalogue.names():
+            click.echo(f"{key:<18} {description}")
         return
-    settings = load_settings()
     if speed < 0 or scale <= 0:
         fail("--speed must be >= 0 and --scale > 0")
     try:
-        scenario = build(name, seed=seed, days=days, scale=scale)
+        scenario = catalogue.source(name, seed=seed, days=days, scale=scale)
     except ValueError as exc:
         fail(str(exc))
+    if out is not None:
+        written = 0
+        try:
+            with click.open_file(out, "wb") as sink:
+                for line in catalogue.lines(scenario):
+                    sink.write(line + b"\n")
+                    written += 1
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror}")
+        click.echo(f"wrote {written} messages of scenario {name} to {out}", err=True)
+        return
+    settings = load_settings()
     from ordermon.devtools.simulate import run
     from ordermon.kafka import KafkaUnavailable, ensure_topics
     from ordermon.security import client_options
@@ -166,6 +191,57 @@ def simulate(
         asyncio.run(go())
     except KafkaUnavailable as exc:
         fail(str(exc))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--policy", "policy_file", default=None, help="policy file (JSON or TOML) to try")
+@click.option("--json", "as_json", is_flag=True, help="print JSON (CONTRACT.md) instead")
+def backtest(file: str, policy_file: str | None, as_json: bool) -> None:
+    """Replay recorded events (JSON lines: topic, key, value) offline and list the episodes."""
+    from ordermon.backtest import BadLine, Record, read_lines, render_json, render_table, summary
+    from ordermon.backtest import replay as run_replay
+    from ordermon.policy import FILE_VARIABLE, load_policy
+
+    settings = load_settings()
+    env = dict(os.environ)
+    if policy_file is not None:
+        env[FILE_VARIABLE] = policy_file
+    try:
+        policy = load_policy(env)
+    except ConfigError as exc:
+        fail(f"invalid policy {exc}")
+    bad: list[BadLine] = []
+
+    def records(lines: Iterable[bytes]) -> Iterator[Record]:
+        for item in read_lines(lines):
+            if isinstance(item, BadLine):
+                bad.append(item)
+                click.echo(f"{file}:{item.line}: skipped: {item.reason}", err=True)
+            else:
+                yield item
+
+    try:
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    with stream:
+        result = run_replay(
+            records(stream), policy, settings.flow, max_warehouses=settings.max_warehouses
+        )
+    for line, letter in result.deadletters:
+        click.echo(f"{file}:{line}: dead letter ({letter.reason}): {letter.error}", err=True)
+    if as_json:
+        click.echo(json.dumps(render_json(result, bad), indent=2))
+        return
+    click.echo(render_table(result.episodes))
+    numbers = summary(result, len(bad))
+    click.echo(
+        f"{numbers['messages']} messages, {numbers['events']} events counted, "
+        f"{numbers['bad_lines']} bad lines, {numbers['deadletters']} dead letters, "
+        f"{numbers['episodes']} episodes ({numbers['critical_episodes']} critical)",
+        err=True,
+    )
 
 
 @main.command()

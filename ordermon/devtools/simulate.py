@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ordermon.devtools.scenarios import Malformed, Scenario
+from ordermon.devtools.catalogue import Source
+from ordermon.devtools.scenarios import Malformed
 from streams.events import Event
 from streams.publisher import Publisher
 
@@ -28,7 +29,7 @@ class SimStats:
 
 
 async def run(
-    scenario: Scenario,
+    scenario: Source,
     publisher: Publisher,
     *,
     speed: float = 0.0,

@@ -1,0 +1,362 @@
+"""The realistic scenarios of issue 11 on `ordermon.devtools.operations`, each with its truth.
+
+A fleet of four warehouses of different sizes and rhythms (`fleet`), healthy by default:
+
+| site | orders/day | dispatch | scans |
+|---|---|---|---|
+| FRA-1 | 18,000 | two shifts 07-23, Monday-Saturday, closed Sunday | when packed |
+| LYS-2 | 9,000 | two shifts 07-23, every day | carrier pickups 10:00, 15:00, 20:00 |
+| MIL-3 | 5,000 | two shifts Monday-Friday, Saturday 08-16, closed Sunday | pickups as LYS-2 |
+| WRO-4 | 2,500 | around the clock (three shifts) | when packed |
+
+Every site: service desk 09-21 every day, finance weekdays 10-18, dispatch capacity 15% above the
+week's orders (spread over its working minutes), desk and finance 50% above their load.
+
+Every factory takes ``seed``, ``days`` (None: the scenario's length) and ``scale`` (orders x scale,
+for quick runs) and returns a `Scenario` whose `truths` say which alert should fire where, when.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Final
+
+from ordermon.devtools.operations import (
+    DAY_MS,
+    HOUR_MS,
+    START_MS,
+    TWO_SHIFTS,
+    Calendar,
+    Scenario,
+    Site,
+    Truth,
+    hours,
+    week,
+)
+
+PICKUPS: Final = (10 * 60, 15 * 60, 20 * 60)
+AROUND_THE_CLOCK: Final = hours((0, 6), (6, 14), (14, 22), (22, 24))
+
+
+def fleet(scale: float = 1.0) -> tuple[Site, ...]:
+    """The four healthy sites (see the module docstring)."""
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale}")
+    return (
+        Site("FRA-1", 18_000 * scale, dispatch=Calendar(week(TWO_SHIFTS, closed=(6,)))),
+        Site("LYS-2", 9_000 * scale, pickups=PICKUPS),
+        Site(
+            "MIL-3",
+            5_000 * scale,
+            dispatch=Calendar(week(TWO_SHIFTS, closed=(6,), sat=hours((8, 16)))),
+            pickups=PICKUPS,
+        ),
+        Site("WRO-4", 2_500 * scale, dispatch=Calendar(week(AROUND_THE_CLOCK))),
+    )
+
+
+def _at(day: float, hour: float = 0.0) -> int:
+    return START_MS + round(day * DAY_MS + hour * HOUR_MS)
+
+
+def _days(days: float | None, default: float) -> float:
+    d = default if days is None else days
+    if not (math.isfinite(d) and d > 0):
+        raise ValueError(f"days must be a positive number, got {days}")
+    return d
+
+
+def _swap(sites: tuple[Site, ...], site: Site) -> tuple[Site, ...]:
+    return tuple(site if s.warehouse == site.warehouse else s for s in sites)
+
+
+def _site(sites: tuple[Site, ...], warehouse: str) -> Site:
+    return next(s for s in sites if s.warehouse == warehouse)
+
+
+def healthy(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """14 days of the healthy fleet: no alert at all."""
+    return Scenario(
+        "healthy",
+        "4 healthy shift sites (shifts, pickups, closed Sunday, desk 09-21, finance weekdays)",
+        fleet(scale),
+        _days(days, 14),
+        seed,
+    )
+
+
+def dispatch_overload(
+    seed: int = 0,
+    days: float | None = None,
+    scale: float = 1.0,
+    *,
+    warehouse: str = "LYS-2",
+    from_day: float = 5,
+    to_day: float = 9,
+) -> Scenario:
+    """LYS-2's dispatch capacity falls to 10% below its orders from day 5 to day 9 (a team
+    short-handed); the backlog grows for four days, then drains at the normal 15% headroom."""
+    sites = fleet(scale)
+    site = _site(sites, warehouse)
+    factor = 0.9 / site.dispatch_headroom
+    site = replace(site, dispatch_windows=((_at(from_day), _at(to_day), factor),))
+    truth = Truth(
+        "dispatch_backpressure",
+        warehouse,
+        fault_start_ms=_at(from_day),
+        fire_from_ms=_at(from_day),
+        fire_by_ms=_at(from_day + 1),
+        fault_end_ms=_at(to_day),
+        also=("forecast_overload", "cascade"),
+        label="10% dispatch overload",
+    )
+    return Scenario(
+        "dispatch_overload",
+        f"{warehouse} dispatches 10% less than it is ordered from day {from_day:g} to {to_day:g}",
+        _swap(sites, site),
+        _days(days, 14),
+        seed,
+        truths=(truth,),
+    )
+
+
+def stall(
+    seed: int = 0,
+    days: float | None = None,
+    scale: float = 1.0,
+    *,
+    warehouse: str = "FRA-1",
+    day: int = 10,
+    from_hour: float = 11,
+    hours_long: float = 4,
+) -> Scenario:
+    """On Thursday of the second week, FRA-1's dispatch works at 20% of its pace from 11:00 for
+    4 hours (a conveyor breaks down). Thursday: by then its team has caught up with the backlog
+    of the closed Sunday, so the stall's own backlog is what remains."""
+    sites = fleet(scale)
+    start, end = _at(day, from_hour), _at(day, from_hour + hours_long)
+    site = replace(_site(sites, warehouse), dispatch_windows=((start, end, 0.2),))
+    truth = Truth(
+        "dispatch_backpressure",
+        warehouse,
+        fault_start_ms=start,
+        fire_from_ms=start,
+        fire_by_ms=start + HOUR_MS,
+        fault_end_ms=end,
+        also=("cascade",),
+        label="working-hours stall (outflow 20%)",
+    )
+    return Scenario(
+        "shift_stall",
+        f"{warehouse} dispatches at 20% of its pace for {hours_long:g} h on day {day}",
+        _swap(sites, site),
+        _days(days, 14),
+        seed,
+        truths=(truth,),
+    )
+
+
+def capacity_noise(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """28 days, every site's dispatch capacity equal to its orders, each day's +-3% at random:
+    benign-ish; at most one episode per site per two weeks."""
+    sites = tuple(replace(s, dispatch_headroom=1.0, capacity_jitter=0.03) for s in fleet(scale))
+    return Scenario(
+        "capacity_noise",
+        "dispatch capacity +-3% around the orders, 28 days: at most one episode per 2 weeks",
+        sites,
+        _days(days, 28),
+        seed,
+    )
+
+
+def demand_growth(
+    seed: int = 0,
+    days: float | None = None,
+    scale: float = 1.0,
+    *,
+    warehouse: str = "FRA-1",
+    growth_per_day: float = 0.02,
+    crossing_day: float = 20,
+) -> Scenario:
+    """FRA-1's orders grow 2% a day against a fixed dispatch team whose capacity the orders reach
+    on day 20: `forecast_overload` 5-14 days ahead (capacity within 15%), dispatch_backpressure
+    only after the crossing."""
+    sites = fleet(scale)
+    site = replace(_site(sites, warehouse), growth_per_day=growth_per_day)
+    working_days = sum(1 for s in site.dispatch.days if s)
+    capacity = site.weekly_orders(crossing_day) / working_days
+    site = replace(site, dispatch_per_day=capacity)
+    truths = (
+        Truth(
+            "forecast_overload",
+            warehouse,
+            fault_start_ms=START_MS,
+            fire_from_ms=_at(crossing_day - 14),
+            fire_by_ms=_at(crossing_day - 5),
+            value=site.capacity_per_day(),
+            label="orders +2%/day, crossing on day 20",
+        ),
+        Truth(
+            "dispatch_backpressure",
+            warehouse,
+            fault_start_ms=_at(crossing_day),
+            fire_from_ms=_at(crossing_day),
+            fire_by_ms=None,
+            also=("cascade", "forecast_overload"),
+            label="after the crossing",
+            required=False,
+        ),
+    )
+    return Scenario(
+        "demand_growth",
+        f"{warehouse}: orders +{growth_per_day:.0%}/day, fixed dispatch, crossing on day "
+        f"{crossing_day:g}",
+        _swap(sites, site),
+        _days(days, 28),
+        seed,
+        truths=truths,
+    )
+
+
+def complaint_surge(
+    seed: int = 0,
+    days: float | None = None,
+    scale: float = 1.0,
+    *,
+    warehouse: str = "MIL-3",
+    from_day: float = 8,
+) -> Scenario:
+    """From day 8 10:00, 8% of MIL-3's customers complain instead of 2% (a bad batch), and its
+    desk stays the same size: `service_backpressure` there only, within 12 hours."""
+    sites = fleet(scale)
+    start = _at(from_day, 10)
+    site = replace(_site(sites, warehouse), complaint_steps=((start, 0.08),))
+    truth = Truth(
+        "service_backpressure",
+        warehouse,
+        fault_start_ms=start,
+        fire_from_ms=start,
+        fire_by_ms=start + 12 * HOUR_MS,
+        also=("cascade", "refund_backpressure"),
+        label="complaints 2% -> 8%",
+    )
+    return Scenario(
+        "complaint_surge",
+        f"{warehouse}: complaints from 2% to 8% of orders from day {from_day:g}, same desk",
+        _swap(sites, site),
+        _days(days, 14),
+        seed,
+        truths=(truth,),
+    )
+
+
+def silent(
+    seed: int = 0,
+    days: float | None = None,
+    scale: float = 1.0,
+    *,
+    warehouse: str = "WRO-4",
+    from_day: float = 9,
+) -> Scenario:
+    """WRO-4 stops sending anything on day 9 at 14:00 while the others go on."""
+    sites = fleet(scale)
+    start = _at(from_day, 14)
+    site = replace(_site(sites, warehouse), silent_from_ms=start)
+    truth = Truth(
+        "warehouse_silent",
+        warehouse,
+        fault_start_ms=start,
+        fire_from_ms=start,
+        fire_by_ms=start + HOUR_MS,
+        label="a warehouse goes silent",
+    )
+    return Scenario(
+        "site_silent",
+        f"{warehouse} goes silent on day {from_day:g} at 14:00",
+        _swap(sites, site),
+        _days(days, 14),
+        seed,
+        truths=(truth,),
+    )
+
+
+# jd2008: (warehouse, orders per day on day 0, day on which demand reaches dispatch capacity)
+JD2008_SITES: Final = (
+    ("BJ-01", 8_000.0, 30.0),
+    ("SH-02", 6_000.0, 30.0),
+    ("GZ-03", 4_500.0, 30.0),
+    ("CD-04", 3_000.0, 24.0),
+    ("WH-05", 2_500.0, 40.0),
+)
+JD2008_GROWTH: Final = 1.3 ** (1 / 30) - 1  # +30% a month
+
+
+def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """The 2008 story with shifts: orders +30% a month, hiring frozen; each site's dispatch
+    capacity is reached on its crossing day (30, 30, 30, 24, 40); complaints and refunds follow.
+    `forecast_overload` must come days before the crossing."""
+    sites: list[Site] = []
+    truths: list[Truth] = []
+    for i, (wh, per_day, crossing) in enumerate(JD2008_SITES):
+        closed = (6,) if i % 2 == 0 else ()
+        site = Site(
+            wh,
+            per_day * scale,
+            dispatch=Calendar(week(TWO_SHIFTS, closed=closed)),
+            pickups=PICKUPS if i % 2 else (),
+            growth_per_day=JD2008_GROWTH,
+        )
+        working_days = 7 - len(closed)
+        site = replace(site, dispatch_per_day=site.weekly_orders(crossing) / working_days)
+        sites.append(site)
+        truths.append(
+            Truth(
+                "forecast_overload",
+                wh,
+                fault_start_ms=START_MS,
+                fire_from_ms=_at(crossing - 14),
+                fire_by_ms=_at(crossing - 2),
+                value=site.capacity_per_day(),
+                also=(
+                    "dispatch_backpressure",
+                    "service_backpressure",
+                    "refund_backpressure",
+                    "cascade",
+                ),
+                label=f"demand passes capacity on day {crossing:g}",
+            )
+        )
+    cascade_from = _at(min(day for _, _, day in JD2008_SITES))
+    truths.append(
+        Truth("cascade", "*", cascade_from, cascade_from, None, required=False, label="network")
+    )
+    return Scenario(
+        "jd2008_shifts",
+        "2008: orders +30%/month, hiring frozen; demand passes dispatch capacity ~day 30",
+        tuple(sites),
+        _days(days, 60),
+        seed,
+        truths=tuple(truths),
+    )
+
+
+SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {
+    "healthy": healthy,
+    "dispatch_overload": dispatch_overload,
+    "shift_stall": stall,
+    "capacity_noise": capacity_noise,
+    "demand_growth": demand_growth,
+    "complaint_surge": complaint_surge,
+    "site_silent": silent,
+    "jd2008_shifts": jd2008,
+}
+
+
+def build(name: str, *, seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """The realistic scenario called `name`; ValueError listing the known names otherwise."""
+    factory = SCENARIOS.get(name)
+    if factory is None:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    return factory(seed=seed, days=days, scale=scale)

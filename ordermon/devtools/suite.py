@@ -1,0 +1,165 @@
+"""The realistic scenario suite of issue 11: each scenario replayed through the worker's code
+(`ordermon.backtest.replay`), scored against its truth (`scoring`), and checked against what it
+must show.
+
+Run in full (14-60 days, sites of 2,500-18,000 orders a day, three seeds; about half an hour on
+a 2-core machine) with::
+
+    python -m ordermon.devtools.suite [--seeds 3] [--scale 1.0] [--policy FILE] [NAME ...]
+
+It prints the README's table and every unmet expectation. `make test` runs the same checks at
+reduced scale (tests/unit/devtools/test_suite.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from agents.logic.policy import Policy
+from ordermon.backtest import Record, replay
+from ordermon.devtools import realistic
+from ordermon.devtools.operations import DAY_MS, HOUR_MS, Scenario
+from ordermon.devtools.scoring import Score, score, table
+
+Check = Callable[[Score], list[str]]
+
+
+def run(scenario: Scenario, policy: Policy | None = None) -> Score:
+    """Replay `scenario` through the worker's code and score it against its truth."""
+    sim = scenario.run()
+    result = replay((Record(t, k, v) for t, k, v in sim.wire()), policy)
+    return score(
+        scenario.name,
+        result.episodes,
+        sim.truths,
+        start_ms=scenario.start_ms,
+        end_ms=scenario.end_ms,
+        sites=len(scenario.sites),
+        seed=scenario.seed,
+    )
+
+
+def _describe(s: Score, limit: int = 5) -> str:
+    start = s.run_end_ms - round(s.days * DAY_MS)
+    shown = [
+        f"{e.kind}@{e.warehouse} {e.severity} day {(e.fired_ms - start) / DAY_MS:.2f}"
+        for e in s.false[:limit]
+    ]
+    more = f" (+{len(s.false) - limit} more)" if len(s.false) > limit else ""
+    return "; ".join(shown) + more
+
+
+def no_alert(s: Score) -> list[str]:
+    return [] if s.episodes == 0 else [f"{s.episodes} episodes: {_describe(s)}"]
+
+
+def only_true(s: Score) -> list[str]:
+    return [] if not s.false else [f"{len(s.false)} false episodes: {_describe(s)}"]
+
+
+def caught(s: Score) -> list[str]:
+    return [
+        f"missed: {d.truth.kind}@{d.truth.warehouse} ({d.truth.label})"
+        for d in s.detections
+        if d.truth.required and d.episode is None
+    ]
+
+
+def held_and_reset(s: Score, within_ms: int = HOUR_MS) -> list[str]:
+    """Not resolved while the fault lasts; resolved within `within_ms` of the backlog clearing."""
+    out = [
+        f"{d.truth.kind}@{d.truth.warehouse} resolved before the fault ended"
+        for d in s.resolved_early()
+    ]
+    for d in s.detections:
+        if d.episode is None or d.truth.cleared_ms is None or not d.truth.required:
+            continue
+        reset = d.reset_ms
+        if reset is None or reset > within_ms:
+            late = "never" if reset is None else f"{reset / 60_000:.0f} min after"
+            out.append(f"{d.truth.kind}@{d.truth.warehouse} resolved {late} it cleared")
+    return out
+
+
+def at_most_one_per_site_per_two_weeks(s: Score) -> list[str]:
+    rate = s.episodes_per_site_per_14_days
+    return [] if rate <= 1.0 else [f"{rate:.1f} episodes per site per 14 days"]
+
+
+def capacity_within(s: Score, share: float = 0.15) -> list[str]:
+    out = []
+    for d in s.detections:
+        if d.truth.value and d.episode is not None:
+            err = d.capacity_error
+            if err is None or err > share:
+                shown = "no estimate" if err is None else f"{err:.0%} off"
+                out.append(f"capacity estimate {shown} at {d.truth.warehouse}")
+    return out
+
+
+def checks(*parts: Check) -> Check:
+    def run_all(s: Score) -> list[str]:
+        return [problem for part in parts for problem in part(s)]
+
+    return run_all
+
+
+EXPECTATIONS: Final[dict[str, Check]] = {
+    "healthy": no_alert,
+    "dispatch_overload": checks(caught, only_true, held_and_reset),
+    "shift_stall": checks(caught, only_true),
+    "capacity_noise": at_most_one_per_site_per_two_weeks,
+    "demand_growth": checks(caught, only_true, capacity_within),
+    "complaint_surge": checks(caught, only_true),
+    "site_silent": checks(caught, only_true),
+    "jd2008_shifts": caught,
+}
+
+
+def problems(s: Score) -> list[str]:
+    """What scenario `s.scenario` must show and did not (empty: all met)."""
+    return EXPECTATIONS[s.scenario](s)
+
+
+def _main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ordermon.devtools.suite", description=__doc__)
+    names = ", ".join(EXPECTATIONS)
+    parser.add_argument("names", nargs="*", help=f"scenarios (default all: {names})")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--policy", help="a policy file (JSON), as the worker reads it")
+    args = parser.parse_args(argv)
+    policy = None
+    if args.policy:
+        from ordermon.config import ConfigError
+        from ordermon.policy import FILE_VARIABLE, load_policy
+
+        try:
+            policy = load_policy({FILE_VARIABLE: args.policy})
+        except ConfigError as exc:
+            parser.error(str(exc))
+    unknown = [n for n in args.names if n not in EXPECTATIONS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}; known: {', '.join(EXPECTATIONS)}")
+    scores: list[Score] = []
+    failed = 0
+    for name in args.names or list(EXPECTATIONS):
+        for seed in range(args.seeds):
+            began = time.monotonic()
+            s = run(realistic.build(name, seed=seed, scale=args.scale), policy)
+            scores.append(s)
+            found = problems(s)
+            failed += bool(found)
+            status = "ok" if not found else "FAIL: " + " | ".join(found)
+            took = time.monotonic() - began
+            print(f"{name} seed {seed} ({took:.0f} s): {status}", file=sys.stderr, flush=True)
+    print(table(scores))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))
