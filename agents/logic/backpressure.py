@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from agents.logic.alerts import Observation
 from agents.logic.policy import Policy, QueuePolicy
 from agents.logic.rhythm import (
+    BACKLOG,
     HOURS_PER_DAY,
     HOURS_PER_WEEK,
+    IN,
     OUT,
     QUEUE_INDEX,
     Rhythm,
@@ -75,6 +77,8 @@ class Judgement:
     stalled: bool
     resumed: bool  # no stall now (outflow back near normal, or not a working hour)
     wait_hours: float  # the real wait of the newest item (inf: never served)
+    normal_wait_hours: float | None  # the wait of the normal backlog of this hour of the week
+    working: bool  # the last complete hour is a working hour of the queue
 
 
 def judge(
@@ -88,17 +92,18 @@ def judge(
     throughput = float(flows.out_day)
     if learned and daily is not None:
         throughput = max(daily, float(flows.out_day))
-        growth, excess, normal = _learned_growth(
-            rhythm, qi, flows.backlog, at_ms, throughput, policy
-        )
+        growth, excess, normal = _learned_growth(rhythm, qi, at_ms, policy)
     elif _typical_day(rhythm, qi, flows, at_ms):
-        growth = _day_growth(rhythm, qi, flows, at_ms)
-        excess = growth
+        growth = excess = _floor_growth(rhythm, qi, flows, at_ms)
+    working = _worked(rhythm, qi, at_ms, daily, policy)
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, normal, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
     if stalled and share is not None:
         scale = max(share, 0.05)  # while stalled, the wait at the pace it achieves now
-    wait = _wait(rhythm, qi, flows, at_ms, scale, policy, learned)
+    wait = _wait(rhythm, qi, flows.backlog, flows.out_day, at_ms, scale, policy, learned)
+    normal_wait = None
+    if normal is not None:
+        normal_wait = _wait(rhythm, qi, round(normal), flows.out_day, at_ms, 1.0, policy, learned)
     return Judgement(
         queue=queue,
         backlog=flows.backlog,
@@ -112,6 +117,8 @@ def judge(
         stalled=stalled,
         resumed=resumed,
         wait_hours=wait,
+        normal_wait_hours=normal_wait,
+        working=working,
     )
 
 
@@ -123,41 +130,89 @@ def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> fl
 
 
 def _learned_growth(
-    rhythm: Rhythm, qi: int, backlog: int, at_ms: int, throughput: float, policy: Policy
+    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy
 ) -> tuple[float | None, float | None, float | None]:
+    """(growth, excess, normal backlog) at the end of the last complete hour, like with like
+    (a pickup at the top of an hour is on the same side of every reading): the backlog in days
+    of the inflow of the 24 hours before it, now against a day ago and against the normal of
+    those hours of the week. In days of inflow, a busier day than usual (that a closed Sunday
+    holds until Monday) is not taken for a site falling behind."""
     weeks = policy.rhythm_weeks
-    normal = rhythm.normal_backlog_at(qi, at_ms, weeks)
-    normal_day = rhythm.normal_backlog_at(qi, at_ms - DAY_MS, weeks)
-    day_ago = rhythm.backlog_at(qi, at_ms - DAY_MS)
-    if normal is None or normal_day is None or day_ago is None or throughput <= 0:
+    hour = hour_of(at_ms) - 1
+    normal = rhythm.normal(qi, BACKLOG, hour, weeks)
+    now = _days_of_inflow(rhythm, qi, hour)
+    day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
+    normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
+    normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
+    if now is None or day_ago is None or normal_now is None or normal_day is None:
         return None, None, normal
-    growth = ((backlog - day_ago) - (normal - normal_day)) / throughput
-    return growth, (backlog - normal) / throughput, normal
+    return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal
+
+
+def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
+    backlog = rhythm.backlog_end(qi, hour)
+    inflow = rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)
+    if backlog is None or not inflow:
+        return None
+    return backlog / inflow
+
+
+def _normal_days_of_inflow(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
+    backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
+    inflow = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
+    if backlog is None or not inflow:
+        return None
+    return backlog / inflow
+
+
+def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Policy) -> bool:
+    """Whether the last complete hour is one the queue works in: its learned normal outflow
+    (or, before a week is learned, what it served in that hour) is at least `idle_share` of
+    the mean hour. A sustained backpressure starts only at the end of a working hour: at the
+    end of a closed one the backlog holds whatever came in (a busier Sunday than last week's),
+    which the next shift is there to serve."""
+    hour = hour_of(at_ms) - 1
+    if daily is not None:
+        served = rhythm.normal(qi, OUT, hour, policy.rhythm_weeks)
+        mean = daily / HOURS_PER_DAY
+    else:
+        row_out = rhythm.total(qi, OUT, hour + 1, 1)
+        day_out = rhythm.total(qi, OUT, hour + 1, HOURS_PER_DAY)
+        served = None if row_out is None else float(row_out)
+        mean = (day_out or 0) / HOURS_PER_DAY
+    return served is not None and served > 0 and served >= policy.idle_share * mean
 
 
 def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
-    """Before a week is learned: the last 24 h look like a working day of this queue."""
+    """Before a week is learned: every whole day seen so far, and the last 24 hours, look like
+    one typical working day of this queue (no weekly rhythm seen yet)."""
     if flows.out_day <= 0 or flows.out_day < flows.in_day / 2:
         return False  # a closed day, or a whole-day stall: no rhythm to tell them apart yet
-    typical = rhythm.typical_day(qi, hour_of(at_ms), TYPICAL_DAYS)
+    typical = rhythm.typical_day(qi, hour_of(at_ms), TYPICAL_DAYS, TYPICAL_BAND)
     if typical is None:
-        return True
+        return False
     low, high = TYPICAL_BAND
     t_in, t_out = typical
-    return (
-        low * t_in <= flows.in_day <= high * t_in and low * t_out <= flows.out_day <= high * t_out
-    )
+    in_ok = low * t_in <= flows.in_day <= high * t_in
+    return in_ok and low * t_out <= flows.out_day <= high * t_out
 
 
-def _day_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:
-    """Change of the wait (backlog in days of throughput) since this time yesterday."""
-    day_ago = rhythm.backlog_at(qi, at_ms - DAY_MS)
-    if day_ago is None:
-        return None
+def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:
+    """Before a week is learned, over whole days: how much the queue's floor (its lowest
+    backlog over the last 24 hours) rose above the floor of the 24 hours before, in days of
+    inflow. A healthy queue comes back to its floor every day however its day is shaped
+    (shifts, pickups, a weekend's extra orders); one that cannot keep up does not. None
+    without two whole days behind the first (the first day fills the queue from empty)."""
     hour = hour_of(at_ms)
-    out_before = rhythm.total(qi, OUT, hour - HOURS_PER_DAY, HOURS_PER_DAY)
-    before = out_before if out_before else flows.out_day
-    return flows.backlog / flows.out_day - day_ago / before
+    if rhythm.complete_hours(hour) < 3 * HOURS_PER_DAY:
+        return None
+    now = rhythm.low(qi, hour, HOURS_PER_DAY)
+    before = rhythm.low(qi, hour - HOURS_PER_DAY, HOURS_PER_DAY)
+    in_now = rhythm.total(qi, IN, hour, HOURS_PER_DAY)
+    in_before = rhythm.total(qi, IN, hour - HOURS_PER_DAY, HOURS_PER_DAY)
+    if now is None or before is None or not in_now or not in_before:
+        return None
+    return now / in_now - before / in_before
 
 
 def _stall(
@@ -210,17 +265,34 @@ def _expected_out(
 
 
 def _wait(
-    rhythm: Rhythm, qi: int, flows: Flows, at_ms: int, scale: float, policy: Policy, learned: bool
+    rhythm: Rhythm,
+    qi: int,
+    backlog: int,
+    out_day: int,
+    at_ms: int,
+    scale: float,
+    policy: Policy,
+    learned: bool,
 ) -> float:
-    if flows.backlog <= 0:
+    if backlog <= 0:
         return 0.0
     if learned:
-        wait = wait_hours(rhythm, qi, at_ms, flows.backlog, scale, policy.rhythm_weeks)
+        wait = wait_hours(rhythm, qi, at_ms, backlog, scale, policy.rhythm_weeks)
         if wait is not None:
             return wait
-    if flows.out_day <= 0:
+    if out_day <= 0:
         return math.inf
-    return flows.backlog / flows.out_day * HOURS_PER_DAY
+    return backlog / out_day * HOURS_PER_DAY
+
+
+def effective_sla(j: Judgement, qp: QueuePolicy) -> float:
+    """The service level as the site's calendar allows it: where the normal backlog of this
+    hour of the week already waits longer (a closed Sunday, the night before the first
+    pickup), the SLA is that normal wait plus the fire mark's worth of a day; a site is not
+    paged for the calendar it keeps."""
+    if j.normal_wait_hours is None:
+        return qp.sla_hours
+    return max(qp.sla_hours, j.normal_wait_hours + qp.fire_growth * 24)
 
 
 def hours_to_breach(j: Judgement, sla_hours: float) -> float | None:
@@ -236,24 +308,33 @@ def hours_to_breach(j: Judgement, sla_hours: float) -> float | None:
 def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
     """The alert condition of one queue: see the module's docstring."""
     sustained = (
-        j.growth is not None
+        j.working
+        and j.growth is not None
         and j.excess is not None
         and j.growth > qp.fire_growth
         and j.excess > qp.fire_growth
         and j.backlog >= qp.min_backlog
     )
     active = sustained or j.stalled
-    within_sla = j.wait_hours < qp.sla_hours
-    back_to_normal = j.excess is not None and j.excess <= qp.fire_growth / 2
+    sla = effective_sla(j, qp)
+    within_sla = j.wait_hours < sla
+    back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2
     not_growing = j.growth is not None and j.growth <= 0 and within_sla
+    still_high = (
+        j.growth is not None
+        and j.excess is not None
+        and j.growth > qp.fire_growth
+        and j.excess > qp.fire_growth
+    )
     clear = (
         not active
+        and not still_high
         and j.resumed
         and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing or not j.judged)
     )
-    breach = hours_to_breach(j, qp.sla_hours)
+    breach = hours_to_breach(j, sla)
     escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours
-    deescalate = j.wait_hours < qp.sla_hours * qp.deescalate_ratio and (
+    deescalate = j.wait_hours < sla * qp.deescalate_ratio and (
         breach is None or breach > qp.critical_margin_hours / qp.deescalate_ratio
     )
     return Observation(
@@ -281,6 +362,7 @@ def signals(
         "hours_to_clear": _finite(j.wait_hours),
         "hours_to_sla_breach": _finite(breach),
         "sla_hours": qp.sla_hours,
+        "normal_wait_hours": _finite(j.normal_wait_hours),
         "learned_week": int(j.learned),
     }
 

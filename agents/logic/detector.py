@@ -190,9 +190,12 @@ def evaluate_minute(
         flows = _queue_flows(queue, sums)
         if flows.in_day > 0 and queue.name not in det.first_inflow_ms:
             det.first_inflow_ms[queue.name] = at_ms
+        first = det.first_inflow_ms.get(queue.name)
+        qi = QUEUE_INDEX[queue.name]
+        if first is not None and det.rhythm.since[qi] is None:
+            det.rhythm.since[qi] = hour_of(first + qp.warmup_ms) + 1
         j = judgements[queue.name] = judge(det.rhythm, queue.name, flows, at_ms, qp, policy)
         obs = observation(j, qp, queue_summary(warehouse, snap.queues[queue.name], j, qp))
-        first = det.first_inflow_ms.get(queue.name)
         if first is None or at_ms - first < qp.warmup_ms:
             obs = replace(obs, active=False)  # not judged yet: no evidence either way
         out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
@@ -312,14 +315,10 @@ def queue_summary(warehouse: str, q: QueueStatus, j: Judgement, qp: QueuePolicy)
 def cascade_observation(
     warehouse: str, det: DetectorState, snap: Snapshot, policy: Policy
 ) -> Observation:
-    firing_queues = [
-        queue
-        for queue in QUEUE_NAMES
-        if (e := det.episodes.get(BACKPRESSURE_KINDS[queue])) is not None and e.phase == FIRING
-    ]
-    critical = any(
-        det.episodes[BACKPRESSURE_KINDS[q]].severity == "critical" for q in firing_queues
-    )
+    """Backpressure in `cascade_min_queues` or more queues at once, counting only alerts that
+    page on their own (firing and critical): a cascade is never made of warnings."""
+    firing_queues = [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
+    critical = bool(firing_queues)
     active = len(firing_queues) >= policy.cascade_min_queues
     signals: dict[str, float | int | str | None] = {
         "queues": ",".join(firing_queues),
@@ -444,10 +443,15 @@ def _working_minutes_per_day(rhythm: Rhythm, at_ms: int, policy: Policy) -> floa
 # ---- the network ------------------------------------------------------------------------------
 
 
+def _pages(det: DetectorState, kind: str) -> bool:
+    """Whether the warehouse's alert of `kind` pages on its own: firing and critical."""
+    episode = det.episodes.get(kind)
+    return episode is not None and episode.phase == FIRING and episode.severity == "critical"
+
+
 def in_backpressure(det: DetectorState) -> bool:
-    """Whether any of the warehouse's backpressure alerts is firing."""
-    kinds = BACKPRESSURE_KINDS.values()
-    return any(e.phase == FIRING and e.kind in kinds for e in det.episodes.values())
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical)."""
+    return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(

@@ -107,12 +107,13 @@ class QueuePolicy:
     the stream begins, so its pressure would look infinite: it is judged only once one full
     service time has passed. 0 for dispatch (parcels leave within the hour)."""
 
-    fire_growth: float = 0.05
-    """Sustained backpressure: the backlog's growth over the last whole day, beyond the growth
-    normal for this hour of the week, as a fraction of a day's throughput (0.05: the wait grows
-    by more than 5% of a day, 1.2 h, per day), and the backlog's excess over its normal for this
-    hour of the week, both above this mark. A backlog that rises in the evening and is gone by
-    noon is the site's rhythm; one higher each morning than the last is not."""
+    fire_growth: float = 0.08
+    """Sustained backpressure: the backlog's growth over the last whole day beyond the growth
+    normal for this hour of the week, and its excess over the normal backlog of this hour of
+    the week, both as a fraction of a day's throughput, must pass this mark (0.08: the wait
+    grows by about 2 h a day; a 10% overload passes it within a day, the week-to-week wobble of
+    a small site's backlog does not). A backlog that rises in the evening and is gone by noon is
+    the site's rhythm; one higher each morning than the last is not."""
 
     stall_ratio: float = 0.5
     """Acute stall: outflow over the last 30 minutes below this fraction of what this site
@@ -193,7 +194,7 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         sla_hours=48.0,
         fire_growth=0.1,
         critical_margin_hours=12.0,
-        warmup_ms=DAY_MS,  # complaints follow late deliveries by a day or more
+        warmup_ms=3 * DAY_MS,  # complaints follow deliveries (1-3 days) by a day or more
     ),
     # Refunds should be paid within three days (consumer-protection rules allow more; customers
     # do not wait that long before they leave).
@@ -203,7 +204,7 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         sla_hours=72.0,
         fire_growth=0.1,
         critical_margin_hours=18.0,
-        warmup_ms=DAY_MS,  # refunds follow complaints
+        warmup_ms=4 * DAY_MS,  # refunds follow complaints
     ),
 }
 

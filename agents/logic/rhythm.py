@@ -28,10 +28,11 @@ HOURS_PER_DAY: Final = 24
 HOURS_PER_WEEK: Final = 7 * HOURS_PER_DAY
 N_QUEUES: Final = len(QUEUE_NAMES)
 QUEUE_INDEX: Final = {name: i for i, name in enumerate(QUEUE_NAMES)}
-# row layout: [minutes, flags, in_0, out_0, backlog_0, in_1, out_1, backlog_1, ...]
+# row layout: [minutes, flags, in_0, out_0, backlog_0, low_0, in_1, out_1, backlog_1, low_1, ...]
 MINUTES, FLAGS, BASE = 0, 1, 2
-IN, OUT, BACKLOG = 0, 1, 2
-ROW_LEN: Final = BASE + 3 * N_QUEUES
+IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a minute of the hour
+WIDTH: Final = 4
+ROW_LEN: Final = BASE + WIDTH * N_QUEUES
 MAX_WAIT_WEEKS: Final = 8  # a wait longer than this many weeks of normal outflow is "never"
 
 
@@ -41,7 +42,7 @@ def hour_of(ms: int) -> int:
 
 
 def _col(queue: int, what: int) -> int:
-    return BASE + 3 * queue + what
+    return BASE + WIDTH * queue + what
 
 
 @dataclass(slots=True)
@@ -51,8 +52,10 @@ class Rhythm:
 
     first_hour: int | None = None
     rows: list[list[int]] = field(default_factory=list)
+    since: list[int | None] = field(default_factory=lambda: [None] * N_QUEUES)
+    """Per queue, the first hour it is learned from (after its warm-up); None: not yet."""
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
-    _cache_hour: int | None = field(default=None, repr=False, compare=False)
+    # values derived from complete rows (cleared whenever a row completes)
 
     # ---- folding -----------------------------------------------------------------------------
 
@@ -74,15 +77,20 @@ class Rhythm:
             return  # older than the running hour: cannot happen with ascending minutes
         while last < hour:
             self.rows.append([0] * ROW_LEN)
+            self._cache.clear()
             last += 1
         row = self.rows[-1]
+        if row[MINUTES] == 59:
+            self._cache.clear()  # the row completes: what was derived from the rows changes
+        first = row[MINUTES] == 0
         row[MINUTES] += 1
         row[FLAGS] |= flagged
         for q, (inflow, outflow, backlog) in enumerate(flows):
-            base = BASE + 3 * q
+            base = BASE + WIDTH * q
             row[base + IN] += inflow
             row[base + OUT] += outflow
             row[base + BACKLOG] = backlog
+            row[base + LOW] = backlog if first else min(row[base + LOW], backlog)
         extra = len(self.rows) - keep_hours
         if extra > 0:
             del self.rows[:extra]
@@ -108,49 +116,51 @@ class Rhythm:
                 return max(0, now_hour - (self.first_hour + i))
         return 0
 
-    def backlog_at(self, queue: int, ms: int) -> float | None:
-        """The queue's backlog at instant `ms`, between the backlogs at the ends of the two
-        hours around it (None where a row is missing)."""
-        end_hour = hour_of(ms) - 1  # the last hour that ended at or before ms
-        frac = (ms % HOUR_MS) / HOUR_MS
-        a = self.row(end_hour)
-        if a is None:
-            return None
-        if frac == 0:
-            return float(a[_col(queue, BACKLOG)])
-        b = self.row(end_hour + 1)
-        if b is None:
-            return None
-        col = _col(queue, BACKLOG)
-        return a[col] * (1 - frac) + b[col] * frac
+    def backlog_end(self, queue: int, hour: int) -> int | None:
+        """The queue's backlog at the end of absolute hour `hour` (None: row not known)."""
+        r = self.row(hour)
+        return None if r is None else r[_col(queue, BACKLOG)]
 
     def total(self, queue: int, what: int, end_hour: int, hours: int) -> int | None:
         """Sum of one column over the `hours` complete rows before `end_hour` (None if any is
         missing). Cached per hour."""
-        key = ("total", queue, what, end_hour, hours)
-        self._fresh(end_hour)
+        return self._span(queue, what, end_hour, hours, lowest=False)
+
+    def low(self, queue: int, end_hour: int, hours: int) -> int | None:
+        """The lowest backlog of the queue over the `hours` complete rows before `end_hour`:
+        its floor over those hours (None if any row is missing). Cached per hour."""
+        return self._span(queue, LOW, end_hour, hours, lowest=True)
+
+    def _span(self, queue: int, what: int, end_hour: int, hours: int, lowest: bool) -> int | None:
+        key = ("span", queue, what, end_hour, hours, lowest)
         if key in self._cache:
             cached: int | None = self._cache[key]
             return cached
         col = _col(queue, what)
-        out: int | None = 0
+        values = []
         for h in range(end_hour - hours, end_hour):
             r = self.row(h)
             if r is None:
-                out = None
-                break
-            out = (out or 0) + r[col]
+                self._cache[key] = None
+                return None
+            values.append(r[col])
+        out = min(values) if lowest else sum(values)
         self._cache[key] = out
         return out
 
-    def typical_day(self, queue: int, end_hour: int, days: int) -> tuple[float, float] | None:
-        """Median daily (inflow, outflow) over the whole days (24-hour blocks ending at hour
-        boundaries `end_hour - 24k`, k = 1..days) that are fully known; None with fewer than
-        two such days."""
+    def typical_day(
+        self, queue: int, end_hour: int, days: int, band: tuple[float, float]
+    ) -> tuple[float, float] | None:
+        """Median daily (inflow, outflow) over the last `days` whole (UTC) days before
+        `end_hour` that are fully known; None with fewer than
+        two such days, or when any of them lies outside `band` times the median (the queue has
+        a weekly rhythm: a closed day, a weekend without deliveries), which a few days cannot
+        teach."""
         ins: list[int] = []
         outs: list[int] = []
-        for k in range(1, days + 1):
-            end = end_hour - HOURS_PER_DAY * k
+        last_day_end = end_hour - end_hour % HOURS_PER_DAY  # whole days: a closed day is seen
+        for k in range(days):
+            end = last_day_end - HOURS_PER_DAY * k
             i = self.total(queue, IN, end, HOURS_PER_DAY)
             o = self.total(queue, OUT, end, HOURS_PER_DAY)
             if i is not None and o is not None:
@@ -158,39 +168,54 @@ class Rhythm:
                 outs.append(o)
         if len(ins) < 2:
             return None
-        return float(median(ins)), float(median(outs))
+        m_in, m_out = float(median(ins)), float(median(outs))
+        low, high = band
+        for i, o in zip(ins, outs, strict=True):
+            if not (low * m_in <= i <= high * m_in and low * m_out <= o <= high * m_out):
+                return None
+        return m_in, m_out
 
     # ---- the learned normal ------------------------------------------------------------------
 
     def normal(self, queue: int, what: int, hour: int, weeks: int) -> float | None:
         """Median of the column over the same hour of the previous `weeks` weeks, from rows
-        complete and not flagged for this queue; None without any."""
+        complete, not flagged for this queue and not before its `since` hour (a queue that starts
+        empty fills up first: that is not its normal); None without any."""
+        since_hour = self.since[queue]
         col = _col(queue, what)
         bit = 1 << queue
         values = []
         for k in range(1, weeks + 1):
-            r = self.row(hour - HOURS_PER_WEEK * k)
+            past = hour - HOURS_PER_WEEK * k
+            if since_hour is None or past < since_hour:
+                break
+            r = self.row(past)
             if r is not None and not r[FLAGS] & bit:
                 values.append(r[col])
         if not values:
             return None
         return float(median(values))
 
-    def normal_backlog_at(self, queue: int, ms: int, weeks: int) -> float | None:
-        """The normal backlog at instant `ms` of the week (between the two hour ends)."""
-        end_hour = hour_of(ms) - 1
-        frac = (ms % HOUR_MS) / HOUR_MS
-        a = self.normal(queue, BACKLOG, end_hour, weeks)
-        b = self.normal(queue, BACKLOG, end_hour + 1, weeks) if frac else a
-        if a is None or b is None:
-            return None
-        return a * (1 - frac) + b * frac
+    def normal_total(
+        self, queue: int, what: int, end_hour: int, hours: int, weeks: int
+    ) -> float | None:
+        """Median over the previous `weeks` weeks of `total` at the same hour of the week, from
+        hours after the queue's `since`; None without any."""
+        since_hour = self.since[queue]
+        values = []
+        for k in range(1, weeks + 1):
+            end = end_hour - HOURS_PER_WEEK * k
+            if since_hour is None or end - hours < since_hour:
+                break
+            value = self.total(queue, what, end, hours)
+            if value is not None:
+                values.append(value)
+        return float(median(values)) if values else None
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
         until every hour of the week has a learned normal."""
         key = ("profile", queue, now_hour)
-        self._fresh(now_hour)
         if key in self._cache:
             cached: list[float] | None = self._cache[key]
             return cached
@@ -222,16 +247,14 @@ class Rhythm:
         self._cache[key] = cum
         return cum
 
-    def _fresh(self, hour: int) -> None:
-        """Drop cached values when a new hour begins (the rows they came from changed)."""
-        if self._cache_hour != hour:
-            self._cache.clear()
-            self._cache_hour = hour
-
     # ---- state -------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {"first": self.first_hour, "rows": [list(r) for r in self.rows]}
+        return {
+            "first": self.first_hour,
+            "since": list(self.since),
+            "rows": [list(r) for r in self.rows],
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Rhythm:
@@ -239,7 +262,9 @@ class Rhythm:
             return cls()
         rows = [[int(v) for v in r][:ROW_LEN] + [0] * (ROW_LEN - len(r)) for r in data["rows"]]
         first = data["first"]
-        return cls(first_hour=None if first is None else int(first), rows=rows)
+        since = [None if v is None else int(v) for v in data.get("since", [])][:N_QUEUES]
+        since += [None] * (N_QUEUES - len(since))
+        return cls(first_hour=None if first is None else int(first), rows=rows, since=since)
 
 
 def wait_hours(

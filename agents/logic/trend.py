@@ -140,7 +140,9 @@ def _growing(complete: Sequence[Day], i: int, n: int, min_backlog: int) -> bool:
         if day.backlog_end < min_backlog:
             return False
         consecutive = before is not None and before.start_ms == day.start_ms - DAY_MS
-        if consecutive and before is not None and day.backlog_end <= before.backlog_end:
+        # grew by more than a tenth of a day's dispatch: the site fell behind, not a busier day
+        margin = day.dispatched / 10
+        if consecutive and before is not None and day.backlog_end <= before.backlog_end + margin:
             return False
     return True
 
