@@ -151,7 +151,7 @@ def _learned_growth(
 
 def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
     backlog = rhythm.backlog_end(qi, hour)
-    inflow = rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)
+    inflow = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY))
     if backlog is None or not inflow:
         return None
     return backlog / inflow
@@ -159,10 +159,21 @@ def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
 
 def _normal_days_of_inflow(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
     backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
-    inflow = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
+    day = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
+    inflow = _inflow_day(rhythm, qi, hour, day)
     if backlog is None or not inflow:
         return None
     return backlog / inflow
+
+
+def _inflow_day(rhythm: Rhythm, qi: int, hour: int, day: float | None) -> float | None:
+    """The inflow of the 24 hours up to `hour`'s end, but never less than the mean day of the
+    week before it: a closed day's trickle (no parcels handed to carriers on a Sunday) must
+    not make a day's backlog look like ten."""
+    week = rhythm.total(qi, IN, hour + 1, HOURS_PER_WEEK)
+    if day is None or week is None:
+        return None
+    return max(float(day), week / 7)
 
 
 def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Policy) -> bool:

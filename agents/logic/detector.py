@@ -193,7 +193,8 @@ def evaluate_minute(
         first = det.first_inflow_ms.get(queue.name)
         qi = QUEUE_INDEX[queue.name]
         if first is not None and det.rhythm.since[qi] is None:
-            det.rhythm.since[qi] = hour_of(first + qp.warmup_ms) + 1
+            # the first day fills an empty queue: learned from after it, and the warm-up
+            det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
         j = judgements[queue.name] = judge(det.rhythm, queue.name, flows, at_ms, qp, policy)
         obs = observation(j, qp, queue_summary(warehouse, snap.queues[queue.name], j, qp))
         if first is None or at_ms - first < qp.warmup_ms:
@@ -210,8 +211,10 @@ def evaluate_minute(
         policy.forecast_history_days,
         busy,
     )
-    flagged = sum(
-        1 << i for i, q in enumerate(QUEUE_NAMES) if BACKPRESSURE_KINDS[q] in det.episodes
+    flagged = sum(  # hours of a firing backpressure teach nothing about the normal
+        1 << i
+        for i, q in enumerate(QUEUE_NAMES)
+        if (e := det.episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
     )
     rows = [(*minute[q], judgements[q].backlog) for q in QUEUE_NAMES]
     det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)

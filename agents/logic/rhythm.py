@@ -192,9 +192,7 @@ class Rhythm:
             r = self.row(past)
             if r is not None and not r[FLAGS] & bit:
                 values.append(r[col])
-        if not values:
-            return None
-        return float(median(values))
+        return _recent_median(values)
 
     def normal_total(
         self, queue: int, what: int, end_hour: int, hours: int, weeks: int
@@ -210,7 +208,7 @@ class Rhythm:
             value = self.total(queue, what, end, hours)
             if value is not None:
                 values.append(value)
-        return float(median(values)) if values else None
+        return _recent_median([float(v) for v in values])
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
@@ -265,6 +263,20 @@ class Rhythm:
         since = [None if v is None else int(v) for v in data.get("since", [])][:N_QUEUES]
         since += [None] * (N_QUEUES - len(since))
         return cls(first_hour=None if first is None else int(first), rows=rows, since=since)
+
+
+def _recent_median(values: Sequence[float]) -> float | None:
+    """The median of values given newest first; of an even count, the newer of the middle two
+    (two weeks disagree: the newer one is the site as it is now, the older may be its first
+    week, which began with empty queues)."""
+    if not values:
+        return None
+    n = len(values)
+    order = sorted(range(n), key=lambda i: (values[i], i))
+    if n % 2:
+        return float(values[order[n // 2]])
+    a, b = order[n // 2 - 1], order[n // 2]
+    return float(values[min(a, b)])
 
 
 def wait_hours(
