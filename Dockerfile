@@ -7,11 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY streams ./streams
 COPY agents ./agents
 COPY ordermon ./ordermon
-RUN pip install . \
+RUN pip install '.[worker]' -c constraints.txt \
     && useradd --system --uid 10001 --home-dir /var/lib/ordermon --create-home ordermon
 
 USER ordermon

@@ -472,6 +472,23 @@ def health() -> Json:
         w=12,
         h=6,
     )
+    b.graph(
+        "Memory (resident)",
+        [target(f"process_resident_memory_bytes{{{JOB}}}", "{{instance}}")],
+        w=12,
+        h=6,
+        unit="bytes",
+        description="Resident memory of each worker. It grows with warehouses and retention; "
+        "steady growth at a steady load is a leak.",
+    )
+    b.graph(
+        "CPU (cores)",
+        [target(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{instance}}")],
+        w=12,
+        h=6,
+        description="CPU seconds per second of each worker. A worker near 1 core is at its "
+        "limit: add workers (up to the partition count).",
+    )
     b.row("Lag")
     b.graph(
         "Consumer lag per topic (messages)",

@@ -64,6 +64,8 @@ class Episode:
     signals: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # at firing
 
     def to_json(self) -> dict[str, Any]:
+        """The episode as in `ordermon backtest --json` (CONTRACT.md)."""
+
         def when(ms: int | None) -> str | None:
             return None if ms is None else format_rfc3339_ms(ms)
 
@@ -72,13 +74,10 @@ class Episode:
             "warehouse": self.warehouse,
             "alert_id": self.alert_id,
             "fired_at": format_rfc3339_ms(self.fired_ms),
-            "resolved_at": None
-            if self.resolved_ms is None
-            else format_rfc3339_ms(self.resolved_ms),
+            "resolved_at": when(self.resolved_ms),
             "severity": self.severity,
-            "critical_at": None
-            if self.critical_ms is None
-            else format_rfc3339_ms(self.critical_ms),
+            "critical_at": when(self.critical_ms),
+            "signals": self.signals,
         }
 
 

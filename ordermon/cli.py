@@ -14,17 +14,30 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
+from aiokafka.errors import KafkaError
 
-from ordermon.config import ConfigError, Settings, documented
+from ordermon.config import ConfigError, Settings, documented, in_effect
 from ordermon.logging import log_config
 
 
 def fail(message: str) -> NoReturn:
     click.echo(f"ordermon: {message}", err=True)
     sys.exit(2)
+
+
+def require_worker_extra(what: str) -> None:
+    """One line, not an ImportError, when a monitor command runs on the base (publisher) install."""
+    import importlib.util
+
+    missing = [m for m in ("faust", "prometheus_client") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail(
+            f"{what} needs the monitor's packages ({', '.join(missing)} missing): "
+            "pip install 'ordermon[worker]'"
+        )
 
 
 def load_settings(with_policy: bool = False) -> Settings:
@@ -90,9 +103,20 @@ def broker(port: int, partitions: int | None) -> None:
         click.echo("broker stopped")
 
 
-@main.command()
+def _settings_epilog() -> str:
+    """Every setting, for `worker --help` (\b keeps click from re-wrapping the lines)."""
+    lines = ["\b", "Settings (environment variables; `ordermon settings` shows those in effect):"]
+    lines += [f"  {name:<36} {default!s:<14} {doc}" for name, default, doc in documented()]
+    return "\n".join(lines)
+
+
+@main.command(epilog=_settings_epilog())
 def worker() -> None:
-    """Run one monitor worker (a Faust worker) until stopped."""
+    """Run one monitor worker (a Faust worker) until stopped.
+
+    Configured by ORDERMON_ environment variables (below) and a policy file
+    (ORDERMON_POLICY_FILE, ORDERMON_POLICY_*: see the README's policy section)."""
+    require_worker_extra("ordermon worker")
     from ordermon.kafka import KafkaUnavailable, preflight
     from streams.errors import PartitionsMismatch
 
@@ -252,13 +276,164 @@ def backtest(file: str, policy_file: str | None, as_json: bool) -> None:
 @click.option("--speed", type=float, default=None, help="event-time seconds per second")
 def demo(duration: float, days: float | None, speed: float | None) -> None:
     """Broker, worker and the jd2008 scenario with a live view; ends by itself."""
+    require_worker_extra("ordermon demo")
     from ordermon.demo import run_demo
 
     sys.exit(run_demo(duration=duration, days=days, speed=speed))
 
 
 @main.command("settings")
-def show_settings() -> None:
-    """List every ORDERMON_ variable with its default and meaning."""
-    for name, default, doc in documented():
-        click.echo(f"{name:<34} {default!s:<18} {doc}")
+@click.option("--defaults", is_flag=True, help="the defaults, not the values in effect")
+def show_settings(defaults: bool) -> None:
+    """Every ORDERMON_ variable with the value in effect here (secrets as ***) and its meaning;
+    `*` marks a value set in the environment."""
+    if defaults:
+        for name, default, doc in documented():
+            click.echo(f"{name:<36} {default!s:<18} {doc}")
+        return
+    try:
+        rows = in_effect(os.environ)
+    except ConfigError as exc:
+        fail(f"invalid setting {exc}")
+    for name, value, is_set, doc in rows:
+        click.echo(f"{name:<36} {'*' if is_set else ' '} {value:<18} {doc}")
+
+
+@main.group()
+def deadletters() -> None:
+    """Look at rejected messages (`list`), and send them again once fixed (`replay`)."""
+
+
+def _selection_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--reason", "reasons", multiple=True, help="only this reason (repeat)"),
+            click.option(
+                "--topic", "topics", multiple=True, help="only this source topic (repeat)"
+            ),
+            click.option("--since", help="received at or after (RFC 3339)"),
+            click.option("--until", help="received before (RFC 3339)"),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _selection(
+    settings: Settings,
+    reasons: tuple[str, ...],
+    topics: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+) -> Any:
+    from ordermon.deadletters import Selection
+    from streams.timefmt import parse_rfc3339_ms
+    from streams.topics import TopicNames
+
+    bounds: list[int | None] = []
+    for flag, text in (("--since", since), ("--until", until)):
+        ms = parse_rfc3339_ms(text) if text is not None else None
+        if text is not None and ms is None:
+            fail(f"{flag} {text!r} is not an RFC 3339 time, e.g. 2026-11-22T08:15:00Z")
+        bounds.append(ms)
+    return Selection(
+        reasons=frozenset(reasons),
+        topics=frozenset(topics),
+        since_ms=bounds[0],
+        until_ms=bounds[1],
+        names=TopicNames(settings.topic_prefix),
+    )
+
+
+def _read_letters(settings: Settings) -> Any:
+    from ordermon.deadletters import read_letters
+    from ordermon.kafka import KafkaUnavailable
+
+    try:
+        letters, bad = asyncio.run(read_letters(settings))
+    except KafkaUnavailable as exc:
+        fail(str(exc))
+    except KafkaError as exc:
+        fail(f"cannot read the dead-letter topic from {settings.kafka}: {exc!r}")
+    for line in bad:
+        click.echo(f"ordermon: {line}", err=True)
+    return letters
+
+
+@deadletters.command("list")
+@_selection_options
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line (replay --file)")
+def deadletters_list(
+    reasons: tuple[str, ...],
+    topics: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """List the dead letters: where each message came from, when, and why it was rejected."""
+    import orjson
+
+    settings = load_settings()
+    selection = _selection(settings, reasons, topics, since, until)
+    chosen = [x for x in _read_letters(settings) if selection.matches(x)]
+    for letter in chosen:
+        if as_json:
+            click.echo(orjson.dumps(letter.to_json()).decode())
+        else:
+            wire = letter.to_json()
+            click.echo(
+                f"{wire['received_at'] or '-':<24} {letter.source_topic}[{letter.partition}]"
+                f"@{letter.offset:<8} {letter.reason:<18} {letter.error}"
+            )
+    click.echo(f"{len(chosen)} dead letters", err=True)
+
+
+@deadletters.command("replay")
+@_selection_options
+@click.option(
+    "--file",
+    "corrections",
+    type=click.File("r", encoding="utf-8"),
+    help="corrected messages: the JSON lines of `list --json`, edited (only these are sent)",
+)
+@click.option("--dry-run", is_flag=True, help="say what would be sent, send nothing")
+def deadletters_replay(
+    reasons: tuple[str, ...],
+    topics: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    corrections: Any,
+    dry_run: bool,
+) -> None:
+    """Send the selected dead letters' messages again to their source topics.
+
+    Idempotent: a letter already replayed (recorded on ordermon.deadletter.replayed) is skipped."""
+    from ordermon.deadletters import LetterError, plan, read_corrections, read_replayed, send
+    from ordermon.kafka import KafkaUnavailable
+
+    settings = load_settings()
+    selection = _selection(settings, reasons, topics, since, until)
+    try:
+        fixed = read_corrections(corrections) if corrections is not None else None
+    except LetterError as exc:
+        fail(f"{corrections.name}: {exc}")
+    letters = _read_letters(settings)
+    try:
+        replayed = asyncio.run(read_replayed(settings))
+        todo = plan(letters, selection, replayed, fixed)
+        for (topic, partition, offset), why in todo.skipped:
+            click.echo(f"skipped {topic}[{partition}]@{offset}: {why}", err=True)
+        for replay in todo.send:
+            topic, partition, offset = replay.source
+            verb = "would send" if dry_run else "sending"
+            click.echo(f"{verb} {topic}[{partition}]@{offset} to {replay.topic}")
+        sent = 0 if dry_run else asyncio.run(send(settings, todo.send))
+    except KafkaUnavailable as exc:
+        fail(str(exc))
+    except KafkaError as exc:
+        fail(
+            f"replay stopped, Kafka at {settings.kafka} failed: {exc!r}; run it again: "
+            "what was sent is recorded and will be skipped"
+        )
+    what = f"{len(todo.send)} would be sent" if dry_run else f"{sent} sent"
+    click.echo(f"{what}, {len(todo.skipped)} skipped", err=True)

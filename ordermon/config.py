@@ -221,6 +221,18 @@ class Settings:
         }
 
 
+def in_effect(env: Mapping[str, str]) -> list[tuple[str, str, bool, str]]:
+    """(variable, value in effect, set in `env`?, meaning) of every setting, secrets as ***;
+    ConfigError naming the first bad value."""
+    settings = Settings.from_env(env)
+    shown = settings.redacted()
+    out = []
+    for f in fields(Settings):
+        name = PREFIX + f.metadata["env"]
+        out.append((name, str(shown[f.name]), bool(env.get(name)), f.metadata["doc"]))
+    return out
+
+
 def documented() -> list[tuple[str, Any, str]]:
     """(variable, default, meaning) of every setting, for the README and `ordermon settings`."""
     return [(PREFIX + f.metadata["env"], f.default, f.metadata["doc"]) for f in fields(Settings)]

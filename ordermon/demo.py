@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,16 +70,24 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
     print(f"  broker 127.0.0.1:{broker.port}, worker {base}, logs in {workdir}")
     broker.start()
     worker_log = open(workdir / "worker.log", "wb")  # noqa: SIM115
+    # The worker runs in a session of its own: Ctrl-C reaches only the demo, which stops it.
     worker = subprocess.Popen(
         [sys.executable, "-m", "ordermon", "worker"],
         env=env,
         stdout=worker_log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     stats = SimStats()
     code = 0
     last: list[dict[str, Any]] = []
+    interrupted = {"now": False}
+
+    def on_interrupt(*_: object) -> None:
+        interrupted["now"] = True
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
         if not wait_ready(base, worker, min(deadline, time.monotonic() + 90)):
             print(f"the worker did not become ready; see {workdir / 'worker.log'}")
@@ -92,7 +101,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
             nonlocal last
             task = asyncio.create_task(simulate())
             shown = 0.0
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not interrupted["now"]:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(OSError, ValueError):
                     last = await asyncio.to_thread(fetch, base + "/warehouses")
@@ -118,6 +127,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
                 raise task.exception()  # type: ignore[misc]
 
         asyncio.run(main())
+        if interrupted["now"]:
+            print("\ninterrupted")
+            return 130
         alerts: list[dict[str, Any]] = []
         with contextlib.suppress(OSError, ValueError):
             alerts = fetch(base + "/alerts")
@@ -130,9 +142,13 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         for a in alerts:
             print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
     except (RuntimeError, OSError) as exc:
+        if interrupted["now"]:
+            print("\ninterrupted")
+            return 130
         print(f"demo failed: {exc}")
         code = 1
     finally:
+        signal.signal(signal.SIGINT, previous)
         worker.terminate()
         try:
             worker.wait(15)

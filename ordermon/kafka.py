@@ -83,6 +83,22 @@ async def ensure_topics(settings: Settings, timeout: float = 10.0) -> dict[str, 
     return {t: counts[t] for t in topic_names.inputs}
 
 
+async def ensure_topic(
+    settings: Settings, topic: str, partitions: int = 1, timeout: float = 10.0
+) -> None:
+    """Create `topic` (a full name) with `partitions` when it does not exist yet."""
+    if (await partition_counts(settings, [topic], timeout))[topic] is not None:
+        return
+    admin = await _admin(settings, timeout)
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, settings.replication_factor)])
+        log.info("created topic %s with %d partitions", topic, partitions)
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
 async def preflight(settings: Settings, create: bool = True) -> int:
     """The input topics' common partition count; PartitionsMismatch naming each when they differ."""
     if create:

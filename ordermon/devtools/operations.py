@@ -27,6 +27,10 @@ Faults are parameters of a site (`dispatch_windows`, `complaint_steps`, `silent_
 the simulation knows (when a backlog has cleared after a fault) are filled in as the run goes:
 read `Run.truths` after the events are exhausted.
 
+A scenario starts empty (nothing in flight: deliveries begin a day in, complaints behind them)
+unless it has `warmup_days`: those are simulated before `start_ms` and not sent, so parcels,
+complaints and refunds are already under way when the stream begins, as in a real deployment.
+
 Nothing here reads a clock or does I/O. Time of day is the site's local time (`utc_offset_ms`,
 UTC by default). Times are integer milliseconds since the epoch.
 """
@@ -199,6 +203,7 @@ class Scenario:
     seed: int = 0
     start_ms: int = START_MS
     truths: tuple[Truth, ...] = ()
+    warmup_days: float = 0.0  # simulated before start_ms, not sent: parcels already in flight
 
     @property
     def end_ms(self) -> int:
@@ -241,10 +246,12 @@ class Run:
         sims = [_SiteSim(sc, site, self) for site in sc.sites]
         heap: list[tuple[int, int, str, bytes, bytes, int]] = []
         seq = 0
-        t = sc.start_ms
+        t = sc.start_ms - round(sc.warmup_days * DAY_MS / MINUTE_MS) * MINUTE_MS
         while t < sc.end_ms:
             for sim in sims:
                 for occurred, arrival, topic, value in sim.minute(t):
+                    if occurred < sc.start_ms:
+                        continue  # the warm-up is not sent
                     seq += 1
                     heapq.heappush(heap, (arrival, seq, topic, sim.key, value, occurred))
             while heap and heap[0][0] < t:
@@ -545,6 +552,7 @@ class _SiteSim:
         pile, self.pile = self.pile, []
         for i, n in enumerate(pile):
             self.schedule(t + (i * SCAN_SPREAD_MS) // len(pile), _SCAN, n)
+        self.caught_up(t + SCAN_SPREAD_MS, "pickup")
 
     def serve(
         self, t: int, rate: float, q: deque[tuple[int, int, int]]
@@ -583,9 +591,13 @@ class _SiteSim:
 
     def caught_up(self, t: int, queue: str) -> None:
         """The team had capacity to spare this minute: any fault on this queue that has ended
-        has now cleared."""
+        has now cleared. At a site with carrier pickups, the parcels still wait for the next
+        pickup: the dispatch queue clears when its scans are done (see `collect`)."""
         for i, (q, after) in list(self.watch.items()):
             if q == queue and t >= after:
+                if queue == "dispatch" and self.pickups:
+                    self.watch[i] = ("pickup", after)
+                    continue
                 self.run.truths[i] = replace(self.run.truths[i], cleared_ms=t)
                 del self.watch[i]
 
@@ -600,8 +612,9 @@ class _SiteSim:
             arrival = max(last[topic], occurred + self.lag[topic])
             last[topic] = arrival
             out.append((occurred, arrival, TOPICS[topic], value.encode()))
-            key = (self.wh, TOPICS[topic])
-            self.run.counts[key] = self.run.counts.get(key, 0) + 1
+            if occurred >= self.start:
+                key = (self.wh, TOPICS[topic])
+                self.run.counts[key] = self.run.counts.get(key, 0) + 1
         self.out.clear()
         return out
 

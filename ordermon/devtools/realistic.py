@@ -192,7 +192,7 @@ def demand_growth(
         Truth(
             "forecast_overload",
             warehouse,
-            fault_start_ms=START_MS,
+            fault_start_ms=_at(crossing_day),  # detection time < 0: days ahead
             fire_from_ms=_at(crossing_day - 14),
             fire_by_ms=_at(crossing_day - 5),
             value=site.capacity_per_day(),
@@ -315,7 +315,7 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
             Truth(
                 "forecast_overload",
                 wh,
-                fault_start_ms=START_MS,
+                fault_start_ms=_at(crossing),  # detection time < 0: days ahead
                 fire_from_ms=_at(crossing - 14),
                 fire_by_ms=_at(crossing - 2),
                 value=site.capacity_per_day(),

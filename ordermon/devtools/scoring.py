@@ -13,7 +13,8 @@ in, numbers out.
 - **Recall**: required truths caught / required truths; caught = an episode of the truth's kind
   and warehouse (any severity) first fired within [`fire_from_ms`, `fire_by_ms`] (no limit when
   `fire_by_ms` is None). None when the scenario has no required truth.
-- **Detection time**: that first fire minus `fault_start_ms`.
+- **Detection time**: that first fire minus `fault_start_ms` (for `forecast_overload` the fault
+  starts at the crossing, so a forecast days ahead has a negative detection time).
 - **Reset time**: that episode's resolve minus `cleared_ms` (None while either is missing).
 - **Resolved early**: that episode resolved before the fault ended (`fault_end_ms`, or the run's
   end for a fault that lasts).
@@ -171,11 +172,21 @@ def score(
     )
 
 
-def _minutes(values: list[int]) -> str:
+def duration(ms: float) -> str:
+    """A signed duration for people: minutes up to 2 h, hours up to 2 days, then days."""
+    size = abs(ms)
+    if size < 2 * 3_600_000:
+        return f"{ms / 60_000:.0f} min"
+    if size < 2 * DAY_MS:
+        return f"{ms / 3_600_000:.1f} h"
+    return f"{ms / DAY_MS:.1f} d"
+
+
+def _span(values: list[int]) -> str:
     if not values:
         return "-"
-    lo, hi = min(values) / 60_000, max(values) / 60_000
-    return f"{lo:.0f}" if round(lo) == round(hi) else f"{lo:.0f}-{hi:.0f}"
+    lo, hi = duration(min(values)), duration(max(values))
+    return lo if lo == hi else f"{lo} to {hi}"
 
 
 def _share(value: float | None) -> str:
@@ -185,7 +196,7 @@ def _share(value: float | None) -> str:
 def table(scores: Sequence[Score]) -> str:
     """A markdown table, one row per scenario (seeds pooled): what the README shows."""
     rows = [
-        "| scenario | seeds | pages | precision | recall | detection (min) | reset (min) "
+        "| scenario | seeds | pages | precision | recall | detection | reset "
         "| episodes / site / 14 d |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -203,6 +214,6 @@ def table(scores: Sequence[Score]) -> str:
         rate = sum(s.episodes_per_site_per_14_days for s in group) / len(group)
         rows.append(
             f"| {name} | {len(group)} | {pages} | {_share(precision)} | {_share(recall)} "
-            f"| {_minutes(detection)} | {_minutes(reset)} | {rate:.1f} |"
+            f"| {_span(detection)} | {_span(reset)} | {rate:.1f} |"
         )
     return "\n".join(rows)

@@ -15,7 +15,8 @@ from streams.flows import INPUT_TOPICS
 from streams.topics import ALERTS, DEADLETTER
 from tests.ops.opslib import COMPOSE, PROMETHEUS, ROOT, load_yaml
 
-SERVICES: dict[str, Any] = load_yaml(COMPOSE)["services"]
+COMPOSE_FILE: dict[str, Any] = load_yaml(COMPOSE)
+SERVICES: dict[str, Any] = COMPOSE_FILE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 WEB_PORT = Settings().web_port
 
@@ -113,6 +114,26 @@ def test_topics_service_creates_every_topic_with_one_partition_count() -> None:
         assert condition == "service_completed_successfully"
 
 
+def mount_targets(service: dict[str, Any]) -> set[str]:
+    """The container paths a service mounts (named, anonymous or bind)."""
+    return {v.split(":")[1] if ":" in v else v for v in service.get("volumes", [])}
+
+
+def test_state_that_must_persist_lives_on_volumes() -> None:
+    """Kafka writes its log where its volume is; each worker keeps its data dir on a volume."""
+    kafka = SERVICES["kafka"]
+    assert environment(kafka)["KAFKA_LOG_DIRS"] in mount_targets(kafka)
+    named = {v.split(":")[0] for v in kafka["volumes"] if ":" in v}
+    assert named <= set(COMPOSE_FILE["volumes"]), "named volumes are declared"
+    worker = SERVICES["worker"]
+    env = environment(worker)
+    assert env["ORDERMON_DATA_DIR"] in mount_targets(worker)
+    store = env["ORDERMON_STORE"]
+    assert store.startswith("${ORDERMON_STORE:-") and "rocksdict://" in store
+    # one volume per replica: a named one would be shared by every `--scale` replica
+    assert all(":" not in v for v in worker["volumes"]), "worker volumes are anonymous"
+
+
 def test_bind_mounts_exist() -> None:
     for name, service in SERVICES.items():
         for volume in service.get("volumes", []):
@@ -164,7 +185,11 @@ def test_dockerfile() -> None:
     assert users and users[-1] not in ("root", "0")
     (health,) = [rest for word, rest in steps if word == "HEALTHCHECK"]
     assert "/healthz" in health
-    assert any(word == "RUN" and "pip install ." in rest for word, rest in steps)
+    # the monitor's extra, at the versions CI tested
+    assert any(
+        word == "RUN" and "pip install '.[worker]' -c constraints.txt" in rest
+        for word, rest in steps
+    )
     for word, rest in steps:
         if word == "COPY":
             for source in rest.split()[:-1]:
@@ -177,6 +202,13 @@ def test_dockerignore_keeps_what_the_image_needs() -> None:
         for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     }
-    for needed in ("pyproject.toml", "README.md", "streams", "agents", "ordermon"):
+    for needed in (
+        "pyproject.toml",
+        "README.md",
+        "constraints.txt",
+        "streams",
+        "agents",
+        "ordermon",
+    ):
         assert needed not in ignored
     assert {".git", ".venv"} <= ignored

@@ -279,3 +279,43 @@ def test_values_are_compact_json_objects_with_the_contract_fields() -> None:
     assert topic == "orders" and obj["warehouse"] == key.decode()
     assert set(obj) >= {"event_id", "status", "order_id", "warehouse", "occurred_at"}
     assert replace(realistic.fleet()[0], orders_per_day=1).orders_per_day == 1
+
+
+def test_a_team_with_a_backlog_works_at_its_capacity(healthy: list[Message]) -> None:
+    """Monday morning at FRA-1 (closed on Sunday): the backlog keeps the team busy, so it
+    dispatches what its capacity allows, no more and not much less."""
+    site = realistic.fleet(SMALL)[0]
+    per_hour = site.capacity_per_working_day() / 16  # two shifts, 07-23
+    start = START_MS + 7 * DAY_MS + 8 * HOUR_MS  # second Monday, 08:00-11:00
+    sent = sum(
+        1
+        for m in healthy
+        if m.key == b"FRA-1"
+        and b'"dispatched"' in m.value
+        and start <= m.occurred_at_ms < start + 3 * HOUR_MS
+    )
+    assert 0.85 * 3 * per_hour < sent < 1.15 * 3 * per_hour
+
+
+def test_at_a_pickup_site_an_overload_clears_when_the_pickup_takes_the_parcels() -> None:
+    """LYS-2 (pickups 10:00, 15:00, 20:00) catches up after its overload; the backlog the
+    monitor sees clears only when the next pickup's scans are done."""
+    run = realistic.dispatch_overload(days=13, scale=SMALL).run()
+    for _ in run.wire():
+        pass
+    (truth,) = run.truths
+    assert truth.cleared_ms is not None and truth.fault_end_ms is not None
+    assert truth.cleared_ms > truth.fault_end_ms
+    minute = _local_minute(truth.cleared_ms)
+    assert minute in {p + 20 for p in realistic.PICKUPS}
+
+
+def test_a_warm_start_sends_parcels_already_in_flight_but_nothing_before_the_start() -> None:
+    cold = realistic.healthy(days=1, scale=SMALL)
+    warm = replace(cold, warmup_days=3)
+    cold_flows = Counter(orjson.loads(m.value)["status"] for m in cold.run().messages())
+    warm_messages = list(warm.run().messages())
+    warm_flows = Counter(orjson.loads(m.value)["status"] for m in warm_messages)
+    assert min(m.occurred_at_ms for m in warm_messages) >= START_MS
+    assert cold_flows["delivered"] == 0 < warm_flows["delivered"]  # carriers take 1-3 days
+    assert warm_flows["resolved"] > 0

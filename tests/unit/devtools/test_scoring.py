@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ordermon.backtest import Episode, episodes
 from ordermon.devtools.operations import Truth
-from ordermon.devtools.scoring import score, table
+from ordermon.devtools.scoring import duration, score, table
 from streams.outputs import Alert
 
 H = 3_600_000
@@ -49,7 +51,7 @@ OVERLOAD = Truth(
 FORECAST = Truth(
     "forecast_overload",
     "FRA-1",
-    fault_start_ms=0,
+    fault_start_ms=20 * D,
     fire_from_ms=6 * D,
     fire_by_ms=15 * D,
     value=20_000.0,
@@ -161,7 +163,7 @@ ROWS = [
         (FORECAST,),
         None,
         1.0,
-        [240],
+        [-240],
         [],
         0,
         0.25,
@@ -238,4 +240,58 @@ def test_the_table_pools_seeds() -> None:
               start_ms=0, end_ms=END, sites=4, seed=0)  # fmt: skip
     b = score("overload", (), (OVERLOAD,), start_ms=0, end_ms=END, sites=4, seed=1)
     text = table([a, b])
-    assert "| overload | 2 | 1 | 100% | 50% | 360 | 30 | 0.1 |" in text
+    assert "| overload | 2 | 1 | 100% | 50% | 6.0 h | 30 min | 0.1 |" in text
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "0 min"),
+        (90 * 60_000, "90 min"),
+        (3 * H, "3.0 h"),
+        (-13 * D, "-13.0 d"),
+        (2 * D, "2.0 d"),
+    ],
+)
+def test_durations_read_for_people(ms: int, text: str) -> None:
+    assert duration(ms) == text
+
+
+KINDS = ("dispatch_backpressure", "service_backpressure", "cascade", "forecast_overload")
+SITES = ("FRA-1", "LYS-2")
+
+
+@st.composite
+def episode_lists(draw: st.DrawFn) -> list[Episode]:
+    out = []
+    for i in range(draw(st.integers(0, 12))):
+        fired = draw(st.integers(0, 14 * 24 * 60))
+        length = draw(st.none() | st.integers(1, 3 * 24 * 60))
+        out.append(
+            Episode(
+                draw(st.sampled_from(KINDS)),
+                draw(st.sampled_from(SITES)),
+                f"a{i}",
+                fired * 60_000,
+                None if length is None else (fired + length) * 60_000,
+                draw(st.sampled_from(("warning", "critical"))),
+                None,
+            )
+        )
+    return out
+
+
+@given(episode_lists(), st.booleans())
+def test_scores_stay_in_range_and_unexplained_kinds_are_false(
+    eps: list[Episode], with_truth: bool
+) -> None:
+    truths = (OVERLOAD,) if with_truth else ()
+    s = score("p", eps, truths, start_ms=0, end_ms=END, sites=2)
+    assert 0 <= s.true_pages <= s.pages <= s.episodes == len(eps)
+    assert s.precision is None or 0.0 <= s.precision <= 1.0
+    assert s.recall is None or s.recall in (0.0, 1.0)
+    for e in eps:
+        if e.warehouse != "LYS-2" or e.kind not in ("dispatch_backpressure", "cascade"):
+            assert e in s.false
+    if not with_truth:
+        assert len(s.false) == len(eps) and s.recall is None

@@ -135,6 +135,19 @@ def test_batch_histogram(registry: CollectorRegistry) -> None:
     assert registry.get_sample_value("ordermon_batch_seconds_bucket", {"le": "0.005"}) == 1
 
 
+def test_the_process_and_the_build_are_on_the_page(registry: CollectorRegistry) -> None:
+    """Memory and CPU of the worker, and which version runs, like any service's."""
+    import platform
+
+    from ordermon import __version__
+
+    Metrics.create(registry)
+    assert registry.get_sample_value("process_resident_memory_bytes", {}) > 0
+    assert registry.get_sample_value("process_cpu_seconds_total", {}) >= 0
+    labels = {"version": __version__, "python": platform.python_version()}
+    assert registry.get_sample_value("ordermon_build_info", labels) == 1
+
+
 def test_registries_are_independent() -> None:
     a, b = CollectorRegistry(), CollectorRegistry()
     Metrics.create(a).events.labels(topic="orders", status="placed", warehouse="X").inc()
