@@ -53,13 +53,13 @@ class QueuePolicy:
     """Thresholds of one queue's `<queue>_backpressure` alert."""
 
     fire_pressure: float = 1.10
-    """Inflow/outflow ratio (no unit) above which the queue is in backpressure. 1.10: a queue
-    that takes in 10% more than it sends out for a whole horizon is falling behind, while
-    15-minute rates of a healthy queue wobble by a few percent around 1."""
+    """Inflow/outflow ratio (no unit) over the stall window (30 min) above which an outflow far
+    below normal is a stall (inflow goes on); 1.10, a few percent above the wobble of a healthy
+    queue's rates."""
 
     clear_pressure: float = 1.00
-    """Ratio below which the backpressure is over (hysteresis: below `fire_pressure`). 1.00: at
-    or below it the backlog no longer grows."""
+    """Ratio at or below which a stall is over (hysteresis: below `fire_pressure`); 1.00: the
+    backlog no longer grows."""
 
     min_backlog: int = 100
     """Items waiting (parcels, complaints, refunds) below which no alert fires, so that a
@@ -84,28 +84,14 @@ class QueuePolicy:
     between severities around one mark)."""
 
     min_events: int = 40
-    """Inflow plus outflow events a rate window must hold before the queue's pressure is
-    trusted. The window starts at the evaluation horizon and doubles (1 h, 2 h, 4 h, 8 h) until
-    it holds this many: a ratio of two counts of 4 is noise (Poisson: +-50%), of 40 is +-16%.
-    A queue that has fewer even in its longest window is not judged."""
-    min_window_ms: int = 0
-    """The shortest rate window (milliseconds) the queue is judged over; 0 means the evaluation
-    horizon. A queue whose outflow follows its inflow by days (parcels in transit) swings with
-    the daily cycle over any shorter window: the delivery queue is judged over a whole day."""
-    max_window_ms: int = 8 * HOUR_MS
-    """The longest rate window (milliseconds) a quiet queue may be judged over: 8 h (24 h for
-    a queue whose `min_window_ms` is a day)."""
-    clear_window_ms: int = DAY_MS
-    """Milliseconds: besides the pressure now, the pressure over this window must be at or below
-    `clear_pressure` for the backpressure to be over (unless the queue is drained): a day, so
-    that the calm of a night, when few orders come and the team catches up a little, does not
-    resolve a backlog that grows from one day to the next. One of 15 min, 1 h, 2 h, 4 h, 8 h or
-    24 h (the windows the detector keeps); any other value means the pressure now alone."""
+    """Items the normal outflow of the stall window (30 min) must hold before a stall is judged
+    at all: a ratio of two counts of 4 is noise (Poisson: +-50%), of 40 is +-16%. A queue that
+    small is judged over whole days only (sustained growth)."""
     warmup_ms: int = 0
-    """Milliseconds of event time after the queue's first inflow before it is judged at all.
-    A queue whose items legitimately take days (a parcel in transit) has no outflow yet when
-    the stream begins, so its pressure would look infinite: it is judged only once one full
-    service time has passed. 0 for dispatch (parcels leave within the hour)."""
+    """Milliseconds of event time after the queue's first inflow before it is judged or learned
+    from at all (and never its first day, when it fills up from empty). A queue whose items
+    legitimately take days (a parcel in transit) has no outflow yet when the stream begins: it
+    is judged only once one full service time has passed. 0 for dispatch."""
 
     fire_growth: float = 0.08
     """Sustained backpressure: the backlog's growth over the last whole day beyond the growth
@@ -148,15 +134,6 @@ class QueuePolicy:
                 f"must not exceed min_backlog ({self.min_backlog})",
             )
         _at_least("min_events", self.min_events, 0)
-        _positive("max_window_ms", self.max_window_ms)
-        _at_least("min_window_ms", self.min_window_ms, 0)
-        _at_least("clear_window_ms", self.clear_window_ms, 0)
-        if self.min_window_ms > self.max_window_ms:
-            raise PolicyError(
-                "min_window_ms",
-                self.min_window_ms,
-                f"must not exceed max_window_ms ({self.max_window_ms})",
-            )
         _positive("sla_hours", self.sla_hours)
         _at_least("critical_margin_hours", self.critical_margin_hours, 0)
         if not 0 < self.deescalate_ratio < 1:
@@ -177,15 +154,10 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         sla_hours=72.0,
         critical_margin_hours=18.0,
         warmup_ms=4 * DAY_MS,  # the longest normal transit, and a day of window
-        # Judged over a whole day. Deliveries follow hand-overs by 1-3 days, so a weekly cycle
-        # alone puts the day's ratio near 1 / (weekend share): 2.5 on a Monday after a weekend
-        # at 40%. A carrier failure shows as a collapse of deliveries: three times as many
-        # parcels handed over as delivered for a whole day.
-        fire_pressure=3.0,
-        clear_pressure=1.5,
-        fire_growth=0.25,  # transit times swing with the weekday mix of hand-overs
-        min_window_ms=DAY_MS,
-        max_window_ms=DAY_MS,
+        # Deliveries follow hand-overs by 1-3 days: parcels in transit swing with the weekday
+        # mix of hand-overs (and carriers that do not deliver on Sundays) by a fifth of a day
+        # from one week to the next; a carrier failure piles up whole days.
+        fire_growth=0.25,
     ),
     # A complaint should get an answer within two days; dozens waiting is already a queue.
     "service": QueuePolicy(

@@ -46,7 +46,6 @@ POLICY = Policy.from_mapping(
                 "drained_backlog": 10,
                 "sla_hours": 0.5,
                 "critical_margin_hours": 0.25,
-                "clear_window_ms": 0,  # the tables judge the clear on the pressure now alone
             },
             "service": {
                 "min_backlog": 20,
@@ -54,7 +53,6 @@ POLICY = Policy.from_mapping(
                 "sla_hours": 2,
                 "critical_margin_hours": 0.25,
                 "warmup_ms": 0,  # the tables start with a working service team
-                "clear_window_ms": 0,
             },
         },
     }
