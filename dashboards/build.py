@@ -1,29 +1,182 @@
-"""Writes the Grafana dashboards in dashboards/grafana/*.json: the dashboards as code.
+"""Renders ordermon's monitoring bundle from one config, the way monitoring mixins do.
 
-Run from the repository root after changing a panel: ``.venv/bin/python dashboards/build.py``.
-A test (tests/ops/test_dashboards.py) fails when the JSON files and this script disagree.
-The queues' inflow and outflow panels come from `streams.flows.QUEUES`, so they follow the code.
+    python dashboards/build.py                                  # the repository's own files
+    python dashboards/build.py --config my.toml --out DIR       # your installation's
+
+The config (dashboards/config.toml: job selector, runbook and dashboard base URLs) goes into
+the Grafana dashboards (grafana/*.json), the Prometheus rules and their unit tests
+(prometheus/rules.yml, rules.test.yml, from templates/) and the worker's settings (worker.env:
+ORDERMON_RUNBOOK_URL, ORDERMON_DASHBOARD_URL). A test (tests/ops/test_dashboards.py) fails when
+the committed files and what this script renders from dashboards/config.toml disagree.
+
+Every dashboard imports into any Grafana: its panels use a `$datasource` variable, `__inputs`
+asks the import UI for a Prometheus (it becomes the variable's default), and `$job`/`$instance`
+narrow every query to the workers the selector finds. The queues' inflow and outflow panels come
+from `streams.flows.QUEUES`, so they follow the code.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
+import re
 import sys
+import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
-from streams.flows import QUEUES  # noqa: E402
 
-DATASOURCE_UID = "ordermon-prometheus"  # grafana/provisioning/datasources.yml
-DS = {"type": "prometheus", "uid": DATASOURCE_UID}
-JOB = 'job="ordermon"'  # prometheus/prometheus.yml
+def _load_flows() -> Any:
+    """streams/flows.py on its own (standard library only), not the `streams` package (which
+    needs orjson): rendering needs Python and the repository, nothing installed."""
+    spec = importlib.util.spec_from_file_location(
+        "_ordermon_flows", HERE.parent / "streams" / "flows.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
+
+
+QUEUES = _load_flows().QUEUES
+
+DEFAULT_CONFIG = HERE / "config.toml"
+TEMPLATES = HERE / "templates"
+GRAFANA_VERSION = "11.2.0"  # the oldest Grafana the JSON is written for (docker-compose: 11.2.2)
+DS_INPUT = "DS_PROMETHEUS"  # the import UI's datasource input
+DS_REF = "${" + DS_INPUT + "}"
+DS = {"type": "prometheus", "uid": "${datasource}"}  # every panel, target and query variable
 WH = 'warehouse="$warehouse"'
 RATE = "$__rate_interval"
 Json = dict[str, Any]
+
+
+# ---- the config ---------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """The config cannot be used; str() says what to change, for a person."""
+
+
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*')
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    op: str
+    value: str  # as written between the quotes (PromQL escapes kept)
+
+    def __str__(self) -> str:
+        return f'{self.label}{self.op}"{self.value}"'
+
+    @property
+    def plain_value(self) -> str:
+        try:
+            return str(json.loads(f'"{self.value}"'))
+        except ValueError:
+            return self.value
+
+
+def parse_selector(text: str) -> tuple[Matcher, ...]:
+    """`job="ordermon", namespace=~"shop-.*"` (braces optional) as matchers."""
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    out: list[Matcher] = []
+    pos = 0
+    while pos < len(body):
+        m = _MATCHER.match(body, pos)
+        if m is None:
+            raise ConfigError(
+                f"selector: cannot read {body[pos:]!r}; write PromQL label matchers separated "
+                'by commas, e.g. job="ordermon" or job="kubernetes-pods", namespace="shop"'
+            )
+        out.append(Matcher(m.group(1), m.group(2), m.group(3)))
+        pos = m.end()
+        if pos < len(body):
+            if body[pos] != ",":
+                raise ConfigError(f"selector: expected a comma before {body[pos:]!r}")
+            pos += 1
+    if not any(m.op == "=" or (m.op == "=~" and m.value not in ("", ".*")) for m in out):
+        raise ConfigError(
+            f"selector: {text!r} selects nothing in particular; it needs at least one "
+            'matcher like job="ordermon"'
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Config:
+    selector: tuple[Matcher, ...]
+    runbook_url: str  # without an anchor
+    dashboard_url: str  # Grafana's root, without a trailing slash
+
+    @property
+    def rules_selector(self) -> str:
+        """The matchers of every series the rules read."""
+        return ", ".join(map(str, self.selector))
+
+    @property
+    def panel_selector(self) -> str:
+        """The matchers of every series a panel reads: the selector's, with `job` narrowed to
+        the `$job` variable (whose values the selector chose) and `$instance` added."""
+        kept = [str(m) for m in self.selector if m.label not in ("job", "instance")]
+        return ", ".join([*kept, 'job=~"$job"', 'instance=~"$instance"'])
+
+    @property
+    def test_labels(self) -> dict[str, str] | None:
+        """Labels of a series that the selector selects (for the rules' unit tests), or None
+        when the selector is not made of `label="value"` matchers only."""
+        if any(m.op != "=" for m in self.selector):
+            return None
+        labels = {m.label: m.plain_value for m in self.selector}
+        return labels if "job" in labels else {"job": "ordermon", **labels}
+
+
+KEYS = {
+    "selector": "PromQL label matchers of the ordermon workers' scrape targets",
+    "runbook_url": "http(s) URL of the runbook (the README's runbook section)",
+    "dashboard_url": "http(s) root URL of your Grafana",
+}
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(KEYS)}")
+    for key, meaning in KEYS.items():
+        if not isinstance(data.get(key), str) or not data[key].strip():
+            raise ConfigError(f"{path}: {key} is missing or not a string: {meaning}")
+    for key in ("runbook_url", "dashboard_url"):
+        if not re.match(r"^https?://[^\s/]+\S*$", data[key].strip()):
+            raise ConfigError(
+                f"{path}: {key} must be an http:// or https:// URL, got {data[key]!r}"
+            )
+    try:
+        selector = parse_selector(data["selector"])
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return Config(
+        selector=selector,
+        runbook_url=data["runbook_url"].strip().split("#", 1)[0],
+        dashboard_url=data["dashboard_url"].strip().rstrip("/"),
+    )
+
+
+# ---- panels -------------------------------------------------------------------------------------
 
 
 def target(expr: str, legend: str = "", *, instant: bool = False, table: bool = False) -> Json:
@@ -40,6 +193,13 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 
 
 PRESSURE_STEPS = thresholds((None, "green"), (1.0, "yellow"), (1.5, "red"))
+PANEL_TYPES = {
+    "bargauge": "Bar gauge",
+    "stat": "Stat",
+    "state-timeline": "State timeline",
+    "table": "Table",
+    "timeseries": "Time series",
+}
 
 
 class Board:
@@ -87,6 +247,7 @@ class Board:
         links: Sequence[Json] = (),
         decimals: int | None = None,
     ) -> None:
+        assert kind in PANEL_TYPES, kind
         if self.x + w > 24:
             self._newline()
         defaults: Json = {"unit": unit, "custom": custom or {}, "links": list(links)}
@@ -142,10 +303,102 @@ class Board:
         )
 
 
-def dashboard(
-    uid: str, title: str, board: Board, description: str, *, variables: Sequence[Json] = ()
-) -> Json:
+# ---- variables, links and the dashboard around them ---------------------------------------------
+
+
+def query_variable(name: str, label: str, query: str, **extra: Any) -> Json:
     return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,  # on time range change: workers come and go
+        "sort": 1,
+        "regex": "",
+        "hide": 0,
+        "includeAll": False,
+        "multi": False,
+        "current": {},
+        "options": [],
+        **extra,
+    }
+
+
+def variables(c: Config) -> list[Json]:
+    """$datasource (any Prometheus; on import its default is the one picked for DS_PROMETHEUS),
+    $job and $instance (the workers the selector finds, from `ordermon_build_info`)."""
+    datasource = {
+        "name": "datasource",
+        "label": "Data source",
+        "type": "datasource",
+        "query": "prometheus",
+        "regex": "",
+        "hide": 0,
+        "refresh": 1,
+        "includeAll": False,
+        "multi": False,
+        # Resolved by the import; a provisioned copy matches no datasource, so Grafana takes
+        # its first Prometheus (the provisioned default) instead.
+        "current": {"text": DS_REF, "value": DS_REF},
+        "options": [],
+    }
+    info = f"ordermon_build_info{{{c.rules_selector}}}"
+    job = query_variable("job", "Job", f"label_values({info}, job)")
+    on_job = f'ordermon_build_info{{{c.rules_selector}, job=~"$job"}}'
+    instance = query_variable(
+        "instance",
+        "Worker",
+        f"label_values({on_job}, instance)",
+        includeAll=True,
+        multi=True,
+        allValue=".+",
+        current={"text": ["All"], "value": ["$__all"]},
+    )
+    return [datasource, job, instance]
+
+
+KEEP_VARS = "${datasource:queryparam}&${job:queryparam}&${instance:queryparam}&${__url_time_range}"
+WAREHOUSE_LINK = {
+    "title": "Open warehouse ${__data.fields.warehouse}",
+    "url": "/d/ordermon-warehouse/ordermon-warehouse?var-warehouse=${__data.fields.warehouse}&"
+    + KEEP_VARS,
+}
+
+
+def runbook_link(c: Config, kind: str) -> Json:
+    """A data link to the runbook of an alert kind; `kind` is Grafana's reference to the field
+    or label holding it (the README's runbook has one heading per kind)."""
+    return {"title": f"Runbook: {kind}", "url": f"{c.runbook_url}#{kind}", "targetBlank": True}
+
+
+def dashboard(
+    c: Config,
+    uid: str,
+    title: str,
+    board: Board,
+    description: str,
+    *,
+    extra_variables: Sequence[Json] = (),
+) -> Json:
+    kinds = sorted({p["type"] for p in board.panels if p["type"] != "row"})
+    return {
+        "__inputs": [
+            {
+                "name": DS_INPUT,
+                "label": "Prometheus",
+                "description": "The Prometheus that scrapes the ordermon workers",
+                "type": "datasource",
+                "pluginId": "prometheus",
+                "pluginName": "Prometheus",
+            }
+        ],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA_VERSION},
+            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+            *({"type": "panel", "id": k, "name": PANEL_TYPES[k], "version": ""} for k in kinds),
+        ],
         "uid": uid,
         "title": title,
         "description": description,
@@ -157,7 +410,7 @@ def dashboard(
         "schemaVersion": 39,
         "version": 1,
         "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": list(variables)},
+        "templating": {"list": [*variables(c), *extra_variables]},
         "annotations": {"list": []},
         "links": [
             {
@@ -165,7 +418,7 @@ def dashboard(
                 "tags": ["ordermon"],
                 "asDropdown": True,
                 "title": "ordermon",
-                "includeVars": False,
+                "includeVars": True,
                 "keepTime": True,
             }
         ],
@@ -173,30 +426,26 @@ def dashboard(
     }
 
 
-WAREHOUSE_LINK = {
-    "title": "Open warehouse ${__data.fields.warehouse}",
-    "url": "/d/ordermon-warehouse/ordermon-warehouse?var-warehouse=${__data.fields.warehouse}"
-    "&${__url_time_range}",
-}
-
-
-def overview() -> Json:
+def overview(c: Config) -> Json:
+    s = c.panel_selector
     b = Board()
     b.row("Network now")
-    b.stat("Warehouses tracked", "sum(ordermon_warehouses)", description="Across all workers.")
+    b.stat(
+        "Warehouses tracked", f"sum(ordermon_warehouses{{{s}}})", description="Across all workers."
+    )
     b.stat(
         "Critical alerts firing",
-        'sum(ordermon_alerts_firing{severity="critical"})',
+        f'sum(ordermon_alerts_firing{{{s}, severity="critical"}})',
         steps=thresholds((None, "green"), (1, "red")),
     )
     b.stat(
         "Warning alerts firing",
-        'sum(ordermon_alerts_firing{severity="warning"})',
+        f'sum(ordermon_alerts_firing{{{s}, severity="warning"}})',
         steps=thresholds((None, "green"), (1, "yellow")),
     )
     b.stat(
         "Worst dispatch pressure",
-        'max(ordermon_pressure_ratio{queue="dispatch"})',
+        f'max(ordermon_pressure_ratio{{{s}, queue="dispatch"}})',
         steps=PRESSURE_STEPS,
         decimals=2,
         description="Orders placed / parcels dispatched over the horizon, worst warehouse. "
@@ -204,13 +453,13 @@ def overview() -> Json:
     )
     b.stat(
         "Dead letters",
-        f"sum(rate(ordermon_deadletter_total[{RATE}]))",
+        f"sum(rate(ordermon_deadletter_total{{{s}}}[{RATE}]))",
         unit="reqps",
         steps=thresholds((None, "green"), (0.1, "yellow"), (1, "red")),
     )
     b.stat(
         "Event-time lag",
-        "max(ordermon_event_time_lag_seconds)",
+        f"max(ordermon_event_time_lag_seconds{{{s}}})",
         unit="s",
         description="Wall clock minus the newest event time seen (a replay of history shows "
         "a large value by design).",
@@ -219,7 +468,7 @@ def overview() -> Json:
     b.row("Pressure")
     b.matrix(
         "Pressure per warehouse and queue",
-        "max by (warehouse, queue) (ordermon_pressure_ratio)",
+        f"max by (warehouse, queue) (ordermon_pressure_ratio{{{s}}})",
         "warehouse",
         "queue",
         steps=PRESSURE_STEPS,
@@ -233,7 +482,7 @@ def overview() -> Json:
         [
             target(
                 "topk(10, clamp_max(max by (warehouse) "
-                '(ordermon_pressure_ratio{queue="dispatch"}), 10))',
+                f'(ordermon_pressure_ratio{{{s}, queue="dispatch"}}), 10))',
                 "{{warehouse}}",
             )
         ],
@@ -246,14 +495,15 @@ def overview() -> Json:
         "Orders vs dispatches vs complaints (network, per minute)",
         [
             target(
-                'sum(ordermon_flow_rate_per_second{flow="orders_placed"}) * 60', "orders placed"
+                f'sum(ordermon_flow_rate_per_second{{{s}, flow="orders_placed"}}) * 60',
+                "orders placed",
             ),
             target(
-                'sum(ordermon_flow_rate_per_second{flow="dispatches_dispatched"}) * 60',
+                f'sum(ordermon_flow_rate_per_second{{{s}, flow="dispatches_dispatched"}}) * 60',
                 "parcels dispatched",
             ),
             target(
-                'sum(ordermon_flow_rate_per_second{flow="complaints_opened"}) * 60',
+                f'sum(ordermon_flow_rate_per_second{{{s}, flow="complaints_opened"}}) * 60',
                 "complaints opened",
             ),
         ],
@@ -265,14 +515,15 @@ def overview() -> Json:
     b.row("Backlogs")
     b.graph(
         "Backlog per queue (network)",
-        [target("sum by (queue) (ordermon_backlog)", "{{queue}}")],
+        [target(f"sum by (queue) (ordermon_backlog{{{s}}})", "{{queue}}")],
         w=8,
     )
     b.graph(
         "Top 10 dispatch backlogs",
         [
             target(
-                'topk(10, max by (warehouse) (ordermon_backlog{queue="dispatch"}))', "{{warehouse}}"
+                f'topk(10, max by (warehouse) (ordermon_backlog{{{s}, queue="dispatch"}}))',
+                "{{warehouse}}",
             )
         ],
         w=8,
@@ -282,7 +533,8 @@ def overview() -> Json:
         "Hours to clear (top 10)",
         [
             target(
-                "topk(10, max by (warehouse, queue) (ordermon_time_to_clear_seconds)) / 3600",
+                "topk(10, max by (warehouse, queue) "
+                f"(ordermon_time_to_clear_seconds{{{s}}})) / 3600",
                 "{{warehouse}} {{queue}}",
                 instant=True,
             )
@@ -302,14 +554,14 @@ def overview() -> Json:
         "Firing alerts",
         [
             target(
-                "max by (warehouse, kind, severity) (ordermon_alert_active) == 1",
+                f"max by (warehouse, kind, severity) (ordermon_alert_active{{{s}}}) == 1",
                 instant=True,
                 table=True,
             )
         ],
         w=8,
         h=9,
-        links=[WAREHOUSE_LINK],
+        links=[WAREHOUSE_LINK, runbook_link(c, "${__data.fields.kind}")],
         transformations=[
             {"id": "organize", "options": {"excludeByName": {"Time": True, "Value": True}}}
         ],
@@ -318,21 +570,23 @@ def overview() -> Json:
         "Alert transitions",
         [
             target(
-                f"sum by (kind, state) (increase(ordermon_alert_transitions_total[{RATE}]))",
+                f"sum by (kind, state) (increase(ordermon_alert_transitions_total{{{s}}}[{RATE}]))",
                 "{{kind}} {{state}}",
             )
         ],
         w=8,
         h=9,
+        links=[runbook_link(c, "${__field.labels.kind}")],
     )
     b.graph(
         "Dead letters by reason",
-        [target(f"sum by (reason) (rate(ordermon_deadletter_total[{RATE}]))", "{{reason}}")],
+        [target(f"sum by (reason) (rate(ordermon_deadletter_total{{{s}}}[{RATE}]))", "{{reason}}")],
         w=8,
         h=9,
         unit="reqps",
     )
     return dashboard(
+        c,
         "ordermon-overview",
         "ordermon / overview",
         b,
@@ -340,18 +594,19 @@ def overview() -> Json:
     )
 
 
-def _flow_sum(flows: Sequence[str]) -> str:
+def _flow_sum(s: str, flows: Sequence[str]) -> str:
     names = "|".join(flows)
-    return f'sum(ordermon_flow_rate_per_second{{{WH}, flow=~"{names}"}}) * 60'
+    return f'sum(ordermon_flow_rate_per_second{{{s}, flow=~"{names}"}}) * 60'
 
 
-def warehouse() -> Json:
+def warehouse(c: Config) -> Json:
+    s = f"{c.panel_selector}, {WH}"
     b = Board()
     b.row("$warehouse now")
     for q in QUEUES:
         b.stat(
             f"{q.name.capitalize()} pressure",
-            f'max(ordermon_pressure_ratio{{{WH}, queue="{q.name}"}})',
+            f'max(ordermon_pressure_ratio{{{s}, queue="{q.name}"}})',
             w=6,
             steps=PRESSURE_STEPS,
             decimals=2,
@@ -360,12 +615,12 @@ def warehouse() -> Json:
     b.row("Queues")
     b.graph(
         "Backlog per queue",
-        [target(f"max by (queue) (ordermon_backlog{{{WH}}})", "{{queue}}")],
+        [target(f"max by (queue) (ordermon_backlog{{{s}}})", "{{queue}}")],
         w=8,
     )
     b.graph(
         "Pressure per queue",
-        [target(f"clamp_max(max by (queue) (ordermon_pressure_ratio{{{WH}}}), 10)", "{{queue}}")],
+        [target(f"clamp_max(max by (queue) (ordermon_pressure_ratio{{{s}}}), 10)", "{{queue}}")],
         w=8,
         steps=PRESSURE_STEPS,
         custom={"thresholdsStyle": {"mode": "line"}},
@@ -373,7 +628,7 @@ def warehouse() -> Json:
     )
     b.graph(
         "Hours to clear per queue",
-        [target(f"max by (queue) (ordermon_time_to_clear_seconds{{{WH}}}) / 3600", "{{queue}}")],
+        [target(f"max by (queue) (ordermon_time_to_clear_seconds{{{s}}}) / 3600", "{{queue}}")],
         w=8,
         unit="h",
     )
@@ -382,8 +637,8 @@ def warehouse() -> Json:
         b.graph(
             f"{q.name.capitalize()} queue",
             [
-                target(_flow_sum(q.inflow), "in: " + " + ".join(q.inflow)),
-                target(_flow_sum(q.outflow), "out: " + " + ".join(q.outflow)),
+                target(_flow_sum(s, q.inflow), "in: " + " + ".join(q.inflow)),
+                target(_flow_sum(s, q.outflow), "out: " + " + ".join(q.outflow)),
             ],
             w=12,
             description=f"A growing gap means {q.meaning}.",
@@ -393,7 +648,7 @@ def warehouse() -> Json:
         "Events counted per second (processing time)",
         [
             target(
-                f"sum by (topic, status) (rate(ordermon_events_total{{{WH}}}[{RATE}]))",
+                f"sum by (topic, status) (rate(ordermon_events_total{{{s}}}[{RATE}]))",
                 "{{topic}} {{status}}",
             )
         ],
@@ -404,77 +659,69 @@ def warehouse() -> Json:
         "Alerts",
         [
             target(
-                f"max by (kind, severity) (ordermon_alert_active{{{WH}}})",
+                f"max by (kind, severity) (ordermon_alert_active{{{s}}})",
                 "{{kind}} ({{severity}})",
             )
         ],
         w=12,
         steps=thresholds((None, "green"), (1, "red")),
         options={"showValue": "never", "mergeValues": True},
+        links=[runbook_link(c, "${__field.labels.kind}")],
     )
-    variable = {
-        "name": "warehouse",
-        "label": "Warehouse",
-        "type": "query",
-        "datasource": DS,
-        "query": {"query": "label_values(ordermon_backlog, warehouse)", "refId": "warehouse"},
-        "definition": "label_values(ordermon_backlog, warehouse)",
-        "refresh": 2,
-        "sort": 1,
-        "includeAll": False,
-        "multi": False,
-        "current": {},
-        "options": [],
-    }
+    variable = query_variable(
+        "warehouse", "Warehouse", f"label_values(ordermon_backlog{{{c.panel_selector}}}, warehouse)"
+    )
     return dashboard(
+        c,
         "ordermon-warehouse",
         "ordermon / warehouse",
         b,
         "One warehouse's four queues: dispatch, delivery, customer service and refunds.",
-        variables=[variable],
+        extra_variables=[variable],
     )
 
 
 F = "ordermon_faust"  # ordermon.metrics.FAUST_PREFIX
-LAG = f"{F}_topic_partition_end_offset - {F}_topic_partition_offset_commited"
-BATCH = f"sum by (le) (rate(ordermon_batch_seconds_bucket[{RATE}]))"
 
 
-def health() -> Json:
+def health(c: Config) -> Json:
+    s = c.panel_selector
+    lag = f"{F}_topic_partition_end_offset{{{s}}} - {F}_topic_partition_offset_commited{{{s}}}"
+    batch = f"sum by (le) (rate(ordermon_batch_seconds_bucket{{{s}}}[{RATE}]))"
     b = Board()
     b.row("Workers")
-    b.stat("Workers up", f"sum(up{{{JOB}}})", steps=thresholds((None, "red"), (1, "green")))
+    b.stat("Workers up", f"sum(up{{{s}}})", steps=thresholds((None, "red"), (1, "green")))
     b.stat(
         "Workers down",
-        f"count(up{{{JOB}}} == 0) or vector(0)",
+        f"count(up{{{s}}} == 0) or vector(0)",
         steps=thresholds((None, "green"), (1, "red")),
         description="Targets Prometheus found but could not scrape.",
     )
     b.stat(
         "Rebalancing now",
-        f"sum({F}_total_rebalances) + sum({F}_total_rebalances_recovering)",
+        f"sum({F}_total_rebalances{{{s}}}) + sum({F}_total_rebalances_recovering{{{s}}})",
         steps=thresholds((None, "green"), (1, "yellow")),
     )
     b.stat(
         "Partitions lagging",
-        f"count(({LAG}) > 1000) or vector(0)",
+        f"count(({lag}) > 1000) or vector(0)",
         description="Partitions more than 1,000 messages behind their end offset.",
     )
-    b.stat("Warehouses per worker (max)", "max(ordermon_warehouses)", w=8)
-    b.graph("Worker up", [target(f"up{{{JOB}}}", "{{instance}}")], w=12, h=6)
+    b.stat("Warehouses per worker (max)", f"max(ordermon_warehouses{{{s}}})", w=8)
+    b.graph("Worker up", [target(f"up{{{s}}}", "{{instance}}")], w=12, h=6)
     b.graph(
         "Rebalances",
         [
-            target(f"sum(increase({F}_rebalance_done_latency_count[{RATE}]))", "completed"),
-            target(f"sum({F}_total_rebalances)", "in progress"),
-            target(f"sum({F}_total_rebalances_recovering)", "recovering"),
+            target(f"sum(increase({F}_rebalance_done_latency_count{{{s}}}[{RATE}]))", "completed"),
+            target(f"sum({F}_total_rebalances{{{s}}})", "in progress"),
+            target(f"sum({F}_total_rebalances_recovering{{{s}}})", "recovering"),
         ],
         w=12,
         h=6,
     )
     b.graph(
         "Memory (resident)",
-        [target(f"process_resident_memory_bytes{{{JOB}}}", "{{instance}}")],
+        [target(f"process_resident_memory_bytes{{{s}}}", "{{instance}}")],
         w=12,
         h=6,
         unit="bytes",
@@ -483,7 +730,7 @@ def health() -> Json:
     )
     b.graph(
         "CPU (cores)",
-        [target(f"rate(process_cpu_seconds_total{{{JOB}}}[{RATE}])", "{{instance}}")],
+        [target(f"rate(process_cpu_seconds_total{{{s}}}[{RATE}])", "{{instance}}")],
         w=12,
         h=6,
         description="CPU seconds per second of each worker. A worker near 1 core is at its "
@@ -494,7 +741,7 @@ def health() -> Json:
         "Consumer lag per topic (messages)",
         [
             target(
-                f"sum by (topic) ({LAG})",
+                f"sum by (topic) ({lag})",
                 "{{topic}}",
             )
         ],
@@ -503,7 +750,7 @@ def health() -> Json:
     )
     b.graph(
         "Event-time lag per topic",
-        [target("max by (topic) (ordermon_event_time_lag_seconds)", "{{topic}}")],
+        [target(f"max by (topic) (ordermon_event_time_lag_seconds{{{s}}})", "{{topic}}")],
         unit="s",
         description="Wall clock minus the newest event time seen. Alerts follow event time, so "
         "this is how late they are.",
@@ -512,9 +759,9 @@ def health() -> Json:
     b.graph(
         "Messages in and out",
         [
-            target(f"sum(rate({F}_messages_received_total[{RATE}]))", "received"),
-            target(f"sum(rate({F}_total_sent_messages_total[{RATE}]))", "sent"),
-            target(f"sum(rate({F}_total_error_messages_sent_total[{RATE}]))", "send errors"),
+            target(f"sum(rate({F}_messages_received_total{{{s}}}[{RATE}]))", "received"),
+            target(f"sum(rate({F}_total_sent_messages_total{{{s}}}[{RATE}]))", "sent"),
+            target(f"sum(rate({F}_total_error_messages_sent_total{{{s}}}[{RATE}]))", "send errors"),
         ],
         w=8,
         unit="reqps",
@@ -524,12 +771,12 @@ def health() -> Json:
         [
             target(
                 "histogram_quantile(0.99, sum by (le) "
-                f"(rate({F}_consumer_commit_latency_bucket[{RATE}])))",
+                f"(rate({F}_consumer_commit_latency_bucket{{{s}}}[{RATE}])))",
                 "commit",
             ),
             target(
                 "histogram_quantile(0.99, sum by (le) "
-                f"(rate({F}_producer_send_latency_bucket[{RATE}])))",
+                f"(rate({F}_producer_send_latency_bucket{{{s}}}[{RATE}])))",
                 "produce",
             ),
         ],
@@ -540,11 +787,11 @@ def health() -> Json:
         "Batch processing time (p50, p99)",
         [
             target(
-                f"histogram_quantile(0.5, {BATCH})",
+                f"histogram_quantile(0.5, {batch})",
                 "p50",
             ),
             target(
-                f"histogram_quantile(0.99, {BATCH})",
+                f"histogram_quantile(0.99, {batch})",
                 "p99",
             ),
         ],
@@ -554,16 +801,20 @@ def health() -> Json:
     b.row("Rejections and delivery")
     b.graph(
         "Dead letters per topic",
-        [target(f"sum by (topic) (rate(ordermon_deadletter_total[{RATE}]))", "{{topic}}")],
+        [target(f"sum by (topic) (rate(ordermon_deadletter_total{{{s}}}[{RATE}]))", "{{topic}}")],
         w=8,
         unit="reqps",
     )
     b.graph(
         "Late and duplicate events",
         [
-            target(f"sum by (topic) (rate(ordermon_late_events_total[{RATE}]))", "late {{topic}}"),
             target(
-                f"sum by (topic) (rate(ordermon_duplicates_total[{RATE}]))", "duplicate {{topic}}"
+                f"sum by (topic) (rate(ordermon_late_events_total{{{s}}}[{RATE}]))",
+                "late {{topic}}",
+            ),
+            target(
+                f"sum by (topic) (rate(ordermon_duplicates_total{{{s}}}[{RATE}]))",
+                "duplicate {{topic}}",
             ),
         ],
         w=8,
@@ -571,12 +822,18 @@ def health() -> Json:
     )
     b.graph(
         "Alert sink failures",
-        [target(f"sum by (sink) (rate(ordermon_alert_sink_failures_total[{RATE}]))", "{{sink}}")],
+        [
+            target(
+                f"sum by (sink) (rate(ordermon_alert_sink_failures_total{{{s}}}[{RATE}]))",
+                "{{sink}}",
+            )
+        ],
         w=8,
         unit="reqps",
         description="Alert messages a sink could not deliver (Kafka topic, log, Alertmanager).",
     )
     return dashboard(
+        c,
         "ordermon-health",
         "ordermon / health",
         b,
@@ -591,14 +848,117 @@ DASHBOARDS = {
 }
 
 
-def render(name: str) -> str:
-    return json.dumps(DASHBOARDS[name](), indent=2, ensure_ascii=False) + "\n"
+# ---- rules, their tests and the worker's settings, from templates/ -----------------------------
+
+_TOKEN = re.compile(r"\[\[(\w+)\]\]")
 
 
-def main() -> None:
-    for name in DASHBOARDS:
-        (HERE / "grafana" / name).write_text(render(name), encoding="utf-8")
+def fill(template: str, values: dict[str, str], lists: dict[str, list[str]] | None = None) -> str:
+    """`template` with every ``[[name]]`` replaced by ``values[name]``; a line holding only
+    ``[[name]]`` of `lists` becomes one line per item, at its indentation."""
+    lists = lists or {}
+    out = []
+    for line in template.splitlines(keepends=True):
+        name = line.strip()[2:-2] if line.strip().startswith("[[") else ""
+        if name in lists and line.strip() == f"[[{name}]]":
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(f"{indent}{item}\n" for item in lists[name])
+            continue
+        out.append(_TOKEN.sub(lambda m: values[m.group(1)], line))
+    return "".join(out)
+
+
+def rules(c: Config) -> str:
+    text = (TEMPLATES / "rules.yml").read_text(encoding="utf-8")
+    return fill(text, {"selector": c.rules_selector} | _links(c))
+
+
+def rules_tests(c: Config) -> str | None:
+    """The rules' promtool unit tests for series that `c.selector` selects; None when the
+    selector is not made of `label="value"` matchers only (no series to make up)."""
+    labels = c.test_labels
+    if labels is None:
+        return None
+    first = c.selector[0].label
+    foreign = {**labels, first: labels[first] + "-other"}
+    text = (TEMPLATES / "rules.test.yml").read_text(encoding="utf-8")
+    return fill(
+        text,
+        {
+            "series_labels": _promql_labels(labels),
+            "foreign_labels": _promql_labels(foreign),
+            "job": json.dumps(labels["job"]),
+        }
+        | _links(c),
+        {"yaml_labels": [f"{k}: {json.dumps(v)}" for k, v in labels.items()]},
+    )
+
+
+def worker_env(c: Config) -> str:
+    return (
+        "# GENERATED by dashboards/build.py from its config: the worker's links in the\n"
+        "# Alertmanager annotations it sends (runbook_url, dashboard_url).\n"
+        f"ORDERMON_RUNBOOK_URL={c.runbook_url}\n"
+        f"ORDERMON_DASHBOARD_URL={c.dashboard_url}\n"
+    )
+
+
+def _links(c: Config) -> dict[str, str]:
+    return {"runbook_url": c.runbook_url, "dashboard_url": c.dashboard_url}
+
+
+def _promql_labels(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={json.dumps(v)}" for k, v in labels.items())
+
+
+def render(name: str, config: Config | None = None) -> str:
+    """One dashboard's JSON file, for `config` (the default config when None)."""
+    c = config or load_config(DEFAULT_CONFIG)
+    return json.dumps(DASHBOARDS[name](c), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_all(config: Config) -> dict[str, str]:
+    """Every file the config renders: path under the output folder -> text."""
+    out = {f"grafana/{name}": render(name, config) for name in DASHBOARDS}
+    out["prometheus/rules.yml"] = rules(config)
+    tests = rules_tests(config)
+    if tests is not None:
+        out["prometheus/rules.test.yml"] = tests
+    out["worker.env"] = worker_env(config)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="build.py", description="Render the dashboards, rules and worker settings."
+    )
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="TOML config")
+    parser.add_argument("--out", type=Path, default=HERE, help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"build.py: {exc}", file=sys.stderr)
+        return 2
+    files = render_all(config)
+    try:
+        for rel, text in files.items():
+            path = args.out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"build.py: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    for rel in files:
+        print(args.out / rel)
+    if "prometheus/rules.test.yml" not in files:
+        print(
+            "build.py: no prometheus/rules.test.yml: the selector has matchers other than "
+            'label="value", so there are no series to make up for the tests',
+            file=sys.stderr,
+        )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

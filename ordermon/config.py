@@ -38,6 +38,18 @@ class Settings:
     alertmanager_url: str | None = _setting(
         "ALERTMANAGER_URL", None, "Alertmanager base URL; unset means no Alertmanager sink"
     )
+    runbook_url: str = _setting(
+        "RUNBOOK_URL",
+        "https://github.com/ordermon/ordermon/blob/main/README.md",
+        "runbook base URL: each Alertmanager alert's runbook_url is it plus #<kind> "
+        "(dashboards/config.toml renders the same for the rules)",
+    )
+    dashboard_url: str | None = _setting(
+        "DASHBOARD_URL",
+        None,
+        "Grafana root URL: each Alertmanager alert gets a dashboard_url to its warehouse's "
+        "dashboard under it; unset means no dashboard_url",
+    )
     app_id: str = _setting(
         "APP_ID", "ordermon", "Faust app id: the consumer group and table prefix"
     )
@@ -344,6 +356,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "topic_prefix": _prefix,
     "web_port": _port,
     "alertmanager_url": _url,
+    "runbook_url": _url,
+    "dashboard_url": _url,
     "store": _store,
     "partitions": _positive,
     "replication_factor": _positive,

@@ -38,6 +38,7 @@ import logging
 import math
 import re
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from streams.outputs import Alert
+from streams.outputs import NETWORK_KEY, Alert
 from streams.timefmt import format_rfc3339_ms
 
 if TYPE_CHECKING:
@@ -55,7 +56,13 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RUNBOOK_URL = "https://github.com/ordermon/ordermon/blob/main/README.md#runbook"
 """Base of every alert's ``runbook_url``: the README's runbook. Its anchor is replaced by the
-alert kind (``README.md#dispatch_backpressure``), so the runbook needs one heading per kind."""
+alert kind (``README.md#dispatch_backpressure``), so the runbook needs one heading per kind.
+``ORDERMON_RUNBOOK_URL`` overrides it (dashboards/config.toml renders it into worker.env)."""
+
+WAREHOUSE_DASHBOARD = "/d/ordermon-warehouse/ordermon-warehouse"
+OVERVIEW_DASHBOARD = "/d/ordermon-overview/ordermon-overview"
+"""Paths of the dashboards under Grafana's root (their uids are dashboards/build.py's): an alert
+links its warehouse's dashboard, a network-wide one (warehouse ``*``) the overview."""
 
 SERVICE = "ordermon"
 API_PATH = "/api/v2/alerts"
@@ -90,6 +97,7 @@ class AlertmanagerSink:
         base_url: str,
         *,
         runbook_url: str = DEFAULT_RUNBOOK_URL,
+        dashboard_url: str | None = None,
         resend_interval: float = 60.0,
         endsat_intervals: float = 3.0,
         resolve_repeat_for: float = 300.0,
@@ -111,6 +119,8 @@ class AlertmanagerSink:
         """`base_url` is Alertmanager's root (``http://host:9093``, a path prefix allowed).
 
         `runbook_url` is the runbook's base URL; any ``#anchor`` on it is replaced by ``#<kind>``.
+        `dashboard_url` is Grafana's root URL: each alert then links its warehouse's dashboard in
+        a ``dashboard_url`` annotation (none when None).
         Times are seconds. `clock` is the wall clock (epoch seconds) for ``startsAt``/``endsAt``,
         the replay cut-off and the resolve repeat window; intervals are slept on the event loop.
         `session_factory` makes the aiohttp session (the sink closes it in `close()`); `sleep` is
@@ -138,6 +148,7 @@ class AlertmanagerSink:
             raise ValueError(f"base_url must be an http:// or https:// URL, got {base_url!r}")
         self.url = base_url.rstrip("/") + API_PATH
         self.runbook_url = runbook_url.split("#", 1)[0]
+        self.dashboard_url = dashboard_url.rstrip("/") if dashboard_url else None
         self.resend_interval = resend_interval
         self.endsat_intervals = endsat_intervals
         self.resolve_repeat_for = resolve_repeat_for
@@ -180,7 +191,8 @@ class AlertmanagerSink:
         """The sink for ``ORDERMON_ALERTMANAGER_URL``, or None when it is unset."""
         if not settings.alertmanager_url:
             return None
-        return cls(settings.alertmanager_url, **kwargs)
+        links = {"runbook_url": settings.runbook_url, "dashboard_url": settings.dashboard_url}
+        return cls(settings.alertmanager_url, **(links | kwargs))
 
     # ---- what the stream sees --------------------------------------------------------------
     @property
@@ -338,6 +350,8 @@ class AlertmanagerSink:
             "event_started_at": format_rfc3339_ms(alert.started_at_ms),
             "event_updated_at": format_rfc3339_ms(alert.updated_at_ms),
         }
+        if self.dashboard_url is not None:
+            annotations["dashboard_url"] = self.dashboard_link(warehouse)
         for name, value in alert.signals.items():
             annotations[f"signal_{_INVALID_NAME.sub('_', name)}"] = render(value)
         return {
@@ -351,6 +365,13 @@ class AlertmanagerSink:
             "startsAt": _rfc3339(entry.starts_at),
             "endsAt": _rfc3339(max(ends_at, entry.starts_at)),
         }
+
+    def dashboard_link(self, warehouse: str) -> str:
+        """The Grafana dashboard that shows `warehouse` (the overview for the network)."""
+        if warehouse == NETWORK_KEY:
+            return f"{self.dashboard_url}{OVERVIEW_DASHBOARD}"
+        query = urllib.parse.urlencode({"var-warehouse": warehouse})
+        return f"{self.dashboard_url}{WAREHOUSE_DASHBOARD}?{query}"
 
     # ---- background tasks --------------------------------------------------------------------
     async def _tick_forever(self) -> None:

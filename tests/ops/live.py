@@ -98,10 +98,16 @@ class Prometheus:
 
 
 def start_prometheus(
-    tmp: Path, target: str, rule_files: tuple[Path, ...] = ()
+    tmp: Path,
+    target: str,
+    rule_files: tuple[Path, ...] = (),
+    *,
+    job: str = "ordermon",
+    labels: dict[str, str] | None = None,
 ) -> Iterator[Prometheus]:
-    """A real Prometheus on a free loopback port scraping `target` every second as job
-    `ordermon` (the job name of dashboards/prometheus/prometheus.yml)."""
+    """A real Prometheus on a free loopback port scraping `target` every second as `job`
+    (by default `ordermon`, the job name of dashboards/prometheus/prometheus.yml), the target
+    carrying `labels` too (a namespace, say)."""
     exe = binary("prometheus")
     config = tmp / "prometheus.yml"
     config.write_text(
@@ -111,9 +117,9 @@ def start_prometheus(
                 "rule_files": [str(p) for p in rule_files],
                 "scrape_configs": [
                     {
-                        "job_name": "ordermon",
+                        "job_name": job,
                         "metrics_path": "/metrics",
-                        "static_configs": [{"targets": [target]}],
+                        "static_configs": [{"targets": [target], "labels": labels or {}}],
                     }
                 ],
             }

@@ -3,9 +3,12 @@ names the code exports."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import re
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +53,41 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def load_dashboard(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((GRAFANA / name).read_text(encoding="utf-8"))
+def load_dashboard(name: str, folder: Path = GRAFANA) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
     return data
+
+
+#: Another installation's config for dashboards/build.py: Kubernetes pods in namespace shop.
+NON_DEFAULT_CONFIG = {
+    "selector": 'job="kubernetes-pods", namespace="shop"',
+    "runbook_url": "https://wiki.example.com/ordermon/runbook#top",
+    "dashboard_url": "https://grafana.example.com/",
+}
+
+
+def write_config(path: Path, values: Mapping[str, str]) -> Path:
+    """A TOML config for dashboards/build.py."""
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items()))
+    return path
+
+
+def render_bundle(tmp: Path, values: Mapping[str, str] = NON_DEFAULT_CONFIG) -> Path:
+    """dashboards/build.py's output for a config of `values`, in tmp/out (returned)."""
+    config = write_config(tmp / "config.toml", values)
+    assert build_module().main(["--config", str(config), "--out", str(tmp / "out")]) == 0
+    return tmp / "out"
+
+
+@functools.cache
+def build_module() -> Any:
+    """dashboards/build.py, imported (it is a script, not a package module)."""
+    spec = importlib.util.spec_from_file_location("dashboards_build", DASHBOARDS / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being created
+    spec.loader.exec_module(module)
+    return module
 
 
 def panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -73,12 +108,30 @@ class PanelQuery:
         return f"{self.dashboard} / {self.title!r} ({self.ref_id}): {self.expr}"
 
 
-def panel_queries() -> list[PanelQuery]:
+def panel_queries(folder: Path = GRAFANA) -> list[PanelQuery]:
     out = []
     for name in DASHBOARD_FILES:
-        for panel in panels(load_dashboard(name)):
+        for panel in panels(load_dashboard(name, folder)):
             for t in panel.get("targets", []):
                 out.append(PanelQuery(name, panel["title"], t["refId"], t["expr"]))
+    return out
+
+
+_LABEL_VALUES = re.compile(r"^label_values\((.+),\s*([A-Za-z_][A-Za-z0-9_]*)\)$")
+
+
+def variable_queries(folder: Path = GRAFANA) -> list[tuple[PanelQuery, str]]:
+    """(the series selector of a `label_values(selector, label)` query variable, label) of
+    every dashboard; the variable's name is the query's title (``$warehouse``)."""
+    out = []
+    for name in DASHBOARD_FILES:
+        for variable in load_dashboard(name, folder)["templating"]["list"]:
+            if variable["type"] != "query":
+                continue
+            m = _LABEL_VALUES.match(variable["query"]["query"])
+            assert m, f"{name} ${variable['name']}: not label_values(selector, label)"
+            query = PanelQuery(name, "$" + variable["name"], "var", m.group(1))
+            out.append((query, m.group(2)))
     return out
 
 

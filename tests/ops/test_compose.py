@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from typing import Any
 
 import pytest
@@ -21,11 +22,24 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 WEB_PORT = Settings().web_port
 
 
+def env_files(service: dict[str, Any]) -> dict[str, str]:
+    """The variables of a service's env_file(s), as compose reads them (KEY=VALUE, # comments)."""
+    files = service.get("env_file", [])
+    out: dict[str, str] = {}
+    for name in [files] if isinstance(files, str) else files:
+        for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                key, _, value = line.partition("=")
+                out[key.strip()] = value
+    return out
+
+
 def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's variables: its env_file(s), then `environment` over them."""
     env = service.get("environment", {})
     if isinstance(env, list):
         env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
+    return env_files(service) | {k: str(v) for k, v in env.items()}
 
 
 def defaults(value: str) -> str:
@@ -74,6 +88,12 @@ def test_worker_is_scalable_and_configured_for_containers() -> None:
     assert f"127.0.0.1:{WEB_PORT}/healthz" in check
     settings = Settings.from_env({k: defaults(v) for k, v in env.items()})  # valid values
     assert settings.web_port == WEB_PORT
+    # the links of dashboards/config.toml (rendered into worker.env by dashboards/build.py)
+    config = tomllib.loads((ROOT / "dashboards" / "config.toml").read_text(encoding="utf-8"))
+    assert settings.runbook_url == config["runbook_url"]
+    assert settings.dashboard_url == config["dashboard_url"]
+    grafana_port = config["dashboard_url"].rsplit(":", 1)[1]
+    assert any(str(p).split(":")[0] == grafana_port for p in SERVICES["grafana"]["ports"])
 
 
 def test_simulator_is_a_profile() -> None:
@@ -145,6 +165,9 @@ def test_bind_mounts_exist() -> None:
 def test_prometheus_scrapes_every_worker_on_the_web_port() -> None:
     config = load_yaml(PROMETHEUS / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "ordermon"]
+    # the selector that dashboards/config.toml renders into the rules and dashboards
+    selector = tomllib.loads((ROOT / "dashboards" / "config.toml").read_text())["selector"]
+    assert selector == f'job="{job["job_name"]}"'
     assert job.get("metrics_path", "/metrics") == "/metrics"
     (sd,) = job["dns_sd_configs"]
     assert sd["names"] == ["worker"] and sd["type"] == "A"

@@ -16,6 +16,7 @@ from tests.ops.opslib import (
     panel_queries,
     recorded_names,
     rule_exprs,
+    variable_queries,
 )
 
 CONTRACT = ROOT / "CONTRACT.md"
@@ -47,7 +48,7 @@ def test_metric_names_of_an_expression(expr: str, names: set[str]) -> None:
 def test_dashboards_use_exported_names(exported: set[str]) -> None:
     unknown = {
         f"{q.dashboard} / {q.title}: {name}"
-        for q in panel_queries()
+        for q in [*panel_queries(), *(v for v, _ in variable_queries())]
         for name in metric_names(q.expr)
         if name not in exported | PROMETHEUS_NAMES
     }

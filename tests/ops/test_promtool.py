@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, binary, load_yaml
+from tests.ops.opslib import ALERTMANAGER, PROMETHEUS, ROOT, binary, load_yaml, render_bundle
 
 pytestmark = pytest.mark.ops
 
@@ -51,6 +52,29 @@ def test_rules_unit_tests_can_fail(tmp_path: Path) -> None:
     assert run(promtool, "test", "rules", "rules.test.yml", cwd=tmp_path).returncode != 0
 
 
+def test_rules_unit_tests_under_a_non_default_job_and_namespace(tmp_path: Path) -> None:
+    """Rendered for a Kubernetes scrape job in namespace shop, the rules select that job (and
+    not a look-alike of another job) and their tests pass, absent() included."""
+    out = render_bundle(tmp_path) / "prometheus"
+    tests = (out / "rules.test.yml").read_text()
+    assert 'up{job="kubernetes-pods", namespace="shop", instance=' in tests
+    assert 'job="ordermon"' not in tests + (out / "rules.yml").read_text()
+    ok(run(binary("promtool"), "check", "rules", str(out / "rules.yml")))
+    done = run(binary("promtool"), "test", "rules", "rules.test.yml", cwd=out)
+    ok(done)
+    assert "SUCCESS" in done.stdout + done.stderr
+
+
+def test_the_default_rules_fail_a_non_default_job(tmp_path: Path) -> None:
+    """The tests pin the selector: rules rendered for job="ordermon" page for ever (absent)
+    and miss the down worker under job="kubernetes-pods"."""
+    out = render_bundle(tmp_path) / "prometheus"
+    shutil.copy(PROMETHEUS / "rules.yml", out / "rules.yml")
+    done = run(binary("promtool"), "test", "rules", "rules.test.yml", cwd=out)
+    assert done.returncode != 0
+    assert "OrdermonWorkersAbsent" in done.stdout + done.stderr
+
+
 def test_every_alert_has_for_severity_and_annotations() -> None:
     rules = load_yaml(PROMETHEUS / "rules.yml")
     alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
@@ -59,7 +83,7 @@ def test_every_alert_has_for_severity_and_annotations() -> None:
         name = rule["alert"]
         assert rule.get("for"), f"{name}: no `for`"
         assert rule.get("labels", {}).get("severity") in ("warning", "critical"), name
-        for key in ("summary", "description", "runbook_url"):
+        for key in ("summary", "description", "runbook_url", "dashboard_url"):
             assert rule.get("annotations", {}).get(key), f"{name}: no {key}"
 
 
@@ -125,3 +149,38 @@ def test_alertmanager_routes(labels: dict[str, str], receiver: str) -> None:
     )
     ok(done)
     assert done.stdout.strip() == receiver
+
+
+def test_the_readme_commands_for_your_own_installation(tmp_path: Path) -> None:
+    """The README's block under "In your own Grafana, Prometheus and Alertmanager", run as
+    written (from a folder where `dashboards` is the repository's), with a selector edited in."""
+    binary("promtool")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### In your own Grafana, Prometheus and Alertmanager", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+    commands = [c for c in commands if c]
+    assert any(c.startswith("python dashboards/build.py --config") for c in commands)
+    (tmp_path / "dashboards").symlink_to(ROOT / "dashboards")
+    python = Path(sys.executable).parent
+    env = {"PATH": f"{python}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    edit = "sed -i 's/^selector = .*/selector = '\"'\"'job=\"ordermon-prod\"'\"'\"'/' my.toml"
+    script = "set -e\n" + "\n".join([commands[0], edit, *commands[1:]])
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    ok(done)
+    assert "SUCCESS" in done.stdout
+    rules = (tmp_path / "my-monitoring" / "prometheus" / "rules.yml").read_text()
+    assert 'absent(up{job="ordermon-prod"})' in rules
+    assert {p.name for p in (tmp_path / "my-monitoring" / "grafana").iterdir()} == {
+        "ordermon-overview.json",
+        "ordermon-warehouse.json",
+        "ordermon-health.json",
+    }

@@ -216,6 +216,7 @@ async def test_a_firing_alert_is_posted_with_labels_annotations_and_wall_clock_t
     assert notes["signal_pressure"] == "1.562"
     assert notes["signal_x_y"] == "n/a"  # annotation names must be [A-Za-z0-9_]
     assert notes["event_updated_at"] == format_rfc3339_ms(sent.updated_at_ms)
+    assert "dashboard_url" not in notes  # no Grafana configured
     # Wall clock, not event time: startsAt when the sink saw it, endsAt three re-sends ahead.
     assert ms(obj["startsAt"]) == NOW_MS
     assert ms(obj["endsAt"]) == NOW_MS + int(3 * RESEND * 1000)
@@ -233,6 +234,21 @@ async def test_the_runbook_base_is_configurable_and_its_anchor_is_the_kind(
     assert obj["annotations"]["runbook_url"] == "https://wiki.example/ordermon/runbook#cascade"
     assert obj["labels"]["warehouse"] == "*"
     assert DEFAULT_RUNBOOK_URL.endswith("README.md#runbook")
+
+
+async def test_dashboard_url_links_the_warehouse_dashboard_or_the_overview(
+    fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink]
+) -> None:
+    sink = make_sink(dashboard_url="https://grafana.example/sub/")
+    await sink.send(alert(warehouse="BJ 1&2"))
+    await sink.send(alert(kind="cascade", warehouse="*"))
+    await until(lambda: len(fake.alerts()) == 2, "both alerts")
+    links = {a["labels"]["warehouse"]: a["annotations"]["dashboard_url"] for a in fake.alerts()}
+    assert links == {
+        "BJ 1&2": "https://grafana.example/sub/d/ordermon-warehouse/ordermon-warehouse"
+        "?var-warehouse=BJ+1%262",
+        "*": "https://grafana.example/sub/d/ordermon-overview/ordermon-overview",
+    }
 
 
 async def test_the_path_is_api_v2_alerts_under_the_base_url_with_a_prefix(
@@ -576,6 +592,20 @@ def test_it_is_an_alert_sink_and_built_from_settings() -> None:
     )
     assert built is not None and built.url == "http://127.0.0.1:9093/api/v2/alerts"
     assert built.max_age == 5.0
+    assert built.runbook_url == "https://github.com/ordermon/ordermon/blob/main/README.md"
+    assert built.dashboard_url is None
+    linked = AlertmanagerSink.from_settings(
+        Settings.from_env(
+            {
+                "ORDERMON_ALERTMANAGER_URL": "http://127.0.0.1:9093",
+                "ORDERMON_RUNBOOK_URL": "https://wiki.example/runbook",
+                "ORDERMON_DASHBOARD_URL": "https://grafana.example",
+            }
+        )
+    )
+    assert linked is not None
+    assert linked.runbook_url == "https://wiki.example/runbook"
+    assert linked.dashboard_url == "https://grafana.example"
     with pytest.raises(ValueError, match="queue_size"):
         AlertmanagerSink("http://127.0.0.1:9093", queue_size=0)
 

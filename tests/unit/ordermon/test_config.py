@@ -45,6 +45,8 @@ def test_values_are_parsed_and_flow_config_follows() -> None:
         ("ORDERMON_WEB_PORT", "70000", "1-65535"),
         ("ORDERMON_KAFKA", "localhost", "host:port"),
         ("ORDERMON_ALERTMANAGER_URL", "alertmanager:9093", "http://"),
+        ("ORDERMON_RUNBOOK_URL", "wiki/ordermon", "http://"),
+        ("ORDERMON_DASHBOARD_URL", "grafana:3000", "http://"),
         ("ORDERMON_STORE", "redis://", "memory://"),
         ("ORDERMON_HORIZON_MINUTES", "0", "greater than 0"),
         ("ORDERMON_LOG_LEVEL", "loud", "debug, info"),
