@@ -150,12 +150,12 @@ class Rhythm:
 
     def typical_day(
         self, queue: int, end_hour: int, days: int, band: tuple[float, float]
-    ) -> tuple[float, float] | None:
+    ) -> tuple[float, float, bool] | None:
         """Median daily (inflow, outflow) over the last `days` whole (UTC) days before
         `end_hour` that are fully known; None with fewer than
-        two such days, or when any of them lies outside `band` times the median (the queue has
-        a weekly rhythm: a closed day, a weekend without deliveries), which a few days cannot
-        teach."""
+        two such days; the flag says whether every one of them lies within `band` times the
+        median (False: the queue has a weekly rhythm, a closed day or a weekend without
+        deliveries, which a few days cannot teach)."""
         ins: list[int] = []
         outs: list[int] = []
         last_day_end = end_hour - end_hour % HOURS_PER_DAY  # whole days: a closed day is seen
@@ -170,10 +170,11 @@ class Rhythm:
             return None
         m_in, m_out = float(median(ins)), float(median(outs))
         low, high = band
-        for i, o in zip(ins, outs, strict=True):
-            if not (low * m_in <= i <= high * m_in and low * m_out <= o <= high * m_out):
-                return None
-        return m_in, m_out
+        regular = all(
+            low * m_in <= i <= high * m_in and low * m_out <= o <= high * m_out
+            for i, o in zip(ins, outs, strict=True)
+        )
+        return m_in, m_out, regular
 
     # ---- the learned normal ------------------------------------------------------------------
 
@@ -197,13 +198,13 @@ class Rhythm:
     def normal_total(
         self, queue: int, what: int, end_hour: int, hours: int, weeks: int
     ) -> float | None:
-        """Median over the previous `weeks` weeks of `total` at the same hour of the week, from
-        hours after the queue's `since`; None without any."""
+        """Median over the previous `weeks` weeks of `total` at the same hour of the week, of
+        spans that end after the queue's `since`; None without any."""
         since_hour = self.since[queue]
         values = []
         for k in range(1, weeks + 1):
             end = end_hour - HOURS_PER_WEEK * k
-            if since_hour is None or end - hours < since_hour:
+            if since_hour is None or end <= since_hour:
                 break
             value = self.total(queue, what, end, hours)
             if value is not None:

@@ -111,12 +111,12 @@ def test_typical_day_sees_a_closed_day() -> None:
             out = 0 if day == 1 else 10  # nothing served all day 1
             fold_hour(r, day * 24 + h + 24 * 20_000, 10, out, 0)
     end = 24 * 20_003
-    assert r.typical_day(Q, end, 7, (2 / 3, 3 / 2)) is None
+    assert r.typical_day(Q, end, 7, (2 / 3, 3 / 2)) == (240.0, 240.0, False)
     r2 = Rhythm()
     for day in range(3):
         for h in range(24):
             fold_hour(r2, day * 24 + h + 24 * 20_000, 10, 10, 0)
-    assert r2.typical_day(Q, end, 7, (2 / 3, 3 / 2)) == (240.0, 240.0)
+    assert r2.typical_day(Q, end, 7, (2 / 3, 3 / 2)) == (240.0, 240.0, True)
 
 
 def test_the_wait_follows_the_shifts() -> None:
