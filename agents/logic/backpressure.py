@@ -94,7 +94,7 @@ def judge(
         throughput = max(daily, float(flows.out_day))
         growth, excess, normal = _learned_growth(rhythm, qi, at_ms, policy)
     elif _typical_day(rhythm, qi, flows, at_ms):
-        growth = excess = _early_growth(rhythm, qi, flows, at_ms)
+        growth = excess = _floor_growth(rhythm, qi, flows, at_ms)
     working = _worked(rhythm, qi, at_ms, daily, policy)
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, normal, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
@@ -206,21 +206,6 @@ def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
     low, high = TYPICAL_BAND
     in_ok = low * t_in <= flows.in_day <= high * t_in
     return regular and in_ok and low * t_out <= flows.out_day <= high * t_out
-
-
-def _early_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:
-    """Growth over whole days before a week is learned: the rise of the queue's floor, or half
-    the rise of its backlog since the same hour yesterday (in days of the day's inflow; half,
-    because without the hour's normal a busier day than yesterday also raises it)."""
-    floor = _floor_growth(rhythm, qi, flows, at_ms)
-    hour = hour_of(at_ms) - 1
-    now = rhythm.backlog_end(qi, hour)
-    day_ago = rhythm.backlog_end(qi, hour - HOURS_PER_DAY)
-    point = None
-    if now is not None and day_ago is not None and flows.in_day > 0:
-        point = (now - day_ago) / flows.in_day / 2
-    known = [g for g in (floor, point) if g is not None]
-    return max(known) if known else None
 
 
 def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:

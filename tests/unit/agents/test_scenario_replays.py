@@ -50,7 +50,10 @@ def test_a_weekend_dip_raises_no_critical_alert() -> None:
 
 
 def test_a_dispatch_stall_fires_for_that_warehouse_only() -> None:
-    scenario = build("stall")
+    # 16 days, so that the stall (at the midpoint) meets a learned week: before a week a site is
+    # judged over whole days only, and a 6-hour stall that drains by the next day is no
+    # whole-day backlog
+    scenario = build("stall", days=16, scale=0.25)
     alerts = replay(scenario)
     fired = {(a.warehouse, a.kind) for a in alerts if a.state == "firing"}
     assert fired == {("SH-02", "dispatch_backpressure")}
