@@ -13,10 +13,10 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   that look like working days (the queue served at least half its inflow, and in- and outflow
   are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
 - **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
-  this site normally does in these hours of the week, while inflow outruns it and more than the
-  normal backlog waits. Only in working hours: an hour whose normal outflow is below
-  `idle_share` of the site's mean hour (off shift, a closed desk, between pickups) or declared
-  closed is never judged.
+  this site normally does in these hours of the week, while inflow outruns it and at least a
+  quarter of an hour of its normal work waits. Only in working hours: an hour whose normal
+  outflow is below `idle_share` of the site's mean hour (off shift, a closed desk, between
+  pickups) or declared closed is never judged.
 
 The wait is the real one: hours of wall time until the newest waiting item is served if the
 queue works through its learned week (Little's law with the throughput of its working hours), so
@@ -96,7 +96,7 @@ def judge(
     elif _typical_day(rhythm, qi, flows, at_ms):
         growth = excess = _floor_growth(rhythm, qi, flows, at_ms)
     working = _worked(rhythm, qi, at_ms, daily, policy)
-    share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, normal, learned)
+    share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
     if stalled and share is not None:
         scale = max(share, 0.05)  # while stalled, the wait at the pace it achieves now
@@ -233,7 +233,6 @@ def _stall(
     at_ms: int,
     qp: QueuePolicy,
     policy: Policy,
-    normal_backlog: float | None,
     learned: bool,
 ) -> tuple[float | None, bool, bool]:
     """(outflow share of normal over the stall window, stalled, resumed)."""
@@ -242,8 +241,10 @@ def _stall(
         return None, False, True
     share = flows.out_stall / expected
     pressure = math.inf if flows.out_stall == 0 else flows.in_stall / flows.out_stall
-    above_normal = normal_backlog is None or flows.backlog > normal_backlog
-    stalled = share < qp.stall_ratio and pressure > qp.fire_pressure and above_normal
+    # work is waiting (a quarter of an hour of the normal pace): a team that ran out of work is
+    # not stalled
+    waiting = flows.backlog >= expected / 2
+    stalled = share < qp.stall_ratio and pressure > qp.fire_pressure and waiting
     resumed = share >= qp.resume_ratio or pressure <= qp.clear_pressure
     return share, stalled, resumed
 

@@ -101,10 +101,13 @@ class QueuePolicy:
     a small site's backlog does not). A backlog that rises in the evening and is gone by noon is
     the site's rhythm; one higher each morning than the last is not."""
 
-    stall_ratio: float = 0.5
+    stall_ratio: float = 0.6
     """Acute stall: outflow over the last 30 minutes below this fraction of what this site
     normally does at this hour of the week (its working hours only), while inflow outruns it
-    (pressure above `fire_pressure`) and more than the normal backlog waits."""
+    (pressure above `fire_pressure`) and a quarter of an hour of normal work waits. 0.6: a team
+    that keeps up works below its capacity, so a line at a fifth of its pace still shows 40-50%
+    of the normal outflow; with `min_events` (40) in the normal window, 0.6 is more than three
+    Poisson deviations below normal."""
 
     resume_ratio: float = 0.8
     """A stall is over once outflow is back above this fraction of the normal for the hour."""

@@ -221,6 +221,12 @@ class Rhythm:
         out: list[float] | None = []
         for i in range(HOURS_PER_WEEK):
             value = self.normal(queue, OUT, now_hour + i, weeks)
+            if value is None:  # every week of this hour flagged: its last week, flagged or not
+                last = self.row(now_hour + i - HOURS_PER_WEEK)
+                since_hour = self.since[queue]
+                learned = since_hour is not None and now_hour + i - HOURS_PER_WEEK >= since_hour
+                if last is not None and learned:
+                    value = float(last[_col(queue, OUT)])
             if value is None:
                 out = None
                 break
