@@ -9,6 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from agents.detection import Detection
@@ -16,10 +17,11 @@ from agents.pipeline import Message, Outcome, Pipeline, Record
 from agents.tables import backend
 from agents.topics import deadletter, inputs, names
 from ordermon.app import app, settings
+from ordermon.delivery import deliver
 from ordermon.policy import load_policy
 from ordermon.runtime import runtime
 from ordermon.transport import register_batch_path
-from streams.codec import dumps
+from streams.codec import encode_deadletter
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ pipeline = Pipeline(
     evaluator=runtime.evaluator,
     max_warehouses=settings.max_warehouses,
     max_future_ms=settings.max_future_seconds * 1000,
+    release_after_ms=settings.warehouse_idle_ms,
 )
 runtime.pipeline = pipeline
 
@@ -116,7 +119,13 @@ async def ingest(stream: Any) -> None:
 async def carry(outcome: Outcome, seconds: float) -> None:
     """Hand a batch's outcome on: dead letters, table records (changelogs), metrics, alerts."""
     for dead in outcome.deadletters:
-        await deadletter.send(key=dead.source_topic.encode(), value=dumps(dead.to_wire()))
+        await deliver(
+            partial(deadletter.send, key=dead.source_topic.encode(), value=encode_deadletter(dead)),
+            output="deadletter",
+            what=f"the dead letter ({dead.reason}) of {dead.source_topic}[{dead.partition}]"
+            f"@{dead.offset}, which stays at that offset,",
+            on_failure=runtime.output_failed,
+        )
     for write in outcome.writes:
         backend.write(write)
     await ebb()

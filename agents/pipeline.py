@@ -23,6 +23,7 @@ from agents.logic.flow import (
     source_of,
     watermark,
 )
+from agents.logic.idle import is_stale, release_messages
 from agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
@@ -34,6 +35,7 @@ from agents.logic.windows import MINUTE_MS, minute_start
 from streams.codec import decode
 from streams.errors import RejectReason
 from streams.outputs import Alert, DeadLetter
+from streams.timefmt import MIN_MS
 from streams.topics import TopicNames
 from streams.validation import Rejection
 
@@ -133,6 +135,7 @@ class Outcome:
     )  # topic -> valid events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
+    released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
 
 
 class Pipeline:
@@ -145,6 +148,7 @@ class Pipeline:
         evaluator: Evaluator | None = None,
         max_warehouses: int = 1000,
         max_future_ms: int | None = 300_000,
+        release_after_ms: int | None = None,
     ) -> None:
         self.config = config
         self.names = names
@@ -152,6 +156,9 @@ class Pipeline:
         self.evaluator: Evaluator = evaluator or NoDetection()
         self.max_warehouses = max_warehouses
         self.max_future_ms = max_future_ms
+        # a warehouse quiet for longer than this (event time) gives its slot back; None: the
+        # retention (agents.logic.idle)
+        self.release_after_ms = release_after_ms or config.retention_ms
         self.states: dict[str, WarehouseState] = {}
         self.detectors: dict[str, Any] = {}
         self.partition_of: dict[str, int] = {}
@@ -162,6 +169,9 @@ class Pipeline:
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         self._network_at: int | None = None  # the newest mark network alerts were evaluated at
         self._known: set[str] | None = None
+        self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
+        self._idle_at: int | None = None  # the mark at which _idle_list was found
+        self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
 
     # ---- state ---------------------------------------------------------------------------
     def forget(self) -> None:
@@ -187,6 +197,8 @@ class Pipeline:
         if raw is None:
             return None
         state, det = head_from_bytes(warehouse, raw)
+        if state.partition is not None:
+            self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
             first = retention_floor(state, self.config)
@@ -241,6 +253,11 @@ class Pipeline:
         bases = self._bases
         sources = self._sources
         max_future_ms = self.max_future_ms
+        # Events older than the retention behind the newest event time of any warehouse here are
+        # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
+        # costs what any event costs and evaluates nothing.
+        newest_any = max(self.newest_event_ms.values(), default=None)
+        floor_ms = None if newest_any is None else newest_any - config.retention_ms
         for msg in messages:
             topic = bases.get(msg.topic)
             if topic is None:
@@ -253,6 +270,8 @@ class Pipeline:
             state = states.get(warehouse) or self.state(warehouse)
             if state is None:
                 known = self.known()
+                if len(known) >= self.max_warehouses:
+                    self._release_at_limit(out, caught_up, keep=dirty)
                 if len(known) >= self.max_warehouses:
                     out.deadletters.append(
                         self._dead(
@@ -277,9 +296,15 @@ class Pipeline:
             if source is None:
                 source = sources[topic, partition] = source_of(topic, partition)
             fresh = apply(
-                state, result, config, source=source, offset=msg.offset, seen_at_ms=now_ms
+                state,
+                result,
+                config,
+                source=source,
+                offset=msg.offset,
+                seen_at_ms=now_ms,
+                floor_ms=floor_ms,
             )
-            self.partition_of[warehouse] = partition
+            self.partition_of[warehouse] = state.partition = partition
             at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
@@ -347,19 +372,105 @@ class Pipeline:
         # are evaluated when the newest closed minute moves on, not on every batch.
         if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
             self._network_at = newest_mark
+            self._release_empty(newest_mark, out, caught_up)
+            # A warehouse with nothing within the retention takes no part (it cannot be called
+            # silent on the strength of an event from 1970), unless it was already silent.
+            silent = {a.warehouse for a in self.evaluator.network_firing()}
             members = {
                 wh: (self.detectors.get(wh), st.newest_ms)
                 for wh, st in self.states.items()
-                if caught_up is None or self.partition_of.get(wh) in caught_up
+                if (caught_up is None or self.partition_of.get(wh) in caught_up)
+                and (
+                    wh in silent
+                    or not is_stale(st.newest_ms, newest_mark, self.config.retention_ms)
+                )
             }
             out.alerts.extend(self.evaluator.network(members, newest_mark))
+
+    # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
+    def _idle(
+        self,
+        candidates: Iterable[str],
+        at_ms: int,
+        caught_up: set[int] | None,
+        keep: Mapping[str, object] | None = None,
+    ) -> list[str]:
+        """The candidates quiet for longer than `release_after_ms` at `at_ms`, the longest quiet
+        first, in partitions read to their end (in a catch-up their newer events may not have
+        been read), except those in `keep` (counted in the batch under way)."""
+        found: list[tuple[int, str]] = []
+        for warehouse in candidates:
+            if keep is not None and warehouse in keep:
+                continue
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at_ms, self.release_after_ms):
+                continue
+            partition = self.partition_of.get(warehouse, state.partition)
+            if partition is None or (caught_up is not None and partition not in caught_up):
+                continue
+            newest = state.newest_ms
+            found.append((MIN_MS if newest is None else newest, warehouse))
+        return [warehouse for _newest, warehouse in sorted(found)]
+
+    def _release(self, warehouse: str, at_ms: int, out: Outcome) -> None:
+        """Forget a warehouse: its firing alerts resolved (with the reason), its records deleted
+        at the next flush, its slot free."""
+        state = self.states[warehouse]
+        partition = self.partition_of.get(warehouse, state.partition)
+        assert partition is not None  # _idle() only returns warehouses whose partition is known
+        out.alerts.extend(release_messages(self.firing(warehouse), at_ms, self.release_after_ms))
+        del self.states[warehouse]
+        self.detectors.pop(warehouse, None)
+        self.partition_of.pop(warehouse, None)
+        self.known().discard(warehouse)
+        self._unwritten.pop(warehouse, None)
+        minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
+        self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
+        self._deletes.extend(
+            Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
+        )
+        out.released.append(warehouse)
+
+    def _release_empty(self, at_ms: int, out: Outcome, caught_up: set[int] | None) -> None:
+        """Warehouses with nothing within the retention (every event of theirs was late, e.g. a
+        made-up warehouse dated 1970) are released as soon as they are idle: they hold totals
+        only, and nothing of theirs is ever evaluated."""
+        empty = [wh for wh, st in self.states.items() if st.newest_ms is None]
+        for warehouse in self._idle(empty, at_ms, caught_up):
+            self._release(warehouse, at_ms, out)
+
+    def _release_at_limit(
+        self, out: Outcome, caught_up: set[int] | None, keep: Mapping[str, object]
+    ) -> None:
+        """At the warehouse limit, before a new warehouse is refused: release the longest idle
+        warehouse, if any (looked for among all the known ones once per network mark).
+
+        Only then: a real site closed for a day or two keeps its backlog and its learned
+        rhythm while there is room, and a flood of made-up ids releases its own kind first
+        (they are the longest idle)."""
+        at = self._network_at
+        if at is None:
+            return
+        if self._idle_at != at:
+            self._idle_at = at
+            self._idle_list = self._idle(sorted(self.known()), at, caught_up, keep)
+        while self._idle_list:
+            warehouse = self._idle_list.pop(0)
+            if warehouse in keep or warehouse not in self.known():
+                continue
+            state = self.state(warehouse)
+            if state is None or not is_stale(state.newest_ms, at, self.release_after_ms):
+                continue
+            self._release(warehouse, at, out)
+            return
 
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
         head, every minute bucket touched, and a deletion for every minute expired. A record
         changed by several batches in between is written once."""
-        writes: list[Write] = []
+        writes: list[Write] = self._deletes
+        self._deletes = []
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
             if state is None:

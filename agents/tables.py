@@ -6,11 +6,16 @@ partition its events come from."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from agents.logic.persist import RECORD_MAX_BYTES
 from agents.pipeline import HEADS, MINUTES, Write
 from ordermon.app import app, settings
+from ordermon.runtime import runtime
+
+log = logging.getLogger(__name__)
 
 heads = app.Table(
     "warehouse-heads",
@@ -51,6 +56,19 @@ class TableBackend:
                 table.send_changelog(write.partition, write.key, None, value_serializer="raw")
         else:
             table.data[write.key] = write.value
+            if len(write.value) + len(write.key) > RECORD_MAX_BYTES:
+                # Kafka would refuse it and Faust's producer would crash the worker: keep it in
+                # the local table, say so once, count it (a crash before its next write loses it).
+                runtime.output_failed("changelog")
+                log.error(
+                    "table record %r of %s is %d bytes, over the %d a changelog record may hold: "
+                    "kept in memory, not sent to the changelog",
+                    write.key[:80],
+                    write.table,
+                    len(write.value),
+                    RECORD_MAX_BYTES,
+                )
+                return
             table.send_changelog(write.partition, write.key, write.value)
 
 

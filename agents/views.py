@@ -27,11 +27,13 @@ from agents.topics import alerts as alerts_topic
 from ordermon.app import app, settings
 from ordermon.metrics import exposition
 from ordermon.runtime import configure, runtime
+from ordermon.webguard import Rendering, SharedAnswer, harden
 from streams.codec import dumps, loads
 from streams.flows import FLOWS
-from streams.timefmt import format_rfc3339_ms
+from streams.timefmt import MIN_MS, format_rfc3339_ms
 
 configure(app, alerts_topic, settings)
+harden(app, settings)  # header read timeout, one log line per malformed request
 log = logging.getLogger(__name__)
 
 HEADS_TABLE = "warehouse-heads"  # agents.tables.heads: its changelog partitions follow warehouses
@@ -46,6 +48,7 @@ async def _on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
     # scrape after the revoke): without this, the warehouses recovered after that moment stay
     # invisible to /warehouses and /metrics. (Belongs beside `_on_revoked` in agents.ingest.)
     pipeline.forget()
+    runtime.changes += 1  # the warehouses held here changed: no cached answer
 
 
 def _json(web: Any, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Any:
@@ -134,8 +137,14 @@ def _status(warehouse: str) -> dict[str, Any] | None:
     return status_object(snapshot(state, pipeline.config), alerts)
 
 
-def _local_statuses() -> list[dict[str, Any]]:
-    return [s for wh in sorted(pipeline.known()) if (s := _status(wh)) is not None]
+_local = SharedAnswer(settings.web_cache_seconds)
+_LOCAL_RENDERING = Rendering(lambda: sorted(pipeline.known()), lambda wh: _status(wh), dumps)
+
+
+async def _local_answer() -> tuple[list[dict[str, Any]], bytes]:
+    """This worker's statuses and their JSON, computed once for every client that asks while
+    nothing changed (or within ORDERMON_WEB_CACHE_SECONDS while counting goes on)."""
+    return await _local.get(runtime.changes, time.monotonic(), _LOCAL_RENDERING)
 
 
 def _newer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -147,10 +156,10 @@ def _newer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 @app.page("/warehouses")
 async def warehouses(web: Any, request: Any) -> Any:
-    local = _local_statuses()
-    if _local_only(request):
-        return _json(web, local)
-    peers = peer_urls()
+    local, encoded = await _local_answer()
+    peers = [] if _local_only(request) else peer_urls()
+    if not peers:
+        return web.bytes(encoded, content_type="application/json")
     answers = await asyncio.gather(
         *(_peer_get(f"{url}/warehouses?scope=local") for url in peers), return_exceptions=True
     )
@@ -202,7 +211,8 @@ async def warehouse(web: Any, request: Any, warehouse: str) -> Any:
     end = state.closed_through_ms
     series: list[dict[str, Any]] = []
     if end is not None:
-        for start in range(end - pipeline.config.horizon_ms, end, MINUTE_MS):
+        # no minute before year 1, which a date cannot name (a warehouse dated 0001-01-01)
+        for start in range(max(end - pipeline.config.horizon_ms, MIN_MS), end, MINUTE_MS):
             counts = counts_between(state, start, start + MINUTE_MS)
             series.append(
                 {"minute": format_rfc3339_ms(start), **{f: counts[i] for i, f in enumerate(FLOWS)}}

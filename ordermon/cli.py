@@ -118,13 +118,15 @@ def worker() -> None:
     (ORDERMON_POLICY_FILE, ORDERMON_POLICY_*: see the README's policy section)."""
     require_worker_extra("ordermon worker")
     from ordermon.kafka import KafkaUnavailable, preflight
+    from ordermon.startup import StartupError, check_local
     from streams.errors import PartitionsMismatch
 
     settings = load_settings(with_policy=True)
     logging.config.dictConfig(log_config(settings.log_level))
     try:
+        check_local(settings)
         asyncio.run(preflight(settings))
-    except (KafkaUnavailable, PartitionsMismatch) as exc:
+    except (KafkaUnavailable, PartitionsMismatch, StartupError) as exc:
         fail(str(exc))
     import importlib
 

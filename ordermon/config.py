@@ -35,6 +35,18 @@ class Settings:
     topic_prefix: str = _setting("TOPIC_PREFIX", "", "prefix before every topic name")
     web_host: str = _setting("WEB_HOST", "127.0.0.1", "address the HTTP routes bind to")
     web_port: int = _setting("WEB_PORT", 6066, "port of the HTTP routes")
+    web_header_timeout_seconds: float = _setting(
+        "WEB_HEADER_TIMEOUT_SECONDS",
+        10.0,
+        "an HTTP connection that has not sent a whole request within this time (slowloris), or "
+        "idles that long between requests, is closed",
+    )
+    web_cache_seconds: float = _setting(
+        "WEB_CACHE_SECONDS",
+        1.0,
+        "GET /warehouses answers from a copy at most this old while events are being counted "
+        "(computed once for all clients); fresh once counting is quiet",
+    )
     alertmanager_url: str | None = _setting(
         "ALERTMANAGER_URL", None, "Alertmanager base URL; unset means no Alertmanager sink"
     )
@@ -91,6 +103,13 @@ class Settings:
     )
     max_warehouses: int = _setting(
         "MAX_WAREHOUSES", 1000, "warehouses tracked at most; events of more are dead-lettered"
+    )
+    warehouse_idle_minutes: int | None = _setting(
+        "WAREHOUSE_IDLE_MINUTES",
+        None,
+        "a warehouse with no events for this many minutes of event time (behind the newest of "
+        "the others) gives its slot to a new warehouse when every slot is taken: state, records "
+        "and metric series removed, firing alerts resolved; unset: RETENTION_MINUTES",
     )
     max_future_seconds: int = _setting(
         "MAX_FUTURE_SECONDS", 300, "allowed clock skew: events further ahead are dead-lettered"
@@ -218,6 +237,11 @@ class Settings:
             idle_after_ms=self.idle_after_seconds * 1000,
             dedup_ms=self.dedup_minutes * 60_000,
         )
+
+    @property
+    def warehouse_idle_ms(self) -> int:
+        minutes = self.warehouse_idle_minutes
+        return (self.retention_minutes if minutes is None else minutes) * 60_000
 
     @property
     def broker_url(self) -> str:
@@ -348,6 +372,7 @@ def _prefix(value: str) -> str | None:
 
 
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "warehouse_idle_minutes": _parse_int,
     "kafka_security_protocol": lambda _name, raw: raw.upper(),
     "kafka_sasl_mechanism": lambda _name, raw: raw.upper(),
 }
@@ -355,6 +380,8 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "kafka": _servers,
     "topic_prefix": _prefix,
     "web_port": _port,
+    "web_header_timeout_seconds": _positive,
+    "web_cache_seconds": _non_negative,
     "alertmanager_url": _url,
     "runbook_url": _url,
     "dashboard_url": _url,
@@ -366,6 +393,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "horizon_minutes": _positive,
     "idle_after_seconds": _positive,
     "max_warehouses": _positive,
+    "warehouse_idle_minutes": lambda v: None if v is None else _positive(v),
     "dedup_minutes": _non_negative,
     "max_future_seconds": _non_negative,
     "session_timeout_seconds": _positive,

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SEVERITIES: Final = ("warning", "critical")
 ALERT_STATES: Final = ("firing", "resolved")
+OUTPUTS: Final = ("deadletter", "changelog")  # the `output` label of ordermon_output_failures_total
 
 #: Prefix of Faust's sensor metrics. Fixed (not the app id, Faust's default) so that dashboards
 #: and rules do not change when ORDERMON_APP_ID does.
@@ -80,6 +81,8 @@ class Metrics:
     alert_transitions: Counter  # ordermon_alert_transitions_total{kind,severity,state}
     alert_sink_failures: Counter  # ordermon_alert_sink_failures_total{sink}
     batch_seconds: Histogram  # ordermon_batch_seconds: processing time of one batch
+    output_failures: Counter  # ordermon_output_failures_total{output}: sends given up on
+    released: Counter  # ordermon_warehouses_released_total: idle warehouses that gave a slot back
 
     @classmethod
     def create(
@@ -132,6 +135,19 @@ class Metrics:
                 buckets=BATCH_BUCKETS,
                 registry=reg,
             ),
+            output_failures=Counter(
+                "ordermon_output_failures_total",
+                "Dead letters and changelog records that could not be sent after bounded "
+                "retries (each also logged once, naming its source offset or key).",
+                ["output"],
+                registry=reg,
+            ),
+            released=Counter(
+                "ordermon_warehouses_released_total",
+                "Warehouses released after ORDERMON_WAREHOUSE_IDLE_MINUTES without events: state, "
+                "records and series removed, the slot free again.",
+                registry=reg,
+            ),
         )
         metrics._start_at_zero(sinks)
         ProcessCollector(registry=reg)
@@ -146,6 +162,8 @@ class Metrics:
             self.duplicates.labels(topic=topic)
             for reason in RejectReason:
                 self.deadletters.labels(topic=topic, reason=reason.value)
+        for output in OUTPUTS:
+            self.output_failures.labels(output=output)
         for kind in ALERT_KINDS:
             for severity in SEVERITIES:
                 for state in ALERT_STATES:

@@ -7,12 +7,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
 from agents.logic.flow import Snapshot
 from agents.pipeline import Evaluator, NoDetection, Outcome
+from ordermon.delivery import deliver
 from ordermon.metrics import Metrics, StatusCollector
 from ordermon.sinks.base import AlertSink
 from streams.outputs import Alert
@@ -32,6 +34,7 @@ class Runtime:
         self.pipeline: Pipeline | None = None
         self.sinks: list[AlertSink] = []
         self.registry.register(StatusCollector(self))
+        self.changes = 0  # batches recorded: what the HTTP views' Memo compares
 
     # ---- MetricsSource --------------------------------------------------------------------
     def snapshots(self) -> Iterable[Snapshot]:
@@ -46,6 +49,7 @@ class Runtime:
     # ---- the agent's outcome --------------------------------------------------------------
     def record(self, outcome: Outcome, seconds: float) -> None:
         m = self.metrics
+        self.changes += 1
         for (topic, status, warehouse), n in outcome.counted.items():
             m.events.labels(topic=topic, status=status, warehouse=warehouse).inc(n)
         for letter in outcome.deadletters:
@@ -59,15 +63,33 @@ class Runtime:
             m.alert_transitions.labels(
                 kind=alert.kind, severity=alert.severity, state=alert.state
             ).inc()
+        for warehouse in outcome.released:
+            # a released warehouse leaves /metrics (its gauges go with its state)
+            m.events.remove_by_labels({"warehouse": warehouse})
+            m.released.inc()
+            log.info(
+                "warehouse %s released: no events within ORDERMON_WAREHOUSE_IDLE_MINUTES; its "
+                "state, records and metric series are removed and its slot is free",
+                warehouse,
+            )
         m.batch_seconds.observe(seconds)
 
+    def output_failed(self, output: str) -> None:
+        self.metrics.output_failures.labels(output=output).inc()
+
+    def _sink_failed(self, sink: str, _output: str) -> None:
+        self.metrics.alert_sink_failures.labels(sink=sink).inc()
+
     async def publish(self, alert: Alert) -> None:
+        # One sink's failure must not stop the stream or the others: bounded retries, then one
+        # log line and ordermon_alert_sink_failures_total{sink}.
         for sink in self.sinks:
-            try:
-                await sink.send(alert)
-            except Exception:  # one sink's failure must not stop the stream or the others
-                self.metrics.alert_sink_failures.labels(sink=sink.name).inc()
-                log.exception("alert sink %s failed", sink.name)
+            await deliver(
+                partial(sink.send, alert),
+                output=f"the {sink.name} sink",
+                what=f"alert {alert.kind} of {alert.warehouse} ({alert.state}, {alert.alert_id})",
+                on_failure=partial(self._sink_failed, sink.name),
+            )
 
     async def close(self) -> None:
         for sink in self.sinks:

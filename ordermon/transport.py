@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport with three changes, all confined to the consumer:
+"""Faust's aiokafka transport with four changes, three of them confined to the consumer:
 
 1. **True end offsets.** Table recovery reads each changelog partition up to the end offset the
    broker reports (ListOffsets). The embedded broker (Tansu) reports the first offset of the last
@@ -19,6 +19,10 @@
    changelogs during recovery) take Faust's usual path. The agent on those topics still exists
    and is what Faust's test context drives.
 
+4. **Changelog sends that fail do not stop the worker** (`guard_buffer`): Faust's producer buffer
+   sends in a service task that a raising send ends, and the worker with it; each send is now
+   retried a bounded number of times, then given up with one log line and a metric.
+
 Built against faust-streaming 0.15.3 (pinned): `_drain_messages`, `_wait_next_records`,
 `_read_offset`, `_acked`, `_acked_index`, `_committed_offset` and `_add_gap` are internals of
 that version, and tests/integration exercise this module against a real broker.
@@ -30,6 +34,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, cast
 
 import aiokafka
@@ -37,6 +42,8 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
+
+from ordermon.delivery import deliver
 
 log = logging.getLogger(__name__)
 
@@ -282,5 +289,43 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
                 self._n_acked += len(fresh)
 
 
+def guard_buffer(buffer: Any, on_failure: Callable[[str], None] | None = None) -> None:
+    """Faust's producer buffer sends the changelog records in a service task: a send that raises
+    there stops the worker for good. With this, each send is retried a bounded number of times
+    (ordermon.delivery), then given up with one log line naming the record, the failure counted
+    (`on_failure("changelog")`), the record's future failed, and the buffer goes on. A record
+    given up is missing from the changelog until its key is written again (a warehouse's head
+    is, at every flush it changes)."""
+    original = buffer._send_pending
+
+    async def send_pending(fut: Any) -> None:
+        message = getattr(fut, "message", None)
+        topic = getattr(getattr(message, "channel", None), "get_topic_name", lambda: "?")()
+        key = getattr(message, "key", None)
+        sent = await deliver(
+            partial(original, fut),
+            output="changelog",
+            what=f"the record {str(key)[:80]} of {topic}",
+            on_failure=on_failure,
+        )
+        if not sent and not fut.done():
+            fut.set_exception(RuntimeError(f"changelog record of {topic} not sent"))
+
+    buffer._send_pending = send_pending
+
+
+def _changelog_failed(output: str) -> None:
+    from ordermon.runtime import runtime
+
+    runtime.output_failed(output)
+
+
+class Producer(faust_aiokafka.Producer):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        guard_buffer(self.buffer, _changelog_failed)
+
+
 class Transport(faust_aiokafka.Transport):  # type: ignore[misc]
     Consumer = Consumer
+    Producer = Producer

@@ -152,6 +152,21 @@ def deadletter_schema() -> dict[str, Any]:
                     "contentEncoding": "base64",
                     "description": "The original value, base64, when it is not UTF-8.",
                 },
+                "payload_truncated": {
+                    "type": "boolean",
+                    "description": "Present (true) when the value was larger than 64 KiB: "
+                    "`payload` or `payload_b64` then holds its first 64 KiB only.",
+                },
+                "payload_size": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Size of the whole original value in bytes (when truncated).",
+                },
+                "payload_sha256": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "SHA-256 of the whole original value, hex (when truncated).",
+                },
             },
             "additionalProperties": True,
             "examples": [DEADLETTER_EXAMPLE],

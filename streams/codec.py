@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
 from streams.errors import RejectReason
 from streams.events import Event
 from streams.flows import STATUSES
+from streams.outputs import DeadLetter
 from streams.timefmt import format_rfc3339_ms
 from streams.validation import MAX_VALUE_BYTES, Rejection, validate
 
@@ -36,8 +37,13 @@ def decode(
     *,
     now_ms: int | None = None,
     max_future_ms: int | None = None,
+    require_key: bool = True,
 ) -> Event | Rejection:
     """Decode one input message of `topic`.
+
+    The contract requires the key (the warehouse id): a message without one is rejected as
+    ``missing_key`` (its partition is arbitrary, so it cannot be counted exactly). `require_key`
+    False checks the value alone (tests, tools that hold values without their messages).
 
     When `now_ms` and `max_future_ms` are given, an event further than `max_future_ms` ahead of
     `now_ms` is rejected as ``future_timestamp`` (the caller owns the clock)."""
@@ -46,6 +52,12 @@ def decode(
             return Rejection(RejectReason.INVALID_VALUE, f"'{topic}' is not an input topic")
         if raw is None:
             return Rejection(RejectReason.NOT_JSON, "the message has no value (a tombstone)")
+        if key is None and require_key:
+            return Rejection(
+                RejectReason.MISSING_KEY,
+                "the message has no key; publishers key every event by its warehouse id, so "
+                "that one warehouse's events share a partition and are counted exactly",
+            )
         if len(raw) > MAX_VALUE_BYTES:
             return Rejection(
                 RejectReason.TOO_LARGE,
@@ -111,6 +123,16 @@ def event_to_wire(event: Event) -> dict[str, Any]:
 
 def encode_event(event: Event) -> bytes:
     return orjson.dumps(event_to_wire(event))
+
+
+#: Kafka's default largest message (the producer's max_request_size, the broker's
+#: message.max.bytes): every dead letter encodes below it, whatever the input was.
+PRODUCER_MAX_BYTES: Final = 1_000_000
+
+
+def encode_deadletter(letter: DeadLetter) -> bytes:
+    """The value of a dead letter: always under PRODUCER_MAX_BYTES (see PAYLOAD_KEPT_BYTES)."""
+    return dumps(letter.to_wire())
 
 
 def dumps(obj: Mapping[str, Any] | list[Any]) -> bytes:

@@ -23,6 +23,8 @@ class RejectReason(enum.StrEnum):
     KEY_MISMATCH = "key_mismatch"
     BAD_WAREHOUSE = "bad_warehouse"
     WAREHOUSE_LIMIT = "warehouse_limit"
+    MISSING_KEY = "missing_key"
+    UNSUPPORTED_VERSION = "unsupported_version"
 
 
 class ContractError(Exception):

@@ -119,6 +119,8 @@ def property_schema(rule: FieldRule, topic: str) -> dict[str, Any]:
         raise ValueError(f"no JSON Schema for field kind {kind!r} of field '{rule.name}'")
     if rule.minimum is not None:
         prop["minimum"] = int(rule.minimum) if float(rule.minimum).is_integer() else rule.minimum
+    if rule.maximum is not None:
+        prop["maximum"] = int(rule.maximum) if float(rule.maximum).is_integer() else rule.maximum
     if rule.name == "schema_version":
         prop["default"] = CONTRACT_VERSION
     return prop

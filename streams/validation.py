@@ -40,6 +40,9 @@ class FieldRule:
     required: bool
     description: str
     minimum: float | None = None
+    maximum: float | None = None
+    # the reason when a number is out of [minimum, maximum] (default: invalid_value)
+    range_reason: RejectReason = RejectReason.INVALID_VALUE
     choices: tuple[str, ...] = ()
     attr: str | None = None  # the event attribute, when it differs from the wire name
 
@@ -66,7 +69,16 @@ COMMON_RULES: Final[tuple[FieldRule, ...]] = (
         "When it happened (event time): RFC 3339 with an offset, e.g. 2026-11-22T08:15:00Z",
         attr="occurred_at_ms",
     ),
-    FieldRule("schema_version", "integer", False, "Contract version; absent means 1", minimum=1),
+    FieldRule(
+        "schema_version",
+        "integer",
+        False,
+        "Contract version; absent means 1; any other version is dead-lettered "
+        "(unsupported_version)",
+        minimum=1,
+        maximum=1,
+        range_reason=RejectReason.UNSUPPORTED_VERSION,
+    ),
 )
 
 TOPIC_RULES: Final[dict[str, tuple[FieldRule, ...]]] = {
@@ -154,11 +166,18 @@ def _check(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | No
                 )
             value = int(value)
     if rule.minimum is not None and value < rule.minimum:
-        bound = int(rule.minimum) if float(rule.minimum).is_integer() else rule.minimum
         return None, Rejection(
-            RejectReason.INVALID_VALUE, f"field '{name}' must be >= {bound}, got {value}"
+            rule.range_reason, f"field '{name}' must be >= {_bound(rule.minimum)}, got {value}"
+        )
+    if rule.maximum is not None and value > rule.maximum:
+        return None, Rejection(
+            rule.range_reason, f"field '{name}' must be <= {_bound(rule.maximum)}, got {value}"
         )
     return value, None
+
+
+def _bound(limit: float) -> float | int:
+    return int(limit) if float(limit).is_integer() else limit
 
 
 def validate(topic: str, obj: Mapping[str, Any], key: str | None = None) -> Event | Rejection:
@@ -253,6 +272,9 @@ def _fast_check(rule: FieldRule, v: str, topic: str, ns: dict[str, Any]) -> list
         if rule.minimum is not None:
             ns[f"{v}_min"] = rule.minimum
             lines.append(f"if {v} < {v}_min: return None")
+        if rule.maximum is not None:
+            ns[f"{v}_max"] = rule.maximum
+            lines.append(f"if {v} > {v}_max: return None")
         return lines
     return None
 

@@ -21,6 +21,10 @@ FLOW_INDEX: Final = {name: i for i, name in enumerate(FLOWS)}
 # (topic, status) -> index in FLOWS: the hot path's lookup, without building the flow's name
 _INDEX_OF: Final = {(t, s): FLOW_INDEX[flow_name(t, s)] for t, ss in STATUSES.items() for s in ss}
 N_FLOWS: Final = len(FLOWS)
+# One character per input topic before an event_id in a bucket's `ids`: publishers' event ids are
+# unique within a topic only (an order and its dispatch may share one), so de-duplication is per
+# (topic, event_id).
+_ID_TAG: Final = {topic: chr(ord("a") + i) for i, topic in enumerate(INPUT_TOPICS)}
 
 
 def zero_counts() -> list[int]:
@@ -33,7 +37,8 @@ class Bucket:
 
     counts: list[int] = field(default_factory=zero_counts)
     applied: dict[str, int] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)  # event_id -> "source:offset" that carried it
+    # topic tag + event_id -> "source:offset" that carried it (see _ID_TAG)
+    ids: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,7 @@ class WarehouseState:
     expired_floor_ms: int | None = None  # retention floor of the last expiry; not persisted
     sliding: Sliding | None = None  # the detector's window sums; derived, not persisted
     closed_through_ms: int | None = None  # end of the last minute handed to evaluation
+    partition: int | None = None  # the input partition its events come from (its records' too)
 
     @property
     def newest_ms(self) -> int | None:
@@ -89,10 +95,18 @@ def apply(
     source: str | None = None,
     offset: int | None = None,
     seen_at_ms: int = 0,
+    floor_ms: int | None = None,
 ) -> bool:
     """Count one event. Returns False when it changes nothing: its (source, offset) was applied
     before (a replay after a crash: `state.duplicates`), or another message already carried its
-    `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`)."""
+    `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`).
+
+    An event older than the retention, counted back from the warehouse's newest event or from
+    `floor_ms` (the caller's network-wide bound, e.g. the newest event time of every warehouse
+    less the retention), is *late*: it counts in the totals (the backlog) and in `state.late`,
+    but in no minute, and it does not move the warehouse's event time (its watermark). So its
+    cost does not depend on its date, and it cannot make the warehouse evaluate, or look
+    silent, on its own."""
     topic = event.topic
     index = _INDEX_OF[topic, event.status]
     at = event.occurred_at_ms
@@ -100,12 +114,13 @@ def apply(
     by_topic = state.newest_by_topic
     newest = max(by_topic.values()) if by_topic else at
     bucket: Bucket | None = None
-    if at >= newest - config.retention_ms:
+    id_key = _ID_TAG[topic] + event.event_id
+    if at >= newest - config.retention_ms and (floor_ms is None or at >= floor_ms):
         start = at - at % MINUTE_MS
         bucket = state.minutes.get(start)
         if bucket is None:
             bucket = state.minutes[start] = Bucket()
-        seen = bucket.ids.get(event.event_id) if bucket.ids else None
+        seen = bucket.ids.get(id_key) if bucket.ids else None
         if seen is not None and (not tracked or seen != f"{source}:{offset}"):
             state.duplicate_ids += 1
             return False
@@ -135,10 +150,12 @@ def apply(
     if bucket is not None and bucket_fresh:
         bucket.counts[index] += 1
         if at >= newest - config.dedup_ms:
-            bucket.ids[event.event_id] = f"{source}:{offset}" if tracked else ""
+            bucket.ids[id_key] = f"{source}:{offset}" if tracked else ""
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
         return False
+    if bucket is None:
+        return True  # late: in the totals only, event time unchanged
     if at > by_topic.get(topic, at - 1):
         by_topic[topic] = at
     if seen_at_ms:
@@ -207,6 +224,9 @@ def retention_floor(state: WarehouseState, config: FlowConfig) -> int:
     newest = state.newest_ms or 0
     closed = state.closed_through_ms
     base = newest if closed is None else min(closed, newest)
+    # Never more than twice the retention back from the newest event: a watermark held far back
+    # (a topic whose newest event is years old) must not keep minutes, or make a load walk them.
+    base = max(base, newest - config.retention_ms)
     return minute_start(base - config.retention_ms)
 
 
@@ -220,9 +240,11 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
     previous = state.ids_floor_ms
     if previous is None or ids_floor > previous:
         lo = ids_floor - config.retention_ms if previous is None else previous
-        for start in range(minute_start(lo), ids_floor, MINUTE_MS):
-            bucket = state.minutes.get(start)
-            if bucket is not None and bucket.ids:
+        # By minute when the span is short (the usual step of a minute or so), by a scan of the
+        # buckets when it is long: an event far ahead of the last one costs O(buckets), never a
+        # walk over every minute in between.
+        for bucket in _minute_range(state, minute_start(lo), ids_floor):
+            if bucket.ids:
                 bucket.ids = {}
         state.ids_floor_ms = ids_floor
     floor = retention_floor(state, config)

@@ -10,6 +10,12 @@ from agents.logic.flow import N_FLOWS, Bucket, WarehouseState
 from streams.codec import dumps, loads
 
 VERSION = 1
+#: Largest record written to a changelog: under Kafka's default 1,000,000-byte message limit, with
+#: room for the key and the record overhead. A minute bucket's event ids (kept for the
+#: de-duplication horizon) are the only part that grows with traffic; a bucket that would exceed
+#: this is written without them (its counts and offsets stay exact; after a restart, a redelivered
+#: copy of one of its events with a new offset would be counted again).
+RECORD_MAX_BYTES = 900_000
 
 
 def _counts(raw: Any) -> list[int]:
@@ -29,6 +35,7 @@ def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None)
             "dupid": state.duplicate_ids,
             "idsfloor": state.ids_floor_ms,
             "closed": state.closed_through_ms,
+            "p": state.partition,
             "det": detector,
         }
     )
@@ -46,12 +53,16 @@ def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[st
         duplicate_ids=int(obj.get("dupid", 0)),
         ids_floor_ms=obj.get("idsfloor"),
         closed_through_ms=obj["closed"],
+        partition=obj.get("p"),
     )
     return state, obj.get("det")
 
 
 def bucket_to_bytes(bucket: Bucket) -> bytes:
-    return dumps({"c": bucket.counts, "a": bucket.applied, "i": bucket.ids})
+    raw = dumps({"c": bucket.counts, "a": bucket.applied, "i": bucket.ids})
+    if len(raw) > RECORD_MAX_BYTES:
+        raw = dumps({"c": bucket.counts, "a": bucket.applied, "i": {}})
+    return raw
 
 
 def bucket_from_bytes(raw: bytes) -> Bucket:

@@ -123,6 +123,9 @@ def test_known_label_sets_start_at_zero(registry: CollectorRegistry) -> None:
     for sink in ("kafka", "webhook"):
         assert registry.get_sample_value("ordermon_alert_sink_failures_total", {"sink": sink}) == 0
     assert registry.get_sample_value("ordermon_alert_sink_failures_total", {"sink": "log"}) is None
+    for output in ("deadletter", "changelog"):
+        labels = {"output": output}
+        assert registry.get_sample_value("ordermon_output_failures_total", labels) == 0
     # events are per warehouse: none until one is seen
     assert registry.get_sample_value("ordermon_events_total", {"topic": "orders"}) is None
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from streams.codec import decode, dumps, encode_event, event_to_wire, loads
 from streams.errors import RejectReason
-from streams.events import Event, OrderEvent, RefundEvent
+from streams.events import EVENT_TYPES, Event, OrderEvent, RefundEvent
 from streams.flows import INPUT_TOPICS
 from streams.timefmt import MAX_MS, MIN_MS, format_rfc3339_ms, parse_rfc3339_ms
 from streams.validation import MAX_VALUE_BYTES, Rejection
@@ -50,7 +50,7 @@ def rejected(result: Event | Rejection, reason: RejectReason) -> Rejection:
 )
 @pytest.mark.parametrize("topic", INPUT_TOPICS)
 def test_broken_values_are_classified(topic: str, raw: bytes, reason: RejectReason) -> None:
-    rejected(decode(topic, None, raw), reason)
+    rejected(decode(topic, None, raw, require_key=False), reason)
 
 
 def test_key_that_is_not_utf8() -> None:
@@ -64,7 +64,9 @@ def test_tombstone() -> None:
 
 
 def test_unknown_topic_is_named() -> None:
-    result = rejected(decode("ordermon.alerts", None, body("orders")), R.INVALID_VALUE)
+    result = rejected(
+        decode("ordermon.alerts", None, body("orders"), require_key=False), R.INVALID_VALUE
+    )
     assert "ordermon.alerts" in result.message
 
 
@@ -89,33 +91,80 @@ def test_value_one_byte_over_64_kib_is_too_large() -> None:
 
 
 def test_size_is_checked_before_parsing() -> None:
-    rejected(decode("orders", None, b"\xff" * 65_537), R.TOO_LARGE)
+    rejected(decode("orders", None, b"\xff" * 65_537, require_key=False), R.TOO_LARGE)
 
 
 class TestFutureTimestamp:
     def test_at_the_allowed_skew_is_accepted(self) -> None:
-        result = decode("orders", None, body("orders"), now_ms=T0_MS - 5_000, max_future_ms=5_000)
+        result = decode(
+            "orders",
+            None,
+            body("orders"),
+            now_ms=T0_MS - 5_000,
+            max_future_ms=5_000,
+            require_key=False,
+        )
         assert isinstance(result, OrderEvent)
 
     def test_one_ms_beyond_the_allowed_skew_is_rejected(self) -> None:
-        result = decode("orders", None, body("orders"), now_ms=T0_MS - 5_001, max_future_ms=5_000)
+        result = decode(
+            "orders",
+            None,
+            body("orders"),
+            now_ms=T0_MS - 5_001,
+            max_future_ms=5_000,
+            require_key=False,
+        )
         rejected(result, R.FUTURE_TIMESTAMP)
         assert isinstance(result, Rejection)
         assert "occurred_at" in result.message
 
     def test_the_past_is_always_accepted(self) -> None:
-        result = decode("orders", None, body("orders"), now_ms=T0_MS + 10**12, max_future_ms=0)
+        result = decode(
+            "orders",
+            None,
+            body("orders"),
+            now_ms=T0_MS + 10**12,
+            max_future_ms=0,
+            require_key=False,
+        )
         assert isinstance(result, OrderEvent)
 
     @pytest.mark.parametrize(("now_ms", "max_future_ms"), [(0, None), (None, 0), (None, None)])
     def test_off_unless_both_are_given(self, now_ms: int | None, max_future_ms: int | None) -> None:
-        result = decode("orders", None, body("orders"), now_ms=now_ms, max_future_ms=max_future_ms)
+        result = decode(
+            "orders",
+            None,
+            body("orders"),
+            now_ms=now_ms,
+            max_future_ms=max_future_ms,
+            require_key=False,
+        )
         assert isinstance(result, OrderEvent)
 
     def test_an_invalid_event_keeps_its_own_reason(self) -> None:
         raw = body("orders", status=b'"lost"')
-        result = decode("orders", None, raw, now_ms=0, max_future_ms=0)
+        result = decode("orders", None, raw, now_ms=0, max_future_ms=0, require_key=False)
         rejected(result, R.UNKNOWN_STATUS)
+
+
+@pytest.mark.parametrize("topic", INPUT_TOPICS)
+def test_a_message_without_a_key_is_refused(topic: str) -> None:
+    """The contract requires the key: without it the partition is arbitrary, so offsets cannot
+    make a replay harmless and a second worker would split the warehouse's counts."""
+    result = rejected(decode(topic, None, body(topic)), R.MISSING_KEY)
+    assert "no key" in result.message
+    assert isinstance(decode(topic, b"W1", body(topic)), EVENT_TYPES[topic])
+    # an empty key is a key (it then differs from the warehouse field)
+    rejected(decode(topic, b"", body(topic)), R.KEY_MISMATCH)
+
+
+@pytest.mark.parametrize("version", [b"2", b"99", b"0", b"-1", b"1e30", b"18446744073709551616"])
+def test_an_unknown_schema_version_is_refused(version: bytes) -> None:
+    result = rejected(
+        decode("orders", b"W1", body("orders", schema_version=version)), R.UNSUPPORTED_VERSION
+    )
+    assert "schema_version" in result.message
 
 
 @pytest.mark.parametrize("topic", INPUT_TOPICS)
@@ -126,7 +175,7 @@ def test_event_round_trip(topic: str, data: st.DataObject) -> None:
     assert event.topic == topic
     raw = encode_event(event)
     assert decode(topic, event.warehouse.encode(), raw) == event
-    assert decode(topic, None, raw) == event
+    assert decode(topic, None, raw, require_key=False) == event
     wire = event_to_wire(event)
     assert orjson.loads(raw) == wire
     assert ("schema_version" in wire) == (event.schema_version != 1)
@@ -136,10 +185,10 @@ def test_event_round_trip(topic: str, data: st.DataObject) -> None:
 def test_integer_beyond_64_bits_goes_back_out_as_the_same_number() -> None:
     """orjson reads an integer beyond 64 bits as a float; validation turns an integral float into
     an int, which orjson cannot write: event_to_wire writes such an int as the float again."""
-    first = decode("orders", None, body("orders", items=b"1e20", schema_version=b"1e30"))
+    first = decode("orders", None, body("orders", items=b"1e20"), require_key=False)
     assert isinstance(first, OrderEvent)
     assert first.items == 10**20
-    again = decode("orders", None, encode_event(first))
+    again = decode("orders", None, encode_event(first), require_key=False)
     assert again == first
 
 
