@@ -76,22 +76,25 @@ def _write(tmp_path: Path, name: str, **kw: float) -> Path:
 
 
 def test_simulate_out_then_backtest_finds_the_stall(tmp_path: Path) -> None:
-    """Two commands: the `stall` scenario (SH-02 dispatches at 10% for 6 h) to a file, then the
-    backtest's JSON lists a dispatch_backpressure episode at SH-02, and no other site."""
-    # 16 days: the stall (at the midpoint) meets a learned week (before a week a site is judged
-    # over whole days only)
-    path = _write(tmp_path, "stall", days=16, scale=0.25)
+    """Two commands: the `shift_stall` scenario (FRA-1 dispatches at 20% of its pace for 4 h on
+    day 10, in working hours, after a learned week) to a file, then the backtest's JSON lists a
+    dispatch_backpressure episode at FRA-1 that began within the hour."""
+    path = _write(tmp_path, "shift_stall", days=11, scale=0.25)
     result = CliRunner().invoke(main, ["backtest", str(path), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"episodes", "summary", "bad_lines", "deadletters"}
-    fired = {(e["kind"], e["warehouse"]) for e in doc["episodes"]}
-    assert ("dispatch_backpressure", "SH-02") in fired
-    assert {w for _, w in fired} == {"SH-02"}
+    stalls = [
+        e
+        for e in doc["episodes"]
+        if (e["kind"], e["warehouse"]) == ("dispatch_backpressure", "FRA-1")
+        and e["fired_at"].startswith("2026-03-12T11:")
+    ]
+    assert len(stalls) == 1, doc["episodes"]
     lines = path.read_bytes().count(b"\n")
     assert doc["summary"]["messages"] == lines == doc["summary"]["events"]
     assert doc["summary"]["bad_lines"] == doc["summary"]["deadletters"] == 0
-    episode = next(e for e in doc["episodes"] if e["kind"] == "dispatch_backpressure")
+    episode = stalls[0]
     assert set(episode) == {
         "kind",
         "warehouse",
@@ -151,7 +154,9 @@ def test_a_policy_file_changes_the_episodes(tmp_path: Path) -> None:
 def test_a_replay_is_deterministic_and_folds_into_episodes() -> None:
     records = [
         item
-        for item in read_lines(catalogue.lines(catalogue.source("stall")))
+        # a warehouse that goes silent midway: alerts within two days (a stall is judged
+        # against a learned week)
+        for item in read_lines(catalogue.lines(catalogue.source("silent")))
         if isinstance(item, Record)
     ]
     first, second = replay(records), replay(records)
