@@ -274,11 +274,11 @@ class Policy:
     is ordered, not what it could: its dispatch count says nothing about capacity, and taking it
     as one would forecast an overload for every growing warehouse."""
 
-    capacity_busy_hours: float = 1.0
-    """A minute counts as *busy* for the capacity estimate when the dispatch queue ends it with
-    at least this many hours of work waiting (at the current pace): the team cannot be idle,
-    so what it dispatches is what it can. 1 h is well above the work in hand of a queue that
-    keeps up (parcels being packed)."""
+    capacity_busy_hours: float = 0.25
+    """A minute of a working hour counts as *busy* for the capacity estimate when the dispatch
+    queue ends it with at least this many hours of the hour's normal work waiting: with a
+    quarter of an hour of parcels in front of it the team cannot be idle within the minute, so
+    what it dispatches is what it can (the morning catch-up, the evening peak)."""
     capacity_busy_minutes: int = 180
     """Busy minutes needed in the last 7 days before the busy-time capacity is trusted: 3 h."""
     dispatch_capacity_per_day: float | None = None
