@@ -1,42 +1,42 @@
-"""The Faust application. `create_app(settings)` builds it; the module-level `app` (from the
-environment) is what the agents' decorators bind to, Faust's own pattern. Agents are found by
-autodiscovery of the `agents` package, never by a static import."""
+"""The composition root: `build(settings, policy)` makes the Faust app and everything it runs on
+(engine, metrics registry, sinks) and registers the Faust layer (agents.worker) on it. Nothing
+happens at import time; `ordermon worker` calls `build` once."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from typing import Any
 
-import faust
+from prometheus_client import CollectorRegistry
 
+from agents.engine import Engine, Outcome
+from agents.logic.policy import Policy
+from agents.worker import Deps, Worker, WorkerConfig, create_app, register
+from agents.worker.monitor import lean_monitor
+from agents.worker.tables import register_tables
+from agents.worker.topics import register_topics
 from ordermon.config import Settings
+from ordermon.metrics import FAUST_PREFIX, Metrics, StatusCollector, exposition
 from ordermon.security import broker_credentials
+from ordermon.sinks.alertmanager import AlertmanagerSink
+from ordermon.sinks.fanout import Fanout
+from ordermon.sinks.kafka import KafkaSink
+from ordermon.sinks.log import LogSink
+from streams.topics import TopicNames
 
-
-def _register_rocksdict_store() -> None:
-    """``rocksdict://``: Faust's RocksDB store on the `rocksdict` driver (a wheel, no C build),
-    whichever RocksDB bindings are installed. ``rocksdb://`` picks rocksdict too when installed."""
-    from faust.stores import STORES
-
-    STORES.aliases.setdefault("rocksdict", "ordermon.stores:RocksDictStore")
+SINK_NAMES = ("kafka", "log", "alertmanager")
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
-    store = settings.store
-    if store.startswith(("rocksdb://", "rocksdict://")):
-        # Faust's own rocksdb store needs a current event to place a write; the ingest agent
-        # writes whole batches, so both schemes use ordermon.stores.RocksDictStore.
-        _register_rocksdict_store()
-        store = "rocksdict://" + store.split("://", 1)[1]
     return {
         "broker": settings.broker_url,
         "broker_credentials": broker_credentials(settings),
-        "store": store,
+        "store": settings.store,
         # Messages stay bytes until streams.codec decodes them: with Faust's default (json) a
         # value that is not JSON fails in Faust, before the agent, and stalls its partition.
         "key_serializer": "raw",
         "value_serializer": "raw",
-        "autodiscover": ["agents"],
+        "autodiscover": False,  # everything is registered by agents.worker.register
         "datadir": settings.data_dir,
         "web_bind": settings.web_host,
         "web_host": settings.web_host,
@@ -59,24 +59,65 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-class App(faust.App):  # type: ignore[misc]
-    """Faust's App on ordermon.transport (exact end offsets for recovery, the input batch path)
-    when the broker is Kafka."""
-
-    def _new_transport(self) -> Any:
-        from ordermon.transport import Transport
-
-        urls = self.conf.broker_consumer
-        if urls and str(urls[0]).startswith(("kafka://", "aiokafka://")):
-            return Transport(urls, self)
-        return super()._new_transport()
-
-
-def create_app(settings: Settings) -> faust.App:
-    app = App(settings.app_id, **faust_options(settings))
-    app.ordermon_settings = settings
-    return app
+def worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        partitions=settings.partitions,
+        batch_size=settings.batch_size,
+        batch_seconds=settings.batch_seconds,
+        flush_seconds=settings.flush_seconds,
+        consumer_path=settings.consumer_path,
+        web_cache_seconds=settings.web_cache_seconds,
+        web_header_timeout_seconds=settings.web_header_timeout_seconds,
+    )
 
 
-settings = Settings.from_env(os.environ)
-app = create_app(settings)
+@dataclass(frozen=True, slots=True)
+class Built:
+    app: Any  # agents.worker.App
+    engine: Engine
+    registry: CollectorRegistry
+    metrics: Metrics
+    alerts: Fanout
+    worker: Worker
+
+
+def build(settings: Settings, policy: Policy) -> Built:
+    """One worker's app and dependencies, from the settings and the detection policy."""
+    app = create_app(settings.app_id, faust_options(settings))
+    names = TopicNames(settings.topic_prefix)
+    topics = register_topics(app, names)
+    store = register_tables(app, settings.partitions)
+    engine = Engine(
+        settings.flow,
+        policy,
+        store,
+        names=names,
+        max_warehouses=settings.max_warehouses,
+        max_future_ms=settings.max_future_seconds * 1000,
+        release_after_ms=settings.warehouse_idle_ms,
+    )
+    registry = CollectorRegistry()
+    metrics = Metrics.create(registry, sinks=SINK_NAMES)
+    registry.register(StatusCollector(engine))
+
+    def sink_failed(name: str) -> None:
+        metrics.alert_sink_failures.labels(sink=name).inc()
+
+    alerts = Fanout([KafkaSink(topics.alerts), LogSink()], sink_failed)
+    alertmanager = AlertmanagerSink.from_settings(settings, on_failure=sink_failed)
+
+    def observe(outcome: Outcome, seconds: float) -> None:
+        metrics.record(outcome, seconds, names)
+
+    deps = Deps(
+        engine=engine,
+        config=worker_config(settings),
+        alerts=alerts,
+        observe=observe,
+        metrics_page=lambda: exposition(registry),
+        output_failed=metrics.output_failed,
+        monitor=lean_monitor(registry, FAUST_PREFIX),
+        started_sinks=() if alertmanager is None else (alertmanager,),
+    )
+    worker = register(app, deps, topics, store)
+    return Built(app, engine, registry, metrics, alerts, worker)

@@ -1,8 +1,8 @@
 """Replay recorded contract events offline through the worker's own code, and list the episodes.
 
 `replay()` is the one place that drives the worker's batch loop offline (today
-`agents.pipeline.Pipeline` with the real `agents.detection.Detection` and a store that keeps
-everything in memory); the backtest command, the scenario suite and the tests all go through it.
+`agents.engine.Engine.offline`: the worker's engine with a store that keeps everything in
+memory); the backtest command, the scenario suite and the tests all go through it.
 No Kafka, no wall clock: the processing clock of a replay is the newest event time read so far,
 so a replay of the same file gives the same alerts every time.
 
@@ -22,14 +22,12 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from agents.detection import Detection
+from agents.engine import Engine, Message
 from agents.logic.flow import FlowConfig
 from agents.logic.policy import Policy
-from agents.pipeline import Message, Pipeline
 from streams.codec import decode
 from streams.outputs import Alert, DeadLetter
 from streams.timefmt import format_rfc3339_ms
-from streams.topics import TopicNames
 from streams.validation import Rejection
 
 BATCH = 500  # messages per batch, as the worker takes them from Kafka
@@ -122,16 +120,6 @@ def _with(ep: Episode, **changes: Any) -> Episode:
     return Episode(**values)
 
 
-class _MemoryStore:
-    """A store with nothing in it: the pipeline keeps every state in its cache."""
-
-    def get(self, table: str, key: bytes) -> bytes | None:
-        return None
-
-    def keys(self, table: str) -> Iterable[bytes]:
-        return ()
-
-
 def replay(
     records: Iterable[Record],
     policy: Policy | None = None,
@@ -143,14 +131,7 @@ def replay(
     """Every alert transition and dead letter of `records`, replayed in batches in file order
     through the worker's loop. The processing clock is the newest event time read so far."""
     flow = flow_config or FlowConfig()
-    pipeline = Pipeline(
-        flow,
-        TopicNames(),
-        _MemoryStore(),
-        evaluator=Detection(flow, policy or Policy()),
-        max_warehouses=max_warehouses,
-        max_future_ms=None,
-    )
+    pipeline = Engine.offline(flow, policy or Policy(), max_warehouses=max_warehouses)
     result = Result()
     offsets: Counter[str] = Counter()  # per topic, as a partition's offsets: dedup relies on them
     pending: list[Record] = []
@@ -169,7 +150,7 @@ def replay(
 
 
 def _feed(
-    pipeline: Pipeline,
+    pipeline: Engine,
     records: list[Record],
     now_ms: int | None,
     result: Result,
@@ -194,7 +175,7 @@ def _feed(
     result.duplicates += sum(out.duplicates.values()) + sum(out.duplicate_ids.values())
     for letter in out.deadletters:
         result.deadletters.append((lines.get((letter.source_topic, letter.offset), 0), letter))
-    newest = max(pipeline.newest_event_ms.values(), default=now)
+    newest = max(pipeline.newest_event_ms().values(), default=now)
     return max(now, newest)
 
 

@@ -14,13 +14,16 @@ import signal
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from aiokafka.errors import KafkaError
 
 from ordermon.config import ConfigError, Settings, documented, in_effect
 from ordermon.logging import log_config
+
+if TYPE_CHECKING:
+    from agents.logic.policy import Policy
 
 
 def fail(message: str) -> NoReturn:
@@ -40,15 +43,20 @@ def require_worker_extra(what: str) -> None:
         )
 
 
-def load_settings(with_policy: bool = False) -> Settings:
-    """The settings (and, for a worker, the detection policy), or one line naming what is wrong."""
+def load_settings() -> Settings:
+    """The settings, or one line naming what is wrong."""
     try:
-        settings = Settings.from_env(os.environ)
-        if with_policy:
-            from ordermon.policy import load_policy
+        return Settings.from_env(os.environ)
+    except ConfigError as exc:
+        fail(f"invalid setting {exc}")
 
-            load_policy(os.environ)
-        return settings
+
+def load_policy() -> Policy:
+    """The detection policy (ORDERMON_POLICY_*), or one line naming what is wrong."""
+    from ordermon.policy import load_policy as from_env
+
+    try:
+        return from_env(os.environ)
     except ConfigError as exc:
         fail(f"invalid setting {exc}")
 
@@ -121,24 +129,19 @@ def worker() -> None:
     from ordermon.startup import StartupError, check_local
     from streams.errors import PartitionsMismatch
 
-    settings = load_settings(with_policy=True)
+    settings = load_settings()
+    policy = load_policy()
     logging.config.dictConfig(log_config(settings.log_level))
     try:
         check_local(settings)
         asyncio.run(preflight(settings))
     except (KafkaUnavailable, PartitionsMismatch, StartupError) as exc:
         fail(str(exc))
-    import importlib
-
     import faust
 
-    from ordermon.app import app
+    from ordermon.app import build
 
-    # Faust's autodiscovery only logs a module that fails to import; a worker without its
-    # agents or views must not start, so import them here first and let an error surface.
-    for module in ("agents.ingest", "agents.views"):
-        importlib.import_module(module)
-
+    app = build(settings, policy).app
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     # Faust's terminal spinner, kept at WARNING and above, sets the root logger to DEBUG so that
     # it can spin on every record: every debug call of every library then builds a record.

@@ -7,38 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.worker import WorkerFailed, WorkerProcess, get_json
 from ordermon.liveview import render
 
 DEFAULT_DAYS = 60.0
 DEFAULT_SPEED = 86_400 / 1.2  # one simulated day every 1.2 s
 
 
-def fetch(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as answer:
-        return json.loads(answer.read())
-
-
-def wait_ready(base: str, worker: subprocess.Popen[bytes], deadline: float) -> bool:
-    while time.monotonic() < deadline:
-        if worker.poll() is not None:
-            return False
-        with contextlib.suppress(OSError, ValueError):
-            fetch(base + "/readyz", timeout=1.0)
-            return True
-        time.sleep(0.3)
-    return False
+def print_summary(base: str, last: list[dict[str, Any]], sent: int) -> None:
+    """The final view, the counts and the alerts still firing."""
+    alerts: list[dict[str, Any]] = []
+    with contextlib.suppress(OSError, ValueError):
+        alerts = get_json(base + "/alerts")
+    print("\n" + render(last, "final state"))
+    counted = sum(sum(s.get("totals", {}).values()) for s in last)
+    print(
+        f"\nsummary: {sent:,} events sent over {len(last)} warehouses, "
+        f"{counted:,} counted; {len(alerts)} alerts firing at the end"
+    )
+    for a in alerts:
+        print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
 
 
 def run_demo(duration: float = 170.0, days: float | None = None, speed: float | None = None) -> int:
@@ -51,12 +48,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
     tty = sys.stdout.isatty()
     workdir = Path(tempfile.mkdtemp(prefix="ordermon-demo-"))
     broker = EmbeddedBroker(free_port(), log_path=workdir / "broker.log")
-    web_port = free_port()
-    base = f"http://127.0.0.1:{web_port}"
     env = {
         **os.environ,
         "ORDERMON_KAFKA": broker.bootstrap,
-        "ORDERMON_WEB_PORT": str(web_port),
         "ORDERMON_WEB_HOST": "127.0.0.1",
         "ORDERMON_DATA_DIR": str(workdir / "data"),
         "ORDERMON_SESSION_TIMEOUT_SECONDS": "6",
@@ -65,20 +59,14 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         "ORDERMON_IDLE_AFTER_SECONDS": "2",
         "ORDERMON_LOG_LEVEL": "warning",
     }
+    worker = WorkerProcess(env, workdir / "worker.log")
+    base = worker.url
     scenario = build("jd2008", days=days or DEFAULT_DAYS)
     print(f"ordermon demo: {scenario.description}")
     print(f"  broker 127.0.0.1:{broker.port}, worker {base}, logs in {workdir}")
     broker.start()
-    worker_log = open(workdir / "worker.log", "wb")  # noqa: SIM115
     # The worker runs in a session of its own: Ctrl-C reaches only the demo, which stops it.
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "ordermon", "worker"],
-        env=env,
-        stdout=worker_log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    worker.start(new_session=True)
     stats = SimStats()
     code = 0
     last: list[dict[str, Any]] = []
@@ -89,7 +77,9 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        if not wait_ready(base, worker, min(deadline, time.monotonic() + 90)):
+        try:
+            worker.wait_ready(timeout=max(1.0, min(deadline - time.monotonic(), 90.0)))
+        except WorkerFailed:
             print(f"the worker did not become ready; see {workdir / 'worker.log'}")
             return 1
 
@@ -104,7 +94,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
             while time.monotonic() < deadline and not interrupted["now"]:
                 await asyncio.sleep(1.0)
                 with contextlib.suppress(OSError, ValueError):
-                    last = await asyncio.to_thread(fetch, base + "/warehouses")
+                    last = await asyncio.to_thread(get_json, base + "/warehouses")
                 counted = sum(sum(s.get("totals", {}).values()) for s in last)
                 title = (
                     f"ordermon demo — jd2008 — sent {stats.total:,} events, counted {counted:,}"
@@ -117,7 +107,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
                     shown = time.monotonic()
                 if task.done() and counted >= sum(stats.sent.values()):
                     break
-                if worker.poll() is not None:
+                if not worker.alive():
                     raise RuntimeError(f"the worker exited; see {workdir / 'worker.log'}")
             if not task.done():
                 task.cancel()
@@ -130,17 +120,7 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         if interrupted["now"]:
             print("\ninterrupted")
             return 130
-        alerts: list[dict[str, Any]] = []
-        with contextlib.suppress(OSError, ValueError):
-            alerts = fetch(base + "/alerts")
-        print("\n" + render(last, "final state"))
-        counted = sum(sum(s.get("totals", {}).values()) for s in last)
-        print(
-            f"\nsummary: {stats.total:,} events sent over {len(last)} warehouses, "
-            f"{counted:,} counted; {len(alerts)} alerts firing at the end"
-        )
-        for a in alerts:
-            print(f"  {a['severity']:<8} {a['kind']:<22} {a['warehouse']:<8} {a['summary']}")
+        print_summary(base, last, stats.total)
     except (RuntimeError, OSError) as exc:
         if interrupted["now"]:
             print("\ninterrupted")
@@ -149,11 +129,6 @@ def run_demo(duration: float = 170.0, days: float | None = None, speed: float | 
         code = 1
     finally:
         signal.signal(signal.SIGINT, previous)
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        worker_log.close()
+        worker.stop()
         broker.stop()
     return code

@@ -11,8 +11,9 @@ apps in one process do not share state. Two kinds of metric:
 - `StatusCollector`: the per-warehouse gauges of the contract, computed from a `MetricsSource` at
   each scrape, so a warehouse that leaves the state leaves ``/metrics`` with it.
 
-Faust's own sensor (messages, commits, offsets, rebalances) joins the same registry through
-`install_faust_sensors`; the worker serves one page for all of it (`exposition`).
+Faust's own sensor (messages, commits, offsets, rebalances) joins the same registry
+(agents.worker.monitor.lean_monitor, names prefixed `FAUST_PREFIX`); the worker serves one page for
+all of it (`exposition`).
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
+from agents.engine import Outcome
 from agents.logic.flow import Snapshot
 from ordermon import __version__
 from streams.errors import RejectReason
 from streams.flows import INPUT_TOPICS
 from streams.outputs import ALERT_KINDS, Alert
+from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +158,36 @@ class Metrics:
             {"version": __version__, "python": platform.python_version()}
         )
         return metrics
+
+    def record(self, outcome: Outcome, seconds: float, names: TopicNames) -> None:
+        """Count one batch's outcome (`names` maps a dead letter's topic to the contract's)."""
+        for (topic, status, warehouse), n in outcome.counted.items():
+            self.events.labels(topic=topic, status=status, warehouse=warehouse).inc(n)
+        for letter in outcome.deadletters:
+            topic = names.base(letter.source_topic)
+            self.deadletters.labels(topic=topic, reason=letter.reason).inc()
+        for topic, n in outcome.late.items():
+            self.late_events.labels(topic=topic).inc(n)
+        for topic, n in (outcome.duplicates + outcome.duplicate_ids).items():
+            self.duplicates.labels(topic=topic).inc(n)
+        for alert in outcome.alerts:
+            self.alert_transitions.labels(
+                kind=alert.kind, severity=alert.severity, state=alert.state
+            ).inc()
+        for warehouse in outcome.released:
+            # a released warehouse leaves /metrics (its gauges go with its state)
+            self.events.remove_by_labels({"warehouse": warehouse})
+            self.released.inc()
+            log.info(
+                "warehouse %s released: no events within ORDERMON_WAREHOUSE_IDLE_MINUTES; its "
+                "state, records and metric series are removed and its slot is free",
+                warehouse,
+            )
+        self.batch_seconds.observe(seconds)
+
+    def output_failed(self, output: str) -> None:
+        """An output given up after its retries: `output` is one of OUTPUTS."""
+        self.output_failures.labels(output=output).inc()
 
     def _start_at_zero(self, sinks: Iterable[str]) -> None:
         for topic in INPUT_TOPICS:
@@ -311,15 +344,3 @@ def exposition(registry: CollectorRegistry) -> tuple[bytes, str]:
     """Body and content type of ``GET /metrics`` (the classic text format, version 0.0.4, which
     every Prometheus version reads)."""
     return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
-
-
-def install_faust_sensors(app: Any, registry: CollectorRegistry) -> None:
-    """Record Faust's own metrics (messages in and out, commit and produce latency, rebalances,
-    end and committed offsets per partition) on `registry`, names prefixed `FAUST_PREFIX`.
-
-    Faust's `setup_prometheus_sensors` would also add its own ``/metrics`` page on the global
-    registry; this only swaps in its monitor, and the worker serves one page for everything.
-    Call it before the worker starts: Faust adds `app.monitor` to its sensors at start-up."""
-    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, FAUST_PREFIX))

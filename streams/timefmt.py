@@ -32,8 +32,8 @@ MAX_MS: Final = 253_402_300_799_999
 # ``YYYY-MM-DDTHH:MM:SS.fZ`` with 1-9 fraction digits. The epoch ms of ``YYYY-MM-DDTHH:MM:`` comes
 # from a small cache that only the full parser fills, so just seconds and fraction are read here.
 # The look-up tables double as the digit checks: their keys hold ASCII digits only.
-_MINUTE_CACHE_MAX: Final = 4096
-_minute_ms: dict[str, int] = {}
+MINUTE_CACHE_MAX: Final = 4096
+minute_cache: dict[str, int] = {}
 _SECOND_MS: Final = {f"{s:02d}": s * 1000 for s in range(60)}  # "00".."59": no leap second
 _FRACTION_MS: Final = {  # ".d", ".dd", ".ddd" -> milliseconds
     f".{digits}": int(digits.ljust(3, "0"))
@@ -66,7 +66,7 @@ def parse_rfc3339_ms(text: str) -> int | None:
                 millis = None
         if sec_ms is not None and millis is not None:
             minute = text[:17]  # "YYYY-MM-DDTHH:MM:"
-            base = _minute_ms.get(minute)
+            base = minute_cache.get(minute)
             if base is None:
                 base = _cache_minute(minute)
             if base is not None:
@@ -79,9 +79,9 @@ def _cache_minute(minute: str) -> int | None:
     base = _parse_full(minute + "00Z")
     if base is None or base + 59_999 > MAX_MS:
         return None
-    if len(_minute_ms) >= _MINUTE_CACHE_MAX:
-        _minute_ms.clear()
-    _minute_ms[minute] = base
+    if len(minute_cache) >= MINUTE_CACHE_MAX:
+        minute_cache.clear()
+    minute_cache[minute] = base
     return base
 
 

@@ -109,46 +109,58 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_TEXT_KINDS = frozenset({"id", "status", "warehouse", "timestamp", "string", "enum"})
+
+
 def _check(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | None]:
     """The event attribute's value, or a rejection naming the field and what it should be."""
+    if rule.kind in _TEXT_KINDS:
+        return _check_text(rule, value, topic)
+    return _check_number(rule, value)
+
+
+def _check_text(rule: FieldRule, value: Any, topic: str) -> tuple[Any, Rejection | None]:
+    """Strings: ids, the status, the warehouse, timestamps, free text and enums."""
     name, kind = rule.name, rule.kind
-    if kind in ("id", "status", "warehouse", "timestamp", "string", "enum"):
-        if not isinstance(value, str):
+    if not isinstance(value, str):
+        return None, Rejection(
+            RejectReason.WRONG_TYPE, f"field '{name}' must be a string, got {_show(value)}"
+        )
+    if kind == "id" and not 1 <= len(value) <= _ID_MAX_CHARS:
+        return None, Rejection(
+            RejectReason.INVALID_VALUE,
+            f"field '{name}' must be 1-{_ID_MAX_CHARS} characters long, got {len(value)}",
+        )
+    if kind == "status" and value not in STATUSES[topic]:
+        return None, Rejection(
+            RejectReason.UNKNOWN_STATUS,
+            f"status {_show(value)} is not one of {', '.join(STATUSES[topic])} for topic '{topic}'",
+        )
+    if kind == "enum" and value not in rule.choices:
+        return None, Rejection(
+            RejectReason.INVALID_VALUE,
+            f"field '{name}' must be one of {', '.join(rule.choices)}, got {_show(value)}",
+        )
+    if kind == "warehouse" and _WAREHOUSE_RE.match(value) is None:
+        return None, Rejection(
+            RejectReason.BAD_WAREHOUSE,
+            f"warehouse {_show(value)} must be 1-64 characters of A-Z a-z 0-9 _ . -",
+        )
+    if kind == "timestamp":
+        ms = parse_rfc3339_ms(value)
+        if ms is None:
             return None, Rejection(
-                RejectReason.WRONG_TYPE, f"field '{name}' must be a string, got {_show(value)}"
+                RejectReason.BAD_TIMESTAMP,
+                f"field '{name}' must be RFC 3339 with an offset, "
+                f"e.g. 2026-11-22T08:15:00Z, got {_show(value)}",
             )
-        if kind == "id" and not 1 <= len(value) <= _ID_MAX_CHARS:
-            return None, Rejection(
-                RejectReason.INVALID_VALUE,
-                f"field '{name}' must be 1-{_ID_MAX_CHARS} characters long, got {len(value)}",
-            )
-        if kind == "status" and value not in STATUSES[topic]:
-            return None, Rejection(
-                RejectReason.UNKNOWN_STATUS,
-                f"status {_show(value)} is not one of {', '.join(STATUSES[topic])} "
-                f"for topic '{topic}'",
-            )
-        if kind == "enum" and value not in rule.choices:
-            return None, Rejection(
-                RejectReason.INVALID_VALUE,
-                f"field '{name}' must be one of {', '.join(rule.choices)}, got {_show(value)}",
-            )
-        if kind == "warehouse" and _WAREHOUSE_RE.match(value) is None:
-            return None, Rejection(
-                RejectReason.BAD_WAREHOUSE,
-                f"warehouse {_show(value)} must be 1-64 characters of A-Z a-z 0-9 _ . -",
-            )
-        if kind == "timestamp":
-            ms = parse_rfc3339_ms(value)
-            if ms is None:
-                return None, Rejection(
-                    RejectReason.BAD_TIMESTAMP,
-                    f"field '{name}' must be RFC 3339 with an offset, "
-                    f"e.g. 2026-11-22T08:15:00Z, got {_show(value)}",
-                )
-            return ms, None
-        return value, None
-    # integer / number: bool is not a number here, and neither is NaN or infinity.
+        return ms, None
+    return value, None
+
+
+def _check_number(rule: FieldRule, value: Any) -> tuple[Any, Rejection | None]:
+    """integer / number: bool is not a number here, and neither is NaN or infinity."""
+    name, kind = rule.name, rule.kind
     if isinstance(value, bool) or not isinstance(value, int | float):
         what = "an integer" if kind == "integer" else "a number"
         return None, Rejection(

@@ -106,7 +106,12 @@ def apply(
     less the retention), is *late*: it counts in the totals (the backlog) and in `state.late`,
     but in no minute, and it does not move the warehouse's event time (its watermark). So its
     cost does not depend on its date, and it cannot make the warehouse evaluate, or look
-    silent, on its own."""
+    silent, on its own.
+
+    The steps: find the event's minute bucket (none when it is late); skip a repeated event_id;
+    claim the offset on the head and on the bucket (each record remembers what it holds); count
+    where it is new; keep the detector's window sums in step; note the topic's newest event time
+    and processing time."""
     topic = event.topic
     index = _INDEX_OF[topic, event.status]
     at = event.occurred_at_ms
@@ -117,37 +122,22 @@ def apply(
     id_key = _ID_TAG[topic] + event.event_id
     if at >= newest - config.retention_ms and (floor_ms is None or at >= floor_ms):
         start = at - at % MINUTE_MS
-        bucket = state.minutes.get(start)
-        if bucket is None:
-            bucket = state.minutes[start] = Bucket()
+        minutes = state.minutes
+        bucket = minutes.get(start) or minutes.setdefault(start, Bucket())
         seen = bucket.ids.get(id_key) if bucket.ids else None
         if seen is not None and (not tracked or seen != f"{source}:{offset}"):
-            state.duplicate_ids += 1
+            state.duplicate_ids += 1  # another message carried this event_id in already
             return False
-    head_fresh = True
-    if tracked:
-        assert source is not None and offset is not None
-        if state.applied.get(source, -1) >= offset:
-            head_fresh = False
-        else:
-            state.applied[source] = offset
-    bucket_fresh = bucket is not None
-    if bucket is not None and tracked:
-        assert source is not None and offset is not None
-        if bucket.applied.get(source, -1) >= offset:
-            bucket_fresh = False
-        else:
-            bucket.applied[source] = offset
+    head_fresh = not tracked or _claim(state.applied, source, offset)
+    bucket_fresh = bucket is not None and (not tracked or _claim(bucket.applied, source, offset))
     if head_fresh:
         state.totals[index] += 1
         if bucket is None:
             state.late += 1
     if state.sliding is not None:
-        if head_fresh and (bucket_fresh or bucket is None):
-            state.sliding.on_event(minute_start(at), index)
-        elif head_fresh or bucket_fresh:
-            state.sliding = None  # a record behind the other (after a crash): recompute
-    if bucket is not None and bucket_fresh:
+        _keep_sliding(state, at, index, head_fresh, bucket_fresh, bucket is None)
+    if bucket_fresh:
+        assert bucket is not None
         bucket.counts[index] += 1
         if at >= newest - config.dedup_ms:
             bucket.ids[id_key] = f"{source}:{offset}" if tracked else ""
@@ -163,6 +153,27 @@ def apply(
         if state.first_seen_at_ms is None:
             state.first_seen_at_ms = seen_at_ms
     return True
+
+
+def _claim(applied: dict[str, int], source: str | None, offset: int | None) -> bool:
+    """Mark `offset` of `source` applied to a record; False when it (or a later one) was."""
+    assert source is not None and offset is not None
+    if applied.get(source, -1) >= offset:
+        return False
+    applied[source] = offset
+    return True
+
+
+def _keep_sliding(
+    state: WarehouseState, at: int, index: int, head_fresh: bool, bucket_fresh: bool, late: bool
+) -> None:
+    """Keep the detector's window sums in step; drop them when the head and the bucket disagree
+    (a record behind the other after a crash): they are recomputed from the minutes."""
+    assert state.sliding is not None
+    if head_fresh and (bucket_fresh or late):
+        state.sliding.on_event(minute_start(at), index)
+    elif head_fresh or bucket_fresh:
+        state.sliding = None
 
 
 def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = None) -> int | None:

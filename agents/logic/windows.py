@@ -11,8 +11,3 @@ HOUR_MS: Final = 60 * MINUTE_MS
 def minute_start(ms: int) -> int:
     """Start of the minute that holds `ms` (floor, also for times before 1970)."""
     return ms - ms % MINUTE_MS
-
-
-def minutes_between(start_ms: int, end_ms: int) -> range:
-    """Starts of the whole minutes in [start_ms, end_ms), both minute-aligned."""
-    return range(start_ms, end_ms, MINUTE_MS)

@@ -1,6 +1,7 @@
 """`python -m ordermon.devtools.bench` (`make bench`): ordermon against the raw-consumer ceiling.
 
-One run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
+First the engine alone (`Engine.process` over the same kind of events, no Kafka: CPU µs per event),
+then one run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
 
 1. **ceiling**: N contract events (~200 bytes, all four topics, keyed by warehouse, event time
    advancing) read back by a bare aiokafka consumer (getmany + orjson.loads + a dict count);
@@ -29,21 +30,24 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from agents.engine import Engine, MemoryStore, Message
 from agents.logic.flow import FlowConfig, WarehouseState, watermark
+from agents.logic.policy import Policy
 from agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
 from ordermon.devtools.worker import WorkerProcess
+from ordermon.kafka import ensure_topics
 from streams.flows import INPUT_TOPICS
 from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from streams.topics import ALERTS, DEADLETTER
+from streams.topics import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -113,13 +117,10 @@ def generate(
 
 
 async def create_topics(bootstrap: str, prefix: str, partitions: int) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        names = [f"{prefix}{t}" for t in (*INPUT_TOPICS, ALERTS, DEADLETTER)]
-        await admin.create_topics([NewTopic(t, partitions, 1) for t in names])
-    finally:
-        await admin.close()
+    settings = Settings(
+        kafka=bootstrap, topic_prefix=prefix, partitions=partitions, replication_factor=1
+    )
+    await ensure_topics(settings)
 
 
 async def publish(
@@ -383,6 +384,67 @@ def latency_minute(
     return out
 
 
+def closing_sends(
+    story: list[tuple[str, bytes, bytes, int]], warehouses: Iterable[str], config: FlowConfig
+) -> dict[int, tuple[str, int]]:
+    """Index in `story` -> (warehouse, minute closed through) of each send that moves its
+    warehouse's watermark past a minute end (the engine's rule, without a clock)."""
+    marks = {wh: WarehouseState(wh) for wh in warehouses}
+    closing: dict[int, tuple[str, int]] = {}
+    for n, (topic, key, _value, at) in enumerate(story):
+        wh = key.decode()
+        state = marks[wh]
+        if at <= state.newest_by_topic.get(topic, at - 1):
+            continue
+        state.newest_by_topic[topic] = at
+        mark = watermark(state, config)
+        through = None if mark is None else minute_start(mark)
+        if through is not None and (
+            state.closed_through_ms is None or through > state.closed_through_ms
+        ):
+            state.closed_through_ms = through
+            closing[n] = (wh, through)
+    return closing
+
+
+def is_first_fire(alert: dict[str, Any]) -> bool:
+    return bool(alert["kind"] == "dispatch_backpressure" and alert["state"] == "firing")
+
+
+async def until_fired(
+    arrivals: list[tuple[dict[str, Any], float]], stalled: set[str], timeout_s: float
+) -> None:
+    """Wait until every stalled warehouse's alert has arrived, or `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if {a["warehouse"] for a, _t in arrivals if is_first_fire(a)} >= stalled:
+            return
+        await asyncio.sleep(0.2)
+
+
+def first_fire_latencies(
+    arrivals: list[tuple[dict[str, Any], float]], closes: dict[str, list[tuple[int, float]]]
+) -> tuple[list[float], list[tuple[str, str, float, float]]]:
+    """Seconds from the send that closed the minute an alert fired at to the alert's arrival,
+    for the first message of each alert; and the detail (warehouse, minute, sent, arrived)."""
+    latencies: list[float] = []
+    detail: list[tuple[str, str, float, float]] = []
+    wall = time.time() - time.perf_counter()
+    seen_ids: set[str] = set()
+    for alert, arrived in arrivals:
+        if not is_first_fire(alert) or alert["alert_id"] in seen_ids:
+            continue
+        seen_ids.add(alert["alert_id"])
+        minute_end = parse_rfc3339_ms(alert["updated_at"]) or 0
+        closed = next(
+            (t for through, t in closes[alert["warehouse"]] if through >= minute_end), None
+        )
+        if closed is not None:
+            latencies.append(arrived - closed)
+            detail.append((alert["warehouse"], alert["updated_at"], closed + wall, arrived + wall))
+    return latencies, detail
+
+
 async def latency_run(
     bootstrap: str,
     tmp: Path,
@@ -402,7 +464,6 @@ async def latency_run(
     t0 = minute_start(int(time.time() * 1000)) - (minutes + 5) * MINUTE_MS
     # warehouse -> [(minute closed through, perf_counter of the send that closed it)]
     closes: dict[str, list[tuple[int, float]]] = {wh: [] for wh in stalls}
-    marks = {wh: WarehouseState(wh) for wh in stalls}
     arrivals: list[tuple[dict[str, Any], float]] = []
     consumer = AIOKafkaConsumer(
         f"{prefix}{ALERTS}",
@@ -450,18 +511,7 @@ async def latency_run(
             for minute in range(minutes)
             for event in latency_minute(minute, t0, stalls, rnd, counter)
         ]
-        closing: dict[int, tuple[str, int]] = {}  # index in story -> (warehouse, closed through)
-        for n, (topic, key, _value, at) in enumerate(story):
-            wh = key.decode()
-            state = marks[wh]
-            if at > state.newest_by_topic.get(topic, at - 1):
-                state.newest_by_topic[topic] = at
-                mark = watermark(state, config)
-                if mark is not None:
-                    through = minute_start(mark)
-                    if state.closed_through_ms is None or through > state.closed_through_ms:
-                        state.closed_through_ms = through
-                        closing[n] = (wh, through)
+        closing = closing_sends(story, stalls, config)
         started = time.perf_counter()
         pending = []
         for n, (topic, key, value, at) in enumerate(story):
@@ -479,17 +529,7 @@ async def latency_run(
                 pending = []
         await asyncio.gather(*pending)
         publish_s = time.perf_counter() - started
-        stalled = set(stalls)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            fired = {
-                a["warehouse"]
-                for a, _t in arrivals
-                if a["kind"] == "dispatch_backpressure" and a["state"] == "firing"
-            }
-            if fired >= stalled:
-                break
-            await asyncio.sleep(0.2)
+        await until_fired(arrivals, set(stalls), timeout_s=30)
         stop.set()
         await collector
         await lagger
@@ -497,23 +537,7 @@ async def latency_run(
         await producer.stop()
         await consumer.stop()
         worker.stop()
-    latencies: list[float] = []
-    detail: list[tuple[str, str, float, float]] = []
-    wall = time.time() - time.perf_counter()
-    seen_ids: set[str] = set()
-    for alert, arrived in arrivals:
-        if alert["kind"] != "dispatch_backpressure" or alert["state"] != "firing":
-            continue
-        if alert["alert_id"] in seen_ids:
-            continue
-        seen_ids.add(alert["alert_id"])
-        minute_end = parse_rfc3339_ms(alert["updated_at"]) or 0
-        closed = next(
-            (t for through, t in closes[alert["warehouse"]] if through >= minute_end), None
-        )
-        if closed is not None:
-            latencies.append(arrived - closed)
-            detail.append((alert["warehouse"], alert["updated_at"], closed + wall, arrived + wall))
+    latencies, detail = first_fire_latencies(arrivals, closes)
     latencies.sort()
     return {
         "target_events_per_s": round(rate),
@@ -558,6 +582,31 @@ def machine() -> dict[str, Any]:
     }
 
 
+def engine_cost(events: int, warehouses: int, minute_events: int) -> dict[str, Any]:
+    """The engine alone, no Kafka: CPU µs per event of `Engine.process` (decode, validate,
+    count, dedup, close minutes, evaluate the detector and the network, the records to write)
+    over the benchmark's events in batches of 2,000, with the processing clock."""
+    span = max(1, events // minute_events)
+    end_ms = minute_start(int(time.time() * 1000))
+    stream = list(generate(events, warehouses=warehouses, span_minutes=span, end_ms=end_ms))
+    records = [
+        Message(topic, n % 4, n, key, value) for n, (topic, key, value, _at) in enumerate(stream)
+    ]
+    engine = Engine(FlowConfig(), Policy(), MemoryStore(), max_warehouses=max(1000, warehouses))
+    now_ms = end_ms + MINUTE_MS
+    counted = 0
+    started = time.process_time()
+    for i in range(0, len(records), 2000):
+        counted += engine.process(records[i : i + 2000], now_ms).counted.total()
+    seconds = time.process_time() - started
+    return {
+        "events": events,
+        "counted": counted,
+        "warehouses": warehouses,
+        "cpu_us_per_event": round(seconds / events * 1e6, 2),
+    }
+
+
 def table(result: dict[str, Any]) -> str:
     main = result["throughput"]
     raw = main["raw"]["events_per_s"]
@@ -571,6 +620,14 @@ def table(result: dict[str, Any]) -> str:
         ("worker RSS peak", f"{w['rss_peak_mb']} MB"),
         ("worker RSS growth", f"{w['rss_growth_mb_per_million']} MB per million events"),
     ]
+    engine = result.get("engine")
+    if engine:
+        rows.append(
+            (
+                f"engine alone (Engine.process), {engine['warehouses']:,} warehouses",
+                f"{engine['cpu_us_per_event']} µs CPU per event",
+            )
+        )
     for run in result.get("cost", []):
         rows.append(
             (
@@ -598,6 +655,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"machine": machine(), "args": vars(args)}
     step: Callable[[str], None] = lambda what: print(f"[bench] {what}", flush=True)  # noqa: E731
     try:
+        step(f"the engine alone, {args.engine_events:,} events")
+        result["engine"] = engine_cost(args.engine_events, args.warehouses, args.minute_events)
         with EmbeddedBroker(free_port(), log_path=log) as broker:
             step(f"broker on {broker.bootstrap}; {args.events:,} events, ceiling and worker")
             result["throughput"] = await throughput_run(
@@ -653,6 +712,9 @@ def main(argv: list[str] | None = None) -> None:
         prog="python -m ordermon.devtools.bench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--events", type=int, default=500_000, help="events of the main run")
+    parser.add_argument(
+        "--engine-events", type=int, default=200_000, help="events of the engine-alone run"
+    )
     parser.add_argument("--warehouses", type=int, default=20, help="warehouses of the main run")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument(

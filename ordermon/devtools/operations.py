@@ -250,8 +250,6 @@ class Run:
         while t < sc.end_ms:
             for sim in sims:
                 for occurred, arrival, topic, value in sim.minute(t):
-                    if occurred < sc.start_ms:
-                        continue  # the warm-up is not sent
                     seq += 1
                     heapq.heappush(heap, (arrival, seq, topic, sim.key, value, occurred))
             while heap and heap[0][0] < t:
@@ -383,6 +381,8 @@ class _SiteSim:
 
     def emit(self, ms: int, topic: int, body: str) -> None:
         self.n_events += 1
+        if ms < self.start:
+            return  # the warm-up is simulated, not sent
         value = (
             f'{{"event_id":"{self.prefix}e{self.n_events}",{body},'
             f'"warehouse":"{self.wh}","occurred_at":"{self.stamp(ms)}"}}'

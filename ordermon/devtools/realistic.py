@@ -18,8 +18,9 @@ for quick runs) and returns a `Scenario` whose `truths` say which alert should f
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -29,6 +30,7 @@ from ordermon.devtools.operations import (
     START_MS,
     TWO_SHIFTS,
     Calendar,
+    Message,
     Scenario,
     Site,
     Truth,
@@ -340,6 +342,49 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
         seed,
         truths=tuple(truths),
     )
+
+
+BURST_START_MS: Final = START_MS + 2 * DAY_MS + 14 * HOUR_MS  # a Wednesday, 14:00: all on duty
+EVENTS_PER_ORDER: Final = 3.0  # placed, dispatched, delivered; a few cancels, complaints, refunds
+
+
+def traffic(
+    n_events: int,
+    warehouses: Sequence[str],
+    *,
+    seed: int = 1,
+    minutes: float = 30,
+    start_ms: int = BURST_START_MS,
+) -> Iterator[Message]:
+    """At most `n_events` messages (exactly, unless the sites fall quiet) of healthy sites named
+    `warehouses` (the fleet's kinds in turn, their sizes in proportion), in arrival order over
+    85-90% of `minutes` of event time from `start_ms`, every flow under way (three days of warm-up:
+    parcels in flight, complaints and refunds open): the traffic of the integration tests and the
+    soak, as realistic as the scenarios. Lazy: a million messages cost no memory."""
+    if n_events < 1 or not warehouses or minutes <= 0:
+        raise ValueError("traffic needs n_events >= 1, minutes > 0 and at least one warehouse")
+    kinds = fleet()
+    weights = [kinds[i % len(kinds)].orders_per_day for i in range(len(warehouses))]
+    # orders a day, all sites, 15% over: the n-th message comes before `minutes` are up (the
+    # soak's stream ends just before now, and the worker refuses events from the future)
+    per_day = 1.15 * n_events * 1440 / minutes / EVENTS_PER_ORDER
+    sites = tuple(
+        replace(kinds[i % len(kinds)], warehouse=wh, orders_per_day=per_day * w / sum(weights))
+        for i, (wh, w) in enumerate(zip(warehouses, weights, strict=True))
+    )
+    days = 4 * minutes / 1440  # room enough: the messages are cut at n_events
+    scenario = Scenario("load", "load", sites, days, seed, start_ms=start_ms, warmup_days=3)
+    return itertools.islice(scenario.run().messages(), n_events)
+
+
+def burst(
+    n_events: int, warehouses: Sequence[str], *, seed: int = 1, minutes: float = 30
+) -> list[Message]:
+    """Exactly `n_events` messages of `traffic`, as a list."""
+    out = list(traffic(n_events, warehouses, seed=seed, minutes=minutes))
+    if len(out) < n_events:
+        raise ValueError(f"only {len(out)} messages in {4 * minutes:g} minutes; ask for fewer")
+    return out
 
 
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {

@@ -103,10 +103,15 @@ class Score:
         return self.pages / self.sites / (self.days / 14)
 
     def detection_ms(self) -> list[int]:
-        return [d.detection_ms for d in self.detections if d.detection_ms is not None]
+        """Detection times of the required truths caught (tolerated ones are not faults)."""
+        return [
+            d.detection_ms
+            for d in self.detections
+            if d.truth.required and d.detection_ms is not None
+        ]
 
     def reset_ms(self) -> list[int]:
-        return [d.reset_ms for d in self.detections if d.reset_ms is not None]
+        return [d.reset_ms for d in self.detections if d.truth.required and d.reset_ms is not None]
 
     def resolved_early(self) -> list[Detection]:
         return [d for d in self.detections if d.resolved_early(self.run_end_ms)]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -23,30 +22,17 @@ import urllib.error
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaProducer
 
 from ordermon.config import Settings
 from ordermon.devtools.bench import events_total, proc_mem_kb
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.realistic import traffic
 from ordermon.devtools.worker import WorkerFailed, WorkerProcess
 from ordermon.kafka import ensure_topics
-from streams.timefmt import format_rfc3339_ms
 
 DAY_MS = 86_400_000
-MIX: tuple[tuple[str, str, int, dict[str, Any]], ...] = (  # topic, status, weight, extra
-    ("orders", "placed", 40, {"amount": 12.5, "items": 1}),
-    ("orders", "cancelled", 3, {}),
-    ("dispatches", "dispatched", 30, {"carrier": "SF"}),
-    ("dispatches", "delivered", 20, {}),
-    ("dispatches", "failed", 2, {}),
-    ("complaints", "opened", 5, {"complaint_id": "c"}),
-    ("complaints", "resolved", 3, {"complaint_id": "c"}),
-    ("refunds", "requested", 3, {"refund_id": "r", "amount": 9.0}),
-    ("refunds", "completed", 2, {"refund_id": "r", "amount": 9.0}),
-)
 
 
 def rss_kib(pid: int) -> int | None:
@@ -59,26 +45,13 @@ def rss_kib(pid: int) -> int | None:
 def messages(
     n: int, warehouses: int, days: float, seed: int
 ) -> Iterator[tuple[str, bytes, bytes, int]]:
-    """(topic, key, value, timestamp_ms) of n valid events, event time advancing to now."""
-    rnd = random.Random(seed)
-    weights = [m[2] for m in MIX]
+    """(topic, key, value, timestamp_ms) of n valid events of realistic traffic (the one traffic
+    model: `ordermon.devtools.realistic.traffic`), event time advancing over `days` to now."""
     end = int(time.time() * 1000) - 60_000
-    start = end - int(days * DAY_MS)
-    step = (end - start) / max(n, 1)
     names = [f"SOAK-{i:04d}" for i in range(warehouses)]
-    for i in range(n):
-        topic, status, _w, extra = rnd.choices(MIX, weights)[0]
-        wh = rnd.choice(names)
-        at = int(start + i * step)
-        body = {
-            "event_id": f"s{i}",
-            "status": status,
-            "order_id": f"o{i}",
-            "warehouse": wh,
-            "occurred_at": format_rfc3339_ms(at),
-            **extra,
-        }
-        yield topic, wh.encode(), orjson.dumps(body), at
+    start = end - int(days * DAY_MS)
+    for m in traffic(n, names, seed=seed, minutes=days * 1440, start_ms=start):
+        yield m.topic, m.key, m.value, m.occurred_at_ms
 
 
 async def publish(bootstrap: str, prefix: str, args: argparse.Namespace) -> None:
@@ -100,6 +73,38 @@ async def publish(bootstrap: str, prefix: str, args: argparse.Namespace) -> None
         await asyncio.gather(*pending)
     finally:
         await producer.stop()
+
+
+def report(
+    args: argparse.Namespace,
+    samples: list[tuple[float, int, int]],
+    steps: dict[int, int],
+    start_rss: int,
+) -> None:
+    """The summary: throughput end to end, RSS at the start, the first step, the end and the
+    peak, and the growth per million events (over the whole run and its second half)."""
+    end_rss = samples[-1][2]
+    peak = max(s[2] for s in samples)
+    seconds = next(s[0] for s in samples if s[1] >= args.events)
+    first = steps.get(args.step, end_rss)
+    span = (args.events - args.step) / 1_000_000
+    growth = (end_rss - first) / span if span > 0 else 0.0
+    print(
+        f"counted {args.events:,} events in {seconds:.0f} s "
+        f"({args.events / max(seconds, 1e-9):,.0f} events/s end to end)"
+    )
+    print(
+        f"RSS: {start_rss / 1024:.1f} MiB at start, {first / 1024:.1f} MiB at "
+        f"{args.step:,} events, {end_rss / 1024:.1f} MiB at the end, peak {peak / 1024:.1f} MiB"
+    )
+    print(f"growth per million events (from {args.step:,} to the end): {growth / 1024:.1f} MiB")
+    half = max((k for k in steps if k <= args.events // 2), default=None)
+    if half is not None and args.events > half:
+        late_growth = (end_rss - steps[half]) / ((args.events - half) / 1_000_000)
+        print(
+            f"growth per million events over the second half (from {half:,}): "
+            f"{late_growth / 1024:.1f} MiB"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,28 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             rss = rss_kib(worker.pid)
             if rss is not None:
                 samples.append((time.monotonic() - began, args.events, rss))
-        end_rss = samples[-1][2]
-        peak = max(s[2] for s in samples)
-        seconds = next(s[0] for s in samples if s[1] >= args.events)
-        first = steps.get(args.step, end_rss)
-        span = (args.events - args.step) / 1_000_000
-        growth = (end_rss - first) / span if span > 0 else 0.0
-        print(
-            f"counted {args.events:,} events in {seconds:.0f} s "
-            f"({args.events / max(seconds, 1e-9):,.0f} events/s end to end)"
-        )
-        print(
-            f"RSS: {start_rss / 1024:.1f} MiB at start, {first / 1024:.1f} MiB at "
-            f"{args.step:,} events, {end_rss / 1024:.1f} MiB at the end, peak {peak / 1024:.1f} MiB"
-        )
-        print(f"growth per million events (from {args.step:,} to the end): {growth / 1024:.1f} MiB")
-        half = max((k for k in steps if k <= args.events // 2), default=None)
-        if half is not None and args.events > half:
-            late_growth = (end_rss - steps[half]) / ((args.events - half) / 1_000_000)
-            print(
-                f"growth per million events over the second half (from {half:,}): "
-                f"{late_growth / 1024:.1f} MiB"
-            )
+        report(args, samples, steps, start_rss)
         return 0
     finally:
         if worker is not None:

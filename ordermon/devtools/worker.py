@@ -53,7 +53,8 @@ class WorkerProcess:
         except OSError:
             return ""
 
-    def start(self) -> WorkerProcess:
+    def start(self, *, new_session: bool = False) -> WorkerProcess:
+        """`new_session`: the worker does not get the terminal's Ctrl-C (the caller stops it)."""
         env = {**self.env, "ORDERMON_WEB_PORT": str(self.port)}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -63,6 +64,7 @@ class WorkerProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=new_session,
             )
         return self
 

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-import agents.ingest as ingest_module
-from agents.ingest import ingest, pipeline
-from agents.tables import heads, minutes
+from agents.logic.policy import Policy
+from ordermon.app import Built, build
+from ordermon.config import Settings
 
 
 def order(n: int, wh: str) -> bytes:
@@ -26,7 +26,13 @@ def order(n: int, wh: str) -> bytes:
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+def built() -> Built:
+    """A worker's app and dependencies from the default settings (memory store, no broker)."""
+    return build(Settings.from_env({}), Policy())
+
+
+@pytest.fixture
+def captured(built: Built, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     sent: dict[str, list[Any]] = {"changelog": [], "deadletter": []}
 
     def changelog(partition: int | None, key: Any, value: Any, **kw: Any) -> None:
@@ -35,12 +41,10 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     async def dead(key: bytes, value: bytes) -> None:
         sent["deadletter"].append((key, orjson.loads(value)))
 
-    monkeypatch.setattr(heads, "send_changelog", changelog)
-    monkeypatch.setattr(minutes, "send_changelog", changelog)
-    monkeypatch.setattr(ingest_module.deadletter, "send", dead)
-    pipeline.forget()
-    heads.data.clear()
-    minutes.data.clear()
+    store = built.worker.store
+    monkeypatch.setattr(store.heads, "send_changelog", changelog)
+    monkeypatch.setattr(store.minutes, "send_changelog", changelog)
+    monkeypatch.setattr(built.worker.topics.deadletter, "send", dead)
     return sent
 
 
@@ -58,17 +62,18 @@ def on_topic(agent: Any, topic: str) -> None:
 
 
 async def test_agent_counts_events_and_writes_the_changelog(
-    captured: dict[str, list[Any]],
+    built: Built, captured: dict[str, list[Any]]
 ) -> None:
-    async with ingest.test_context() as agent:
+    engine, heads = built.engine, built.worker.store.heads
+    async with built.worker.agent.test_context() as agent:
         on_topic(agent, "orders")
         for n in range(6):
             await agent.put(order(n, "FN-1"), key=b"FN-1")
         await agent.put(b"not json at all", key=b"FN-1")
         await agent.put(order(7, "FN-2"), key=b"FN-2")
-    state = pipeline.state("FN-1")
+    state = engine.state("FN-1")
     assert state is not None and state.totals[0] == 6
-    assert pipeline.state("FN-2") is not None
+    assert engine.state("FN-2") is not None
     assert set(heads.data) == {b"FN-1", b"FN-2"}
     keys = {key for _p, key, _v in captured["changelog"]}
     assert {b"FN-1", b"FN-2"} <= keys

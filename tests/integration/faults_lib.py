@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import socket
 import threading
 import time
@@ -22,12 +21,14 @@ from aiokafka import AIOKafkaConsumer
 
 from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.realistic import burst
 from ordermon.kafka import ensure_topics
+from streams.codec import decode
 from streams.events import Event
 from streams.flows import QUEUES
 from streams.publisher import Publisher
+from streams.validation import Rejection
 from tests.integration.live import Deployment, Worker, get_json, wait_for
-from tests.integration.test_exact_counts import STATUSES, T0, make_event
 
 Truth = Counter[tuple[str, str]]  # (warehouse, flow) -> events
 
@@ -55,18 +56,14 @@ WAREHOUSES = spread_warehouses()
 def generate(
     n_events: int, seed: int, warehouses: Sequence[str] = WAREHOUSES
 ) -> tuple[list[Event], Truth]:
-    """Contract events of every flow over 30 minutes of event time, sent out of order by up to
-    2 minutes (as tests.integration.test_exact_counts), and their truth."""
-    rnd = random.Random(seed)
-    weights = [w for _t, _s, w in STATUSES]
-    keyed: list[tuple[float, Event]] = []
-    for n in range(n_events):
-        topic, status, _w = rnd.choices(STATUSES, weights)[0]
-        at = T0 + rnd.randrange(30 * 60_000)
-        event = make_event(n, topic, status, rnd.choice(list(warehouses)), at)
-        keyed.append((at + rnd.uniform(0, 120_000), event))
-    keyed.sort(key=lambda pair: pair[0])
-    events = [e for _k, e in keyed]
+    """Realistic traffic of every flow over about 30 minutes of event time (the one traffic
+    model: `ordermon.devtools.realistic.burst`), in arrival order (topics up to a minute apart),
+    as contract events, and their truth."""
+    events = []
+    for m in burst(n_events, warehouses, seed=seed):
+        event = decode(m.topic, m.key, m.value)
+        assert not isinstance(event, Rejection), event
+        events.append(event)
     return events, truth_of(events)
 
 
@@ -277,7 +274,7 @@ def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
     """(warehouse, flow) -> events, summed over the newest record of every key of the
     `warehouse-minutes` changelog: what a worker rebuilding from Kafka alone would see."""
     from agents.logic.persist import bucket_from_bytes
-    from ordermon.stores import warehouse_of
+    from agents.worker.store import warehouse_of
     from streams.flows import FLOWS
 
     async def go() -> dict[bytes, bytes | None]:

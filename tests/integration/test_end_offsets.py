@@ -1,6 +1,6 @@
 """Table recovery reads each changelog partition to the end offset; that end must be exact even
 where the broker's ListOffsets answer lags (the embedded broker answers with the first offset of
-the last record batch plus one). ordermon.transport.true_end_offsets confirms it by a fetch."""
+the last record batch plus one). agents.worker.transport.true_end_offsets confirms it by a fetch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
-from ordermon.transport import true_end_offsets
+from agents.worker.transport import true_end_offsets
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,7 @@ from tests.integration.faults_lib import (
 from tests.integration.live import Deployment, Worker, get_json, wait_for
 
 pytestmark = pytest.mark.integration
-# The recovery consistency check stays on (the default): ordermon.transport confirms each end
+# The recovery consistency check stays on (the default): agents.worker.transport confirms each end
 # offset by a fetch, so the embedded broker's lagging ListOffsets answer does not trip it.
 ROCKSDICT = {"ORDERMON_STORE": "rocksdict://"}
 

@@ -20,7 +20,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
 from agents.logic.flow import QueueStatus, Snapshot
-from ordermon.metrics import Metrics, StatusCollector, install_faust_sensors
+from agents.worker.monitor import lean_monitor
+from ordermon.metrics import FAUST_PREFIX, Metrics, StatusCollector
 from streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
 from streams.outputs import Alert
 
@@ -227,19 +228,13 @@ class FakeSource:
         return dict.fromkeys(INPUT_TOPICS, self.clock_ms - 5_000)
 
 
-class _App:
-    monitor: Any = None
-
-
 def exporting_registry() -> tuple[CollectorRegistry, Metrics, Any]:
     """A registry with everything a worker registers: our counters, the status collector on a
     fake source, and Faust's sensor. Returns (registry, metrics, Faust's monitor)."""
     registry = CollectorRegistry()
     metrics = Metrics.create(registry)
     registry.register(StatusCollector(FakeSource()))
-    app = _App()
-    install_faust_sensors(app, registry)
-    return registry, metrics, app.monitor
+    return registry, metrics, lean_monitor(registry, FAUST_PREFIX)
 
 
 def sample_names(family: Metric) -> set[str]:

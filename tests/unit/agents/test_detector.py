@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agents.engine import Engine
 from agents.logic.alerts import Episode
 from agents.logic.detector import (
     DetectorState,
@@ -24,11 +25,11 @@ from agents.logic.detector import (
 )
 from agents.logic.flow import FLOW_INDEX, Bucket, FlowConfig, WarehouseState, expire
 from agents.logic.policy import Policy
-from agents.logic.replay import Replayer, replay
 from agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
 from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from streams.outputs import Alert
 from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from tests.unit.agents.offline import feed, replay
 
 M = 60_000
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
@@ -477,19 +478,17 @@ def test_any_chunking_gives_the_same_alerts(
     firsts = {w: i for i, e in reversed(list(enumerate(events))) if (w := e.warehouse)}
     ends = set(itertools.accumulate(itertools.islice(itertools.cycle(cuts), len(events))))
     ends |= {i + 1 for i in firsts.values()}
-    replayer = Replayer(FLOW, POLICY)
+    engine = Engine.offline(FLOW, POLICY)
     chunked: list[Alert] = []
     start = 0
     for end in [*sorted(e for e in ends if e < len(events)), len(events)]:
-        chunked += replayer.feed(events[start:end])
+        chunked += feed(engine, events[start:end])
         start = end
-        replayer.detectors = {
+        engine.detectors = {
             w: DetectorState.from_json(json.loads(json.dumps(d.to_json())))
-            for w, d in replayer.detectors.items()
+            for w, d in engine.detectors.items()
         }
-        replayer.network = NetworkState.from_json(
-            json.loads(json.dumps(replayer.network.to_json()))
-        )
+        engine.network = NetworkState.from_json(json.loads(json.dumps(engine.network.to_json())))
     check_alternation(chunked)
     assert per_warehouse(chunked) == per_warehouse(whole)
 
@@ -498,11 +497,12 @@ def test_replay_reports_a_warehouse_that_goes_quiet() -> None:
     busy = scenario([(60, orders(10, 10))], "BJ-01")  # sends 08:00-09:00
     quiet = scenario([(10, orders(10, 10))], "SH-02")  # last event 08:10:30 (its final minute)
     alerts = replay(interleave(busy, quiet), FLOW, POLICY)
-    # The network is evaluated whenever BJ-01 closes a minute, at its watermark: the first
-    # dispatch of each minute, 3 s past it. SH-02 lags by more than 30 min from 08:41:03.
+    # The network is evaluated whenever the newest closed minute moves on, at that minute's end
+    # (as the warehouse alerts are): BJ-01 closes 08:40 at 08:41. SH-02's last event, 08:10:30,
+    # is then more than 30 min old.
     assert transitions(alerts) == [("08:41", "warehouse_silent", "firing", "warning")]
     assert alerts[0].warehouse == "SH-02"
-    assert alerts[0].updated_at_ms == T0 + 41 * M + 3000
+    assert alerts[0].updated_at_ms == T0 + 41 * M
     assert alerts[0].signals["last_event_at"] == "2026-11-22T08:10:30Z"
 
 
@@ -516,7 +516,7 @@ def test_logic_imports_no_io_or_framework() -> None:
     allowed |= {"streams", "json", "tomllib", "pathlib"}  # the last three: Policy.from_file
     allowed |= {"bisect", "statistics", "datetime", "itertools"}
     folder = Path(agents.logic.__file__).parent
-    names = ("policy", "alerts", "detector", "trend", "replay", "rhythm", "backpressure")
+    names = ("policy", "alerts", "detector", "trend", "rhythm", "backpressure")
     for name in (*names, "schedule", "errors"):
         tree = ast.parse((folder / f"{name}.py").read_text())
         for node in ast.walk(tree):

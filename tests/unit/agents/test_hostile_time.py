@@ -8,16 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from agents.detection import Detection
+from agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Outcome
 from agents.logic.flow import Bucket, FlowConfig, WarehouseState, apply, expire
 from agents.logic.policy import Policy
 from agents.logic.windows import MINUTE_MS
-from agents.pipeline import HEADS, MINUTES, Message, Outcome, Pipeline
 from streams.codec import encode_event
 from streams.events import DispatchEvent, Event, OrderEvent
 from streams.timefmt import MIN_MS
-from streams.topics import TopicNames
-from tests.unit.agents.test_pipeline import MemoryBackend
 
 T0 = 1_795_334_400_000  # 2026-11-22T00:00:00Z
 YEAR_1 = MIN_MS  # 0001-01-01T00:00:00Z
@@ -25,7 +22,7 @@ EPOCH_1970 = 0
 HOUR = 60 * MINUTE_MS
 
 
-class CountingBackend(MemoryBackend):
+class CountingBackend(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.gets = 0
@@ -102,13 +99,13 @@ def test_a_state_held_back_by_an_old_topic_loads_without_a_walk() -> None:
     minutes kept, and so those a restart loads, stay within twice the retention."""
     backend = CountingBackend()
     feed = Feed()
-    p = Pipeline(FlowConfig(), TopicNames(), backend)
+    p = Engine(FlowConfig(), Policy(), backend)
     out = p.process(feed([order(1, "OLD", YEAR_1), dispatch(1, "OLD", T0)]), T0)
     for w in out.writes:
         backend.write(w)
     assert out.counted[("orders", "placed", "OLD")] == 1
     backend.gets = 0
-    again = Pipeline(FlowConfig(), TopicNames(), backend)
+    again = Engine(FlowConfig(), Policy(), backend)
     state = again.state("OLD")
     assert state is not None and state.totals == p.states["OLD"].totals
     assert backend.gets <= 2 * 24 * 60 + 2
@@ -127,7 +124,7 @@ def network(hours: float, *, start: int = T0, silent_wh: str | None = None) -> l
     return batches
 
 
-def run(p: Pipeline, batches: Iterable[list[Event]], feed: Feed) -> list[Outcome]:
+def run(p: Engine, batches: Iterable[list[Event]], feed: Feed) -> list[Outcome]:
     outs = []
     for batch in batches:
         now = max(e.occurred_at_ms for e in batch)
@@ -137,13 +134,7 @@ def run(p: Pipeline, batches: Iterable[list[Event]], feed: Feed) -> list[Outcome
 
 def test_a_warehouse_dated_1970_raises_no_alert_and_gives_its_slot_back() -> None:
     config = FlowConfig(retention_ms=2 * HOUR)
-    p = Pipeline(
-        config,
-        TopicNames(),
-        MemoryBackend(),
-        evaluator=Detection(config, Policy()),
-        max_warehouses=2,
-    )
+    p = Engine(config, Policy(), MemoryStore(), max_warehouses=2)
     feed = Feed()
     batches = network(3)
     batches[60].append(order(0, "FAKE-1970", EPOCH_1970))
@@ -168,10 +159,8 @@ def test_an_idle_warehouse_is_released_when_its_slot_is_needed() -> None:
     new warehouse needs its slot, W2 is released: its alert is resolved with the reason, its
     records are deleted, and the new warehouse is counted."""
     config = FlowConfig(retention_ms=2 * HOUR)
-    backend = MemoryBackend()
-    p = Pipeline(
-        config, TopicNames(), backend, evaluator=Detection(config, Policy()), max_warehouses=2
-    )
+    backend = MemoryStore()
+    p = Engine(config, Policy(), backend, max_warehouses=2)
     feed = Feed()
     outs = []
     for batch in network(4, silent_wh="W2"):
@@ -202,7 +191,7 @@ def test_an_idle_warehouse_is_released_when_its_slot_is_needed() -> None:
 
 def test_a_warehouse_within_the_idle_time_keeps_its_slot() -> None:
     config = FlowConfig(retention_ms=2 * HOUR)
-    p = Pipeline(config, TopicNames(), MemoryBackend(), max_warehouses=2)
+    p = Engine(config, Policy(), MemoryStore(), max_warehouses=2)
     feed = Feed()
     run(p, network(1.5, silent_wh="W2"), feed)
     at = T0 + 90 * MINUTE_MS
@@ -212,7 +201,7 @@ def test_a_warehouse_within_the_idle_time_keeps_its_slot() -> None:
 
 
 def test_the_same_event_id_on_two_topics_is_two_events() -> None:
-    p = Pipeline(FlowConfig(), TopicNames(), MemoryBackend())
+    p = Engine(FlowConfig(), Policy(), MemoryStore())
     feed = Feed()
     at = T0 + 5 * MINUTE_MS
     out = p.process(
@@ -237,7 +226,7 @@ def test_stale_warehouses_arriving_in_one_batch_at_the_limit() -> None:
     of one counted in an earlier batch, never of one counted in the batch under way (which is
     still to be evaluated); what finds no slot is dead-lettered, as ever."""
     config = FlowConfig(retention_ms=2 * HOUR)
-    p = Pipeline(config, TopicNames(), MemoryBackend(), max_warehouses=3)
+    p = Engine(config, Policy(), MemoryStore(), max_warehouses=3)
     feed = Feed()
     run(p, network(0.5), feed)
     at = T0 + 30 * MINUTE_MS

@@ -1,5 +1,6 @@
-"""The detector on the simulator's scenarios, replayed in event time exactly as the worker runs
-it (agents.logic.replay): the 2008 story is caught early, benign traffic pages nobody."""
+"""The detector on the simulator's scenarios, replayed offline through the worker's engine
+(agents.engine, in batches as the worker takes them): the 2008 story is caught early, benign
+traffic pages nobody."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import pytest
 
 from agents.logic.flow import FlowConfig
 from agents.logic.policy import Policy
-from agents.logic.replay import Replayer
 from agents.logic.trend import DAY_MS
 from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build
 from streams.events import Event
 from streams.outputs import Alert
+from tests.unit.agents.offline import replay as replay_events
 
 FLOW = FlowConfig()  # the defaults of a deployment
 POLICY = Policy()
@@ -26,15 +27,7 @@ def events_of(scenario: Scenario) -> Iterable[Event]:
 
 def replay(scenario: Scenario, batch: int = 500) -> list[Alert]:
     """Feed the events in batches, the way the worker takes them from Kafka."""
-    replayer = Replayer(FLOW, POLICY)
-    alerts: list[Alert] = []
-    pending: list[Event] = []
-    for event in events_of(scenario):
-        pending.append(event)
-        if len(pending) >= batch:
-            alerts += replayer.feed(pending)
-            pending = []
-    return alerts + replayer.feed(pending)
+    return replay_events(events_of(scenario), FLOW, POLICY, batch)
 
 
 @pytest.mark.parametrize("name", ["steady", "flash_sale", "night_lull", "noisy_steady"])

@@ -7,6 +7,7 @@ import random
 from collections import Counter
 
 from ordermon.devtools.bench import (
+    engine_cost,
     generate,
     latency_minute,
     percentile,
@@ -64,3 +65,9 @@ def test_percentile_is_the_nearest_rank() -> None:
     assert percentile(values, 99) == 99.0
     assert percentile(values, 100) == 100.0
     assert percentile([3.0], 99) == 3.0
+
+
+def test_the_engine_alone_counts_every_event_it_is_timed_on() -> None:
+    result = engine_cost(4_000, warehouses=5, minute_events=1_000)
+    assert result["counted"] == result["events"] == 4_000
+    assert result["cpu_us_per_event"] > 0

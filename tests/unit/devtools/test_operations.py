@@ -319,3 +319,17 @@ def test_a_warm_start_sends_parcels_already_in_flight_but_nothing_before_the_sta
     assert min(m.occurred_at_ms for m in warm_messages) >= START_MS
     assert cold_flows["delivered"] == 0 < warm_flows["delivered"]  # carriers take 1-3 days
     assert warm_flows["resolved"] > 0
+
+
+def test_a_burst_is_exactly_n_messages_of_every_flow_in_about_half_an_hour() -> None:
+    whs = ["A-1", "B-2", "C-3"]
+    messages = realistic.burst(3000, whs, seed=3)
+    assert len(messages) == 3000
+    assert {m.key.decode() for m in messages} == set(whs)
+    flows = {(m.topic, orjson.loads(m.value)["status"]) for m in messages}
+    assert len(flows) == 9  # all four topics, every status
+    span = max(m.occurred_at_ms for m in messages) - min(m.occurred_at_ms for m in messages)
+    assert 15 * MINUTE_MS < span < 60 * MINUTE_MS
+    assert min(m.occurred_at_ms for m in messages) >= realistic.BURST_START_MS
+    with pytest.raises(ValueError, match="at least one warehouse"):
+        realistic.burst(10, [])

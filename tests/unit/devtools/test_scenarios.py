@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -30,7 +31,7 @@ from ordermon.devtools.scenarios import (
     crossing_day,
 )
 from streams.codec import decode, encode_event
-from streams.events import ComplaintEvent, Event, RefundEvent
+from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from streams.validation import Rejection
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,76 +56,94 @@ def _digest(messages: Iterable[Event | Malformed]) -> str:
     return h.hexdigest()
 
 
-def _consistency_errors(messages: Iterable[Event | Malformed]) -> list[str]:
-    """Time order, unique event ids, and the causal rules of the module docstring."""
-    errors: list[str] = []
-    last = -1
-    event_ids: set[str] = set()
-    order_state: dict[str, str] = {}
-    order_wh: dict[str, str] = {}
-    complaint: dict[str, tuple[str, str]] = {}  # id -> (order_id, state)
-    complained: set[str] = set()
-    refund: dict[str, tuple[str, float, str]] = {}  # id -> (order_id, amount, state)
+class _Causality:
+    """Time order, unique event ids, and the causal rules of the module docstring, checked one
+    message at a time; `errors` holds what broke them (the first ten of the rule breaks)."""
 
-    def bad(m: Event, why: str) -> None:
-        if len(errors) < 10:
-            errors.append(f"{why}: {m}")
+    # flow -> the order state it must follow
+    ORDER_STEPS: ClassVar[dict[str, str]] = {
+        "orders_cancelled": "placed",
+        "dispatches_dispatched": "placed",
+        "dispatches_delivered": "dispatches_dispatched",
+        "dispatches_failed": "dispatches_dispatched",
+    }
 
-    for m in messages:
-        if m.occurred_at_ms < last:
-            errors.append(f"time goes back at {m}")
-        last = m.occurred_at_ms
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.last = -1
+        self.event_ids: set[str] = set()
+        self.order_state: dict[str, str] = {}
+        self.order_wh: dict[str, str] = {}
+        self.complaint: dict[str, tuple[str, str]] = {}  # id -> (order_id, state)
+        self.complained: set[str] = set()
+        self.refund: dict[str, tuple[str, float, str]] = {}  # id -> (order_id, amount, state)
+
+    def bad(self, m: Event, why: str) -> None:
+        if len(self.errors) < 10:
+            self.errors.append(f"{why}: {m}")
+
+    def check(self, m: Event | Malformed) -> None:
+        if m.occurred_at_ms < self.last:
+            self.errors.append(f"time goes back at {m}")
+        self.last = m.occurred_at_ms
         if isinstance(m, Malformed):
-            continue
-        if m.event_id in event_ids:
-            bad(m, "duplicate event_id")
-        event_ids.add(m.event_id)
+            return
+        if m.event_id in self.event_ids:
+            self.bad(m, "duplicate event_id")
+        self.event_ids.add(m.event_id)
         oid, flow = m.order_id, m.flow
         if flow == "orders_placed":
-            if oid in order_state:
-                bad(m, "order placed twice")
-            order_state[oid] = "placed"
-            order_wh[oid] = m.warehouse
-            continue
-        if order_wh.get(oid) != m.warehouse:
-            bad(m, "order unknown here")
-            continue
-        if flow in ("orders_cancelled", "dispatches_dispatched"):
-            if order_state[oid] != "placed":
-                bad(m, f"{flow} after {order_state[oid]}")
-            order_state[oid] = flow
-        elif flow in ("dispatches_delivered", "dispatches_failed"):
-            if order_state[oid] != "dispatches_dispatched":
-                bad(m, f"{flow} after {order_state[oid]}")
-            order_state[oid] = flow
-        elif isinstance(m, ComplaintEvent) and m.status == "opened":
-            cid = m.complaint_id
-            if cid in complaint or oid in complained:
-                bad(m, "complaint opened twice")
-            if order_state[oid] == "orders_cancelled":
-                bad(m, "complaint about a cancelled order")
-            complaint[cid] = (oid, "opened")
-            complained.add(oid)
+            if oid in self.order_state:
+                self.bad(m, "order placed twice")
+            self.order_state[oid] = "placed"
+            self.order_wh[oid] = m.warehouse
+        elif self.order_wh.get(oid) != m.warehouse:
+            self.bad(m, "order unknown here")
+        elif flow in self.ORDER_STEPS:
+            if self.order_state[oid] != self.ORDER_STEPS[flow]:
+                self.bad(m, f"{flow} after {self.order_state[oid]}")
+            self.order_state[oid] = flow
         elif isinstance(m, ComplaintEvent):
-            cid = m.complaint_id
-            if complaint.get(cid) != (oid, "opened"):
-                bad(m, "resolved without an open complaint")
-            complaint[cid] = (oid, "resolved")
-        elif isinstance(m, RefundEvent) and m.status == "requested":
-            rid, amount = m.refund_id, m.amount
-            if rid in refund:
-                bad(m, "refund requested twice")
-            if oid not in complained:
-                bad(m, "refund without a complaint")
-            refund[rid] = (oid, amount, "requested")
+            self.check_complaint(m)
         elif isinstance(m, RefundEvent):
-            rid, amount = m.refund_id, m.amount
-            if refund.get(rid) != (oid, amount, "requested"):
-                bad(m, "completed without a matching request")
-            refund[rid] = (oid, amount, "completed")
+            self.check_refund(m)
         else:
-            bad(m, "unknown flow")
-    return errors
+            self.bad(m, "unknown flow")
+
+    def check_complaint(self, m: ComplaintEvent) -> None:
+        cid, oid = m.complaint_id, m.order_id
+        if m.status != "opened":
+            if self.complaint.get(cid) != (oid, "opened"):
+                self.bad(m, "resolved without an open complaint")
+            self.complaint[cid] = (oid, "resolved")
+            return
+        if cid in self.complaint or oid in self.complained:
+            self.bad(m, "complaint opened twice")
+        if self.order_state[oid] == "orders_cancelled":
+            self.bad(m, "complaint about a cancelled order")
+        self.complaint[cid] = (oid, "opened")
+        self.complained.add(oid)
+
+    def check_refund(self, m: RefundEvent) -> None:
+        rid, oid, amount = m.refund_id, m.order_id, m.amount
+        if m.status != "requested":
+            if self.refund.get(rid) != (oid, amount, "requested"):
+                self.bad(m, "completed without a matching request")
+            self.refund[rid] = (oid, amount, "completed")
+            return
+        if rid in self.refund:
+            self.bad(m, "refund requested twice")
+        if oid not in self.complained:
+            self.bad(m, "refund without a complaint")
+        self.refund[rid] = (oid, amount, "requested")
+
+
+def _consistency_errors(messages: Iterable[Event | Malformed]) -> list[str]:
+    """Time order, unique event ids, and the causal rules of the module docstring."""
+    causality = _Causality()
+    for m in messages:
+        causality.check(m)
+    return causality.errors
 
 
 def _contract_errors(messages: Iterable[Event | Malformed], every: int) -> list[str]:
@@ -185,6 +204,41 @@ def test_days_sets_the_duration_and_no_event_passes_the_end() -> None:
 
 
 # -- every scenario: warehouses, order, causality, contract
+
+
+def _order(n: int, status: str, at: int, wh: str = "BJ-01") -> OrderEvent:
+    return OrderEvent(
+        event_id=f"e{n}",
+        status=status,  # type: ignore[arg-type]
+        order_id="o1",
+        warehouse=wh,
+        occurred_at_ms=at,
+    )
+
+
+def _dispatch(n: int, status: str, at: int) -> DispatchEvent:
+    return DispatchEvent(
+        event_id=f"e{n}",
+        status=status,  # type: ignore[arg-type]
+        order_id="o1",
+        warehouse="BJ-01",
+        occurred_at_ms=at,
+    )
+
+
+@pytest.mark.parametrize(
+    ("messages", "broken"),
+    [
+        ([_order(1, "placed", 0), _dispatch(2, "dispatched", 1)], None),
+        ([_order(1, "placed", 5), _dispatch(2, "dispatched", 1)], "time goes back"),
+        ([_order(1, "placed", 0), _order(1, "cancelled", 1)], "duplicate event_id"),
+        ([_order(1, "placed", 0), _dispatch(2, "delivered", 1)], "dispatches_delivered after"),
+        ([_order(1, "placed", 0), _order(2, "cancelled", 1, "SH-02")], "order unknown here"),
+    ],
+)
+def test_the_causality_check_names_what_breaks(messages: list[Event], broken: str | None) -> None:
+    errors = _consistency_errors(messages)
+    assert errors[0].startswith(broken) if broken else errors == [], errors
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from hypothesis import given
@@ -194,6 +194,20 @@ def test_measures(row: Row) -> None:
     assert s.episodes_per_site_per_14_days == row.per_site_14d
     errors = [d.capacity_error for d in s.detections if d.capacity_error is not None]
     assert errors == ([] if row.capacity_error is None else [pytest.approx(row.capacity_error)])
+
+
+def test_tolerated_truths_are_not_timed() -> None:
+    tolerated = replace(OVERLOAD, required=False)
+    s = score(
+        "t",
+        (ep("dispatch_backpressure", "LYS-2", 5 * 24 + 6, 11 * 24 + 0.5),),
+        (tolerated,),
+        start_ms=0,
+        end_ms=END,
+        sites=4,
+    )
+    assert s.precision == 1.0 and s.recall is None
+    assert s.detection_ms() == [] and s.reset_ms() == []
 
 
 def test_the_rate_scales_to_two_weeks() -> None:

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 
 from ordermon.backtest import BadLine, Record, episodes, read_lines, replay, to_line
 from ordermon.cli import main
-from ordermon.devtools import catalogue
 
 EVENT = {
     "event_id": "e1",
@@ -75,11 +74,18 @@ def _write(tmp_path: Path, name: str, **kw: float) -> Path:
     return path
 
 
-def test_simulate_out_then_backtest_finds_the_stall(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def stall_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # the realistic stall: FRA-1 at 20% of its pace for 4 h on day 10, after a learned week
+    # (before a week a site is judged over whole days only)
+    return _write(tmp_path_factory.mktemp("stall"), "shift_stall", days=11, scale=0.25)
+
+
+def test_simulate_out_then_backtest_finds_the_stall(stall_file: Path) -> None:
     """Two commands: the `shift_stall` scenario (FRA-1 dispatches at 20% of its pace for 4 h on
     day 10, in working hours, after a learned week) to a file, then the backtest's JSON lists a
     dispatch_backpressure episode at FRA-1 that began within the hour."""
-    path = _write(tmp_path, "shift_stall", days=11, scale=0.25)
+    path = stall_file
     result = CliRunner().invoke(main, ["backtest", str(path), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -139,11 +145,9 @@ def test_a_bad_policy_or_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "nope.jsonl" in missing.stderr
 
 
-def test_a_policy_file_changes_the_episodes(tmp_path: Path) -> None:
+def test_a_policy_file_changes_the_episodes(tmp_path: Path, stall_file: Path) -> None:
     """The same file with a policy that needs a 12-hour hold: the 6-hour stall no longer fires."""
-    # 16 days: the stall (at the midpoint) meets a learned week (before a week a site is judged
-    # over whole days only)
-    path = _write(tmp_path, "stall", days=16, scale=0.25)
+    path = stall_file
     policy = tmp_path / "policy.toml"
     policy.write_text('for_ms = "12h"\n')
     result = CliRunner().invoke(main, ["backtest", str(path), "--policy", str(policy), "--json"])
@@ -151,14 +155,23 @@ def test_a_policy_file_changes_the_episodes(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["episodes"] == []
 
 
-def test_a_replay_is_deterministic_and_folds_into_episodes() -> None:
-    records = [
-        item
-        # a warehouse that goes silent midway: alerts within two days (a stall is judged
-        # against a learned week)
-        for item in read_lines(catalogue.lines(catalogue.source("silent")))
-        if isinstance(item, Record)
-    ]
+def test_a_replay_is_deterministic_and_folds_into_episodes(stall_file: Path) -> None:
+    with stall_file.open("rb") as lines:
+        records = [item for item in read_lines(lines) if isinstance(item, Record)]
     first, second = replay(records), replay(records)
     assert first.transitions == second.transitions
     assert first.episodes == episodes(first.transitions) != []
+
+
+def test_simulate_lists_the_realistic_and_the_fixed_pace_scenarios() -> None:
+    result = CliRunner().invoke(main, ["simulate", "--list"])
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"healthy", "dispatch_overload", "shift_stall", "jd2008_shifts"} <= set(names)
+    assert {"steady", "jd2008", "stall", "silent", "malformed"} <= set(names)
+
+
+def test_simulate_names_an_unknown_scenario_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["simulate", "--scenario", "nope", "--out", "x.jsonl"])
+    assert result.exit_code == 2
+    assert "unknown scenario 'nope'" in result.stderr and "healthy" in result.stderr

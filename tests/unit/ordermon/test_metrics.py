@@ -11,12 +11,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.logic.flow import QueueStatus, Snapshot
+from agents.worker.monitor import lean_monitor
 from ordermon.metrics import (
     FAUST_PREFIX,
     Metrics,
     StatusCollector,
     exposition,
-    install_faust_sensors,
 )
 from streams.errors import RejectReason
 from streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
@@ -332,7 +332,7 @@ def test_faust_sensors_on_the_same_registry_without_a_page(registry: CollectorRe
     from faust.sensors.prometheus import PrometheusMonitor
 
     app = FakeApp()
-    install_faust_sensors(app, registry)
+    app.monitor = lean_monitor(registry, FAUST_PREFIX)
     assert isinstance(app.monitor, PrometheusMonitor)
     assert registry.get_sample_value(f"{FAUST_PREFIX}_messages_received_total") == 0
     assert registry.get_sample_value(f"{FAUST_PREFIX}_total_rebalances") == 0
@@ -343,7 +343,7 @@ def test_faust_sensors_record_offsets(registry: CollectorRegistry) -> None:
     from faust.types import TP
 
     app = FakeApp()
-    install_faust_sensors(app, registry)
+    app.monitor = lean_monitor(registry, FAUST_PREFIX)
     monitor = app.monitor
     tp = TP("orders", 0)
     monitor.track_tp_end_offset(tp, 120)  # type: ignore[attr-defined]
@@ -365,7 +365,7 @@ def test_faust_app_gets_no_page_and_the_global_registry_nothing(
     app = faust.App("ordermon-metrics-test", broker="memory://", web_enabled=False)
     pages: list[str] = []
     monkeypatch.setattr(app, "page", lambda path, **kw: pages.append(path))
-    install_faust_sensors(app, registry)
+    app.monitor = lean_monitor(registry, FAUST_PREFIX)
     assert pages == []  # we serve /metrics ourselves, from `registry`
     assert isinstance(app.monitor, PrometheusMonitor)
     assert registry.get_sample_value(f"{FAUST_PREFIX}_total_sent_messages_total") == 0

@@ -97,7 +97,7 @@ def test_timestamp_near_valid(text: str) -> None:
 @PROPERTY
 @given(st.lists(near_timestamps(), min_size=2, max_size=6))
 def test_timestamp_answers_do_not_depend_on_what_came_before(texts: list[str]) -> None:
-    timefmt._minute_ms.clear()
+    timefmt.minute_cache.clear()
     first = [parse_rfc3339_ms(t) for t in texts]
     second = [parse_rfc3339_ms(t) for t in reversed(texts)]
     assert first == [_parse_full(t) for t in texts]
@@ -152,7 +152,7 @@ def test_timestamp_answers_do_not_depend_on_what_came_before(texts: list[str]) -
     ],
 )
 def test_timestamp_table(text: str) -> None:
-    timefmt._minute_ms.clear()
+    timefmt.minute_cache.clear()
     _check_timestamp(text)
 
 
@@ -176,15 +176,15 @@ def test_timestamp_str_subclass_takes_the_full_parser() -> None:
 
 
 def test_minute_cache_is_bounded_and_only_holds_what_the_full_parser_says() -> None:
-    timefmt._minute_ms.clear()
+    timefmt.minute_cache.clear()
     for i in range(5000):
         ms = 1_795_335_300_000 + i * 60_000
         text = timefmt.format_rfc3339_ms(ms + 7_123)
         assert parse_rfc3339_ms(text) == ms + 7_123
-        assert len(timefmt._minute_ms) <= timefmt._MINUTE_CACHE_MAX
+        assert len(timefmt.minute_cache) <= timefmt.MINUTE_CACHE_MAX
     for bad in ("2026-02-29T00:00:00Z", "0000-01-01T00:00:00Z", "2026-11-23T08:61:00Z"):
         assert parse_rfc3339_ms(bad) is None
-    for prefix, base in timefmt._minute_ms.items():
+    for prefix, base in timefmt.minute_cache.items():
         assert _parse_full(prefix + "00Z") == base
 
 

@@ -1,6 +1,6 @@
-"""The worker's Faust monitor (ordermon.runtime.lean_monitor) caches labelled metric children to
-be cheap per message; it must record exactly what Faust's PrometheusMonitor records, also across
-a rebalance (when Faust clears the partition metrics)."""
+"""The worker's Faust monitor (agents.worker.monitor.lean_monitor) caches labelled metric
+children to be cheap per message; it must record exactly what Faust's PrometheusMonitor records,
+also across a rebalance (when Faust clears the partition metrics)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
+from agents.worker.monitor import lean_monitor
 from ordermon.metrics import FAUST_PREFIX
-from ordermon.runtime import lean_monitor
 
 
 def samples(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -59,7 +59,7 @@ def drive(monitor: Any, stream: Any) -> None:
 def test_the_lean_monitor_records_what_faust_records() -> None:
     faust_registry, lean_registry = CollectorRegistry(), CollectorRegistry()
     reference = PrometheusMonitor(metrics=FaustMetrics.create(faust_registry, FAUST_PREFIX))
-    lean = lean_monitor(lean_registry)
+    lean = lean_monitor(lean_registry, FAUST_PREFIX)
     assert isinstance(lean, PrometheusMonitor)
     stream = FakeStream()
     drive(reference, stream)

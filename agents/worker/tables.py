@@ -2,7 +2,7 @@
 
 `heads`: one record per warehouse; `minutes`: one record per (warehouse, minute). Both are backed
 by changelog topics with the input topics' partition count, so a warehouse's records live in the
-partition its events come from."""
+partition its events come from. `TableStore` is the engine's `Store` over them."""
 
 from __future__ import annotations
 
@@ -10,46 +10,37 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from agents.engine import HEADS, MINUTES, Write
 from agents.logic.persist import RECORD_MAX_BYTES
-from agents.pipeline import HEADS, MINUTES, Write
-from ordermon.app import app, settings
-from ordermon.runtime import runtime
 
 log = logging.getLogger(__name__)
 
-heads = app.Table(
-    "warehouse-heads",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    help="per-warehouse totals, offsets applied, watermark inputs and detector state",
-)
-minutes = app.Table(
-    "warehouse-minutes",
-    key_type=bytes,
-    value_type=bytes,
-    partitions=settings.partitions,
-    help="per-warehouse per-minute counts in event time",
-)
-_TABLES: dict[str, Any] = {HEADS: heads, MINUTES: minutes}
+HEADS_TABLE = "warehouse-heads"
+MINUTES_TABLE = "warehouse-minutes"
 
 
-class TableBackend:
-    """The pipeline's Backend over the Faust tables."""
+class TableStore:
+    """The engine's Store over the Faust tables."""
+
+    def __init__(self, app: Any, heads: Any, minutes: Any) -> None:
+        self.app = app  # App.output_failed counts a record kept out of the changelog
+        self.heads = heads
+        self.minutes = minutes
+        self._tables: dict[str, Any] = {HEADS: heads, MINUTES: minutes}
 
     def get(self, table: str, key: bytes) -> bytes | None:
-        value = _TABLES[table].data.get(key)
+        value = self._tables[table].data.get(key)
         return value if value is None else bytes(value)
 
     def keys(self, table: str) -> Iterable[bytes]:
-        return list(_TABLES[table].data.keys())
+        return list(self._tables[table].data.keys())
 
     def write(self, write: Write) -> None:
         """Store a record and send it to the changelog partition of the warehouse's events.
 
         (Faust's `table[key] = value` finds the partition from the current event, which a batch
         taken with `take_events` does not set; so the partition is passed explicitly.)"""
-        table = _TABLES[write.table]
+        table = self._tables[write.table]
         if write.value is None:
             if write.key in table.data:
                 del table.data[write.key]
@@ -59,7 +50,7 @@ class TableBackend:
             if len(write.value) + len(write.key) > RECORD_MAX_BYTES:
                 # Kafka would refuse it and Faust's producer would crash the worker: keep it in
                 # the local table, say so once, count it (a crash before its next write loses it).
-                runtime.output_failed("changelog")
+                self.app.output_failed("changelog")
                 log.error(
                     "table record %r of %s is %d bytes, over the %d a changelog record may hold: "
                     "kept in memory, not sent to the changelog",
@@ -72,4 +63,13 @@ class TableBackend:
             table.send_changelog(write.partition, write.key, write.value)
 
 
-backend = TableBackend()
+def register_tables(app: Any, partitions: int) -> TableStore:
+    def table(name: str, help: str) -> Any:
+        return app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions, help=help)
+
+    heads_help = "per-warehouse totals, offsets applied, watermark inputs and detector state"
+    return TableStore(
+        app,
+        table(HEADS_TABLE, heads_help),
+        table(MINUTES_TABLE, "per-warehouse per-minute counts in event time"),
+    )

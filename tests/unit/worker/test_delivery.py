@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from ordermon.delivery import deliver
+from agents.worker.delivery import deliver
 
 
 class MessageSizeTooLargeError(Exception):
@@ -80,7 +80,7 @@ async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_work
     import asyncio
     from types import SimpleNamespace
 
-    from ordermon.transport import guard_buffer
+    from agents.worker.transport import guard_buffer
 
     calls: list[object] = []
 
@@ -105,8 +105,9 @@ async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_work
 def test_the_workers_producer_buffer_is_guarded() -> None:
     """Pins the Faust internals guard_buffer relies on: Transport.Producer and its buffer's
     `_send_pending`, which the buffer's task looks up on the instance."""
-    from ordermon.app import create_app
+    from agents.logic.policy import Policy
+    from ordermon.app import build
     from ordermon.config import Settings
 
-    app = create_app(Settings())
+    app = build(Settings(), Policy()).app
     assert "guard_buffer" in app.producer.buffer._send_pending.__qualname__

@@ -1,16 +1,32 @@
-"""One batch of input messages -> counts, dead letters, alerts and the records to persist.
+"""The one engine: a batch of input records -> counts, dead letters, alert transitions and the
+records to persist.
 
-No Faust here: the agent (agents.ingest) hands messages in and carries the outcome to Kafka, the
-tables, the metrics and the sinks. State is cached in memory and loaded lazily from a `Backend`
-(the Faust tables in the worker, dicts in tests)."""
+Everyone drives this loop: the worker (agents.worker, with the processing clock and the Faust
+tables as its store), the tests, the benchmark and offline back-tests (no clock, an in-memory
+store: `Engine.offline`). No Faust, no Kafka, no Prometheus, no clock here: time comes in as
+`now_ms`, storage through a `Store`.
+
+Per batch: decode and validate each record (a rejection becomes a dead letter), count it into its
+warehouse's `WarehouseState`; then for each warehouse touched close the minutes its watermark
+passed and evaluate each one (the detector); then, when the newest closed minute of all
+warehouses moved on, evaluate the network (cascade, silent warehouses) at that minute's end over
+the warehouses of caught-up partitions (offline: all of them)."""
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
+from agents.logic.detector import (
+    DetectorState,
+    NetworkState,
+    evaluate_minute,
+    evaluate_network,
+    firing,
+)
 from agents.logic.flow import (
     FlowConfig,
     Snapshot,
@@ -31,9 +47,11 @@ from agents.logic.persist import (
     head_to_bytes,
     minute_key,
 )
+from agents.logic.policy import Policy
 from agents.logic.windows import MINUTE_MS, minute_start
-from streams.codec import decode
+from streams.codec import decode, encode_event
 from streams.errors import RejectReason
+from streams.events import Event
 from streams.outputs import Alert, DeadLetter
 from streams.timefmt import MIN_MS
 from streams.topics import TopicNames
@@ -78,50 +96,33 @@ class Write(NamedTuple):
     value: bytes | None  # None deletes
 
 
-class Backend(Protocol):
-    """Durable storage of the records (Faust tables backed by changelog topics)."""
+class Store(Protocol):
+    """Durable storage of the records (the Faust tables in the worker, `MemoryStore` offline)."""
 
     def get(self, table: str, key: bytes) -> bytes | None: ...
 
     def keys(self, table: str) -> Iterable[bytes]: ...
 
-
-class Evaluator(Protocol):
-    """The detector, as the pipeline sees it (agents.detection adapts agents.logic.detector)."""
-
-    def load(self, raw: dict[str, Any] | None) -> Any: ...
-
-    def dump(self, detector: Any) -> dict[str, Any] | None: ...
-
-    def minute(self, detector: Any, state: WarehouseState, at_ms: int) -> list[Alert]: ...
-
-    def firing(self, detector: Any) -> list[Alert]: ...
-
-    def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]: ...
-
-    def network_firing(self) -> list[Alert]: ...
+    def write(self, write: Write) -> None: ...
 
 
-class NoDetection:
-    """Counting only: no alerts."""
+class MemoryStore:
+    """Dicts of bytes: the store of offline runs and tests."""
 
-    def load(self, raw: dict[str, Any] | None) -> Any:
-        return None
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[bytes, bytes]] = {HEADS: {}, MINUTES: {}}
 
-    def dump(self, detector: Any) -> dict[str, Any] | None:
-        return None
+    def get(self, table: str, key: bytes) -> bytes | None:
+        return self.tables[table].get(key)
 
-    def minute(self, detector: Any, state: WarehouseState, at_ms: int) -> list[Alert]:
-        return []
+    def keys(self, table: str) -> Iterable[bytes]:
+        return list(self.tables[table])
 
-    def firing(self, detector: Any) -> list[Alert]:
-        return []
-
-    def network(self, members: Mapping[str, tuple[Any, int | None]], at_ms: int) -> list[Alert]:
-        return []
-
-    def network_firing(self) -> list[Alert]:
-        return []
+    def write(self, write: Write) -> None:
+        if write.value is None:
+            self.tables[write.table].pop(write.key, None)
+        else:
+            self.tables[write.table][write.key] = write.value
 
 
 @dataclass
@@ -130,52 +131,82 @@ class Outcome:
     deadletters: list[DeadLetter] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
-    late: Counter[str] = field(
-        default_factory=Counter
-    )  # topic -> valid events older than retention
+    late: Counter[str] = field(default_factory=Counter)  # topic -> events older than retention
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
     released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
 
 
-class Pipeline:
+def message_of(event: Event, names: TopicNames | None = None, partition: int = 0) -> Message:
+    """An event as the record a publisher would have sent (keyed by warehouse, no offset)."""
+    topic = event.topic if names is None else names.full(event.topic)
+    return Message(topic, partition, None, event.warehouse.encode(), encode_event(event))
+
+
+class Engine:
     def __init__(
         self,
         config: FlowConfig,
-        names: TopicNames,
-        backend: Backend,
+        policy: Policy,
+        store: Store,
         *,
-        evaluator: Evaluator | None = None,
+        names: TopicNames | None = None,
         max_warehouses: int = 1000,
         max_future_ms: int | None = 300_000,
         release_after_ms: int | None = None,
     ) -> None:
         self.config = config
-        self.names = names
-        self.backend = backend
-        self.evaluator: Evaluator = evaluator or NoDetection()
+        self.policy = policy
+        self.store = store
+        self.names = names or TopicNames()
         self.max_warehouses = max_warehouses
         self.max_future_ms = max_future_ms
         # a warehouse quiet for longer than this (event time) gives its slot back; None: the
         # retention (agents.logic.idle)
         self.release_after_ms = release_after_ms or config.retention_ms
         self.states: dict[str, WarehouseState] = {}
-        self.detectors: dict[str, Any] = {}
+        self.detectors: dict[str, DetectorState] = {}
+        self.network = NetworkState()  # this worker's warehouses; in memory only
         self.partition_of: dict[str, int] = {}
-        self.newest_event_ms: dict[str, int] = {}  # contract topic -> newest occurred_at seen
+        self.newest_by_topic: dict[str, int] = {}  # contract topic -> newest occurred_at seen
         self._bases: dict[str, str] = {}  # full topic name -> the contract's name
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
-        self._network_at: int | None = None  # the newest mark network alerts were evaluated at
+        self._network_at: int | None = None  # the minute end the network was last evaluated at
         self._known: set[str] | None = None
+        # bumped whenever what the engine holds may have changed (a batch, a tick, a forget):
+        # the HTTP views reuse an answer while it stays the same
+        self.changes = 0
         self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
         self._idle_at: int | None = None  # the mark at which _idle_list was found
         self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
 
+    @classmethod
+    def offline(
+        cls,
+        config: FlowConfig,
+        policy: Policy,
+        *,
+        names: TopicNames | None = None,
+        max_warehouses: int = sys.maxsize,
+    ) -> Engine:
+        """An engine for back-tests and tests: an in-memory store, no event too far in the
+        future. Drive it with `process(records, None)` (no processing clock: the watermark
+        follows event time alone), or with a clock of your own (e.g. the newest event time)."""
+        return cls(
+            config,
+            policy,
+            MemoryStore(),
+            names=names,
+            max_warehouses=max_warehouses,
+            max_future_ms=None,
+        )
+
     # ---- state ---------------------------------------------------------------------------
     def forget(self) -> None:
-        """Drop the cache (after a rebalance the tables are the truth)."""
+        """Drop the cache (after a rebalance the store is the truth)."""
+        self.changes += 1
         self.states.clear()
         self.detectors.clear()
         self.partition_of.clear()
@@ -185,15 +216,15 @@ class Pipeline:
 
     def known(self) -> set[str]:
         if self._known is None:
-            self._known = {k.decode() for k in self.backend.keys(HEADS)} | set(self.states)
+            self._known = {k.decode() for k in self.store.keys(HEADS)} | set(self.states)
         return self._known
 
     def state(self, warehouse: str) -> WarehouseState | None:
-        """The cached state, loaded from the backend on first use; None if never seen."""
+        """The cached state, loaded from the store on first use; None if never seen."""
         state = self.states.get(warehouse)
         if state is not None:
             return state
-        raw = self.backend.get(HEADS, warehouse.encode())
+        raw = self.store.get(HEADS, warehouse.encode())
         if raw is None:
             return None
         state, det = head_from_bytes(warehouse, raw)
@@ -203,11 +234,11 @@ class Pipeline:
         if newest is not None:
             first = retention_floor(state, self.config)
             for start in range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS):
-                bucket = self.backend.get(MINUTES, minute_key(warehouse, start))
+                bucket = self.store.get(MINUTES, minute_key(warehouse, start))
                 if bucket is not None:
                     state.minutes[start] = bucket_from_bytes(bucket)
         self.states[warehouse] = state
-        self.detectors[warehouse] = self.evaluator.load(det)
+        self.detectors[warehouse] = DetectorState.from_json(det) if det else DetectorState()
         return state
 
     def snapshots(self) -> list[Snapshot]:
@@ -223,73 +254,86 @@ class Pipeline:
         alerts: list[Alert] = []
         for wh in [warehouse] if warehouse else sorted(self.known()):
             if self.state(wh) is not None:
-                alerts.extend(self.evaluator.firing(self.detectors.get(wh)))
-        network = self.evaluator.network_firing()
+                alerts.extend(firing(self.detectors[wh]))
+        network = firing(self.network)
         alerts.extend(a for a in network if warehouse is None or a.warehouse == warehouse)
         return alerts
+
+    # the status collector's source (ordermon.metrics.MetricsSource)
+    def firing_alerts(self) -> list[Alert]:
+        return self.firing()
+
+    def newest_event_ms(self) -> Mapping[str, int]:
+        return dict(self.newest_by_topic)
 
     # ---- the batch -----------------------------------------------------------------------
     def process(
         self,
-        messages: Sequence[Record],
-        now_ms: int,
+        records: Sequence[Record],
+        now_ms: int | None,
         caught_up: set[int] | None = None,
         *,
         flush: bool = True,
     ) -> Outcome:
-        """Count a batch. `caught_up`: the partitions whose every input topic has been read to
-        its end (None: all). Only their warehouses take part in the network-wide evaluation, so
-        a warehouse in a partition that is still being read (a replay, a restart) is not called
-        silent just because its events have not been reached yet.
+        """Count a batch. `now_ms`: the processing clock (None offline: no future-timestamp
+        check, and the watermark follows event time alone). `caught_up`: the partitions whose
+        every input topic has been read to its end (None: all). Only their warehouses take part
+        in the network-wide evaluation, so a warehouse in a partition that is still being read
+        (a replay, a restart) is not called silent just because its events have not been
+        reached yet.
 
         `flush`: the outcome's `writes` hold every record changed since the last flush (see
         `flush`); False leaves them for a later call, so that a record changed by many batches is
         written once (the caller must not commit these messages' offsets before then)."""
         out = Outcome()
+        self.changes += 1
+        dirty = self._count(records, now_ms, out, caught_up)
+        self._evaluate(dirty, now_ms, out, caught_up)
+        if flush:
+            out.writes = self.flush()
+        return out
+
+    def _count(
+        self,
+        records: Sequence[Record],
+        now_ms: int | None,
+        out: Outcome,
+        caught_up: set[int] | None,
+    ) -> dict[str, set[int]]:
+        """Decode and apply each record; returns the minutes touched per warehouse. The hot
+        loop: everything it reads per record is a local."""
         dirty: dict[str, set[int]] = {}
         config = self.config
         states = self.states
         counted = out.counted
         bases = self._bases
         sources = self._sources
+        partition_of = self.partition_of
+        newest_by_topic = self.newest_by_topic
         max_future_ms = self.max_future_ms
+        seen_at = now_ms or 0
         # Events older than the retention behind the newest event time of any warehouse here are
         # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
         # costs what any event costs and evaluates nothing.
-        newest_any = max(self.newest_event_ms.values(), default=None)
+        newest_any = max(newest_by_topic.values(), default=None)
         floor_ms = None if newest_any is None else newest_any - config.retention_ms
-        for msg in messages:
+        for msg in records:
             topic = bases.get(msg.topic)
             if topic is None:
                 topic = bases[msg.topic] = self.names.base(msg.topic)
             result = decode(topic, msg.key, msg.value, now_ms=now_ms, max_future_ms=max_future_ms)
             if isinstance(result, Rejection):
-                out.deadletters.append(self._dead(msg, topic, result, now_ms))
+                out.deadletters.append(self._dead(msg, result, now_ms))
                 continue
             warehouse = result.warehouse
-            state = states.get(warehouse) or self.state(warehouse)
+            state = (
+                states.get(warehouse)
+                or self.state(warehouse)
+                or self._admit(warehouse, out, caught_up, dirty)
+            )
             if state is None:
-                known = self.known()
-                if len(known) >= self.max_warehouses:
-                    self._release_at_limit(out, caught_up, keep=dirty)
-                if len(known) >= self.max_warehouses:
-                    out.deadletters.append(
-                        self._dead(
-                            msg,
-                            topic,
-                            Rejection(
-                                RejectReason.WAREHOUSE_LIMIT,
-                                f"warehouse '{warehouse}' would be number {len(known) + 1}; "
-                                f"this worker tracks at most {self.max_warehouses} "
-                                "(ORDERMON_MAX_WAREHOUSES): raise it and replay",
-                            ),
-                            now_ms,
-                        )
-                    )
-                    continue
-                state = self.states[warehouse] = WarehouseState(warehouse)
-                self.detectors[warehouse] = self.evaluator.load(None)
-                known.add(warehouse)
+                out.deadletters.append(self._dead(msg, self._over_limit(warehouse), now_ms))
+                continue
             late_before, ids_before = state.late, state.duplicate_ids
             partition = msg.partition
             source = sources.get((topic, partition))
@@ -301,10 +345,10 @@ class Pipeline:
                 config,
                 source=source,
                 offset=msg.offset,
-                seen_at_ms=now_ms,
+                seen_at_ms=seen_at,
                 floor_ms=floor_ms,
             )
-            self.partition_of[warehouse] = state.partition = partition
+            partition_of[warehouse] = state.partition = partition
             at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
@@ -324,16 +368,41 @@ class Pipeline:
             counted[key] = counted.get(key, 0) + 1
             if state.late != late_before:
                 out.late[topic] += 1
-            if at > self.newest_event_ms.get(topic, at - 1):
-                self.newest_event_ms[topic] = at
-        self._evaluate(dirty, now_ms, out, caught_up)
-        if flush:
-            out.writes = self.flush()
-        return out
+            if at > newest_by_topic.get(topic, at - 1):
+                newest_by_topic[topic] = at
+        return dirty
+
+    def _admit(
+        self,
+        warehouse: str,
+        out: Outcome,
+        caught_up: set[int] | None,
+        dirty: dict[str, set[int]],
+    ) -> WarehouseState | None:
+        """A warehouse never seen: a new state, or None when the limit is reached and no idle
+        warehouse could give its slot back."""
+        known = self.known()
+        if len(known) >= self.max_warehouses:
+            self._release_at_limit(out, caught_up, keep=dirty)
+        if len(known) >= self.max_warehouses:
+            return None
+        state = self.states[warehouse] = WarehouseState(warehouse)
+        self.detectors[warehouse] = DetectorState()
+        known.add(warehouse)
+        return state
+
+    def _over_limit(self, warehouse: str) -> Rejection:
+        return Rejection(
+            RejectReason.WAREHOUSE_LIMIT,
+            f"warehouse '{warehouse}' would be number {len(self.known()) + 1}; "
+            f"this worker tracks at most {self.max_warehouses} "
+            "(ORDERMON_MAX_WAREHOUSES): raise it and replay",
+        )
 
     def tick(self, now_ms: int, caught_up: set[int] | None = None) -> Outcome:
         """Evaluate the warehouses whose watermark moved without new events: a quiet topic was
         released by the processing clock (`idle_after_ms`). Called on a timer by the worker."""
+        self.changes += 1
         dirty: dict[str, set[int]] = {}
         for warehouse, state in self.states.items():
             mark = watermark(state, self.config, now_ms)
@@ -351,23 +420,11 @@ class Pipeline:
     def _evaluate(
         self,
         dirty: dict[str, set[int]],
-        now_ms: int,
+        now_ms: int | None,
         out: Outcome,
         caught_up: set[int] | None = None,
     ) -> None:
-        newest_mark: int | None = None
-        for warehouse, minutes in dirty.items():
-            state = self.states[warehouse]
-            detector = self.detectors.get(warehouse)
-            for end in close_minutes(state, self.config, now_ms):
-                out.alerts.extend(self.evaluator.minute(detector, state, end))
-            if state.closed_through_ms is not None:
-                mark = state.closed_through_ms
-                newest_mark = mark if newest_mark is None else max(newest_mark, mark)
-            gone = expire(state, self.config)
-            self._unwritten.setdefault(warehouse, set()).update(minutes)
-            if gone:
-                self._expired.setdefault(warehouse, []).extend(gone)
+        newest_mark = self._close(dirty, now_ms, out)
         # Network-wide alerts change with the detectors (at minute closes) and with time: they
         # are evaluated when the newest closed minute moves on, not on every batch.
         if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
@@ -375,9 +432,9 @@ class Pipeline:
             self._release_empty(newest_mark, out, caught_up)
             # A warehouse with nothing within the retention takes no part (it cannot be called
             # silent on the strength of an event from 1970), unless it was already silent.
-            silent = {a.warehouse for a in self.evaluator.network_firing()}
+            silent = {a.warehouse for a in firing(self.network)}
             members = {
-                wh: (self.detectors.get(wh), st.newest_ms)
+                wh: (self.detectors[wh], st.newest_ms)
                 for wh, st in self.states.items()
                 if (caught_up is None or self.partition_of.get(wh) in caught_up)
                 and (
@@ -385,7 +442,26 @@ class Pipeline:
                     or not is_stale(st.newest_ms, newest_mark, self.config.retention_ms)
                 )
             }
-            out.alerts.extend(self.evaluator.network(members, newest_mark))
+            out.alerts.extend(evaluate_network(self.network, members, newest_mark, self.policy))
+
+    def _close(self, dirty: dict[str, set[int]], now_ms: int | None, out: Outcome) -> int | None:
+        """Close and evaluate the minutes each dirty warehouse's watermark passed, expire what
+        fell out of the retention; returns the newest closed minute end among them."""
+        newest_mark: int | None = None
+        config, policy = self.config, self.policy
+        for warehouse, minutes in dirty.items():
+            state = self.states[warehouse]
+            detector = self.detectors[warehouse]
+            for end in close_minutes(state, config, now_ms):
+                out.alerts.extend(evaluate_minute(detector, state, config, end, policy))
+            mark = state.closed_through_ms
+            if mark is not None and (newest_mark is None or mark > newest_mark):
+                newest_mark = mark
+            gone = expire(state, config)
+            self._unwritten.setdefault(warehouse, set()).update(minutes)
+            if gone:
+                self._expired.setdefault(warehouse, []).extend(gone)
+        return newest_mark
 
     # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
     def _idle(
@@ -476,39 +552,27 @@ class Pipeline:
             if state is None:
                 continue
             partition = self.partition_of[warehouse]
-            detector = self.detectors.get(warehouse)
-            writes.append(
-                Write(
-                    HEADS,
-                    partition,
-                    warehouse.encode(),
-                    head_to_bytes(state, self.evaluator.dump(detector)),
-                )
-            )
+            detector = self.detectors[warehouse]
+            head = head_to_bytes(state, detector.to_json())
+            writes.append(Write(HEADS, partition, warehouse.encode(), head))
             for start in sorted(minutes):
                 bucket = state.minutes.get(start)
                 if bucket is not None:
-                    writes.append(
-                        Write(
-                            MINUTES,
-                            partition,
-                            minute_key(warehouse, start),
-                            bucket_to_bytes(bucket),
-                        )
-                    )
+                    key = minute_key(warehouse, start)
+                    writes.append(Write(MINUTES, partition, key, bucket_to_bytes(bucket)))
             for start in self._expired.pop(warehouse, ()):
                 writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
         self._unwritten.clear()
         self._expired.clear()
         return writes
 
-    def _dead(self, msg: Record, topic: str, rejection: Rejection, now_ms: int) -> DeadLetter:
+    def _dead(self, msg: Record, rejection: Rejection, now_ms: int | None) -> DeadLetter:
         return DeadLetter(
             source_topic=msg.topic,
             partition=msg.partition,
             offset=-1 if msg.offset is None else msg.offset,
             error=rejection.message,
             reason=str(rejection.reason),
-            received_at_ms=now_ms,
+            received_at_ms=now_ms or 0,
             payload=msg.value,
         )

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from ordermon.config import Settings
-
 T = TypeVar("T")
 SERVER_LOGGER = "aiohttp.server"
 
@@ -58,11 +56,11 @@ def install_log_filter() -> None:
         logger.addFilter(MalformedRequestFilter())
 
 
-def harden(app: Any, settings: Settings) -> None:
-    """Apply the header read timeout to the app's web server (before it starts) and the log
-    filter."""
+def harden(app: Any, header_timeout_seconds: float) -> None:
+    """Apply the header read timeout (ORDERMON_WEB_HEADER_TIMEOUT_SECONDS) to the app's web
+    server (before it starts) and the log filter."""
     runner = app.web._runner
-    runner._kwargs["keepalive_timeout"] = settings.web_header_timeout_seconds
+    runner._kwargs["keepalive_timeout"] = header_timeout_seconds
     install_log_filter()
 
 

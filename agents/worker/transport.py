@@ -43,13 +43,12 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
-from ordermon.delivery import deliver
+from agents.worker.delivery import deliver
 
 log = logging.getLogger(__name__)
 
 # records -> whether the records they changed are written (their offsets may be committed)
 BatchHandler = Callable[[Sequence[Any]], Awaitable[bool]]
-_BATCH_ATTR = "_ordermon_batch_path"
 END_OFFSET_TIMEOUT_S = 10.0
 FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds nothing new
 
@@ -60,11 +59,11 @@ def register_batch_path(app: Any, topics: Iterable[str], handler: BatchHandler) 
     returns True once the table records changed by every batch so far are written; until then
     their offsets are held back. While offsets are held it is also called with an empty batch,
     at least every second, so that it can write them when the stream goes quiet."""
-    setattr(app, _BATCH_ATTR, (frozenset(topics), handler))
+    app.batch_path = (frozenset(topics), handler)
 
 
 def batch_path(app: Any) -> tuple[frozenset[str], BatchHandler] | None:
-    return cast("tuple[frozenset[str], BatchHandler] | None", getattr(app, _BATCH_ATTR, None))
+    return cast("tuple[frozenset[str], BatchHandler] | None", getattr(app, "batch_path", None))
 
 
 async def true_end_offsets(
@@ -163,53 +162,13 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         if path is None:
             await super()._drain_messages(fetcher)
             return
-        topics, handler = path
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
-        commit_every = self._commit_every
         self._held, self._held_generation = {}, None
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(1.0)
-                await self.sleep(0)
-                if records is None or self.should_stop or not self.flow_active:
-                    # Faust drops these too: after a rebalance the consumer seeks to the
-                    # committed offsets and they are fetched again.
-                    continue
-                generation = self.app.consumer_generation_id
-                if self._held_generation != generation:
-                    # A rebalance: Faust seeks every partition back to its committed offset, and
-                    # the pipeline dropped its cache; what was held is read again.
-                    self._held = {}
-                    self._held_generation = generation
-                batch: list[Any] = []
-                taken = self._held
-                for tp, recs in records.items():
-                    if not (active is None or tp in active or tp in self._buffered_partitions):
-                        continue
-                    self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-                    if tp.topic in topics:
-                        offsets = await self._take(tp, recs, batch)
-                        if offsets:
-                            taken.setdefault(tp, []).extend(offsets)
-                    else:
-                        await self._one_by_one(tp, recs)
-                if not (batch or taken):
-                    continue
-                # The handler may keep the records it changed for a later write (it says whether
-                # it wrote them): offsets are acknowledged, and so committed, only once written.
-                written = await handler(batch)
-                if self.app.consumer_generation_id != generation:
-                    continue  # rebalanced meanwhile: dropped at the top of the loop
-                if not written:
-                    continue
-                self._ack_batch(taken)
-                self._held = {}
-                if commit_every is not None and self._n_acked >= commit_every:
-                    self._n_acked = 0
-                    self._commit_soon()
-                self.diag.unset_flag(CONSUMER_FETCHING)
+                await self._next_batch(*path)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -220,6 +179,56 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _next_batch(self, topics: frozenset[str], handler: BatchHandler) -> None:
+        """One turn of the batch path: fetch, hand the input records to `handler`, acknowledge
+        their offsets once it says their records are written, commit now and then."""
+        records, active = await self._wait_next_records(1.0)
+        await self.sleep(0)
+        if records is None or self.should_stop or not self.flow_active:
+            # Faust drops these too: after a rebalance the consumer seeks to the committed
+            # offsets and they are fetched again.
+            return
+        generation = self.app.consumer_generation_id
+        if self._held_generation != generation:
+            # A rebalance: Faust seeks every partition back to its committed offset, and the
+            # engine dropped its cache; what was held is read again.
+            self._held = {}
+            self._held_generation = generation
+        batch = await self._split(records, active, topics)
+        if not (batch or self._held):
+            return
+        # The handler may keep the records it changed for a later write (it says whether it
+        # wrote them): offsets are acknowledged, and so committed, only once written.
+        written = await handler(batch)
+        if self.app.consumer_generation_id != generation or not written:
+            return  # rebalanced meanwhile (dropped at the next turn), or held for later
+        self._ack_batch(self._held)
+        self._held = {}
+        commit_every = self._commit_every
+        if commit_every is not None and self._n_acked >= commit_every:
+            self._n_acked = 0
+            self._commit_soon()
+        self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _split(
+        self, records: Mapping[TP, Sequence[Any]], active: Any, topics: frozenset[str]
+    ) -> list[Any]:
+        """The records of the batch topics, not read yet, into one batch (their offsets held in
+        `_held`); those of any other topic (changelogs) through Faust's own path."""
+        batch: list[Any] = []
+        taken = self._held
+        for tp, recs in records.items():
+            if not (active is None or tp in active or tp in self._buffered_partitions):
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            if tp.topic in topics:
+                offsets = await self._take(tp, recs, batch)
+                if offsets:
+                    taken.setdefault(tp, []).extend(offsets)
+            else:
+                await self._one_by_one(tp, recs)
+        return batch
 
     def _commit_soon(self) -> None:
         """Commit in the background: Faust's commit waits for every pending changelog record to
@@ -292,7 +301,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
 def guard_buffer(buffer: Any, on_failure: Callable[[str], None] | None = None) -> None:
     """Faust's producer buffer sends the changelog records in a service task: a send that raises
     there stops the worker for good. With this, each send is retried a bounded number of times
-    (ordermon.delivery), then given up with one log line naming the record, the failure counted
+    (agents.worker.delivery), then given up with one log line naming the record, the failure counted
     (`on_failure("changelog")`), the record's future failed, and the buffer goes on. A record
     given up is missing from the changelog until its key is written again (a warehouse's head
     is, at every flush it changes)."""
@@ -314,16 +323,12 @@ def guard_buffer(buffer: Any, on_failure: Callable[[str], None] | None = None) -
     buffer._send_pending = send_pending
 
 
-def _changelog_failed(output: str) -> None:
-    from ordermon.runtime import runtime
-
-    runtime.output_failed(output)
-
-
 class Producer(faust_aiokafka.Producer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        guard_buffer(self.buffer, _changelog_failed)
+        app = self.transport.app
+        # App.output_failed: set by agents.worker.register (the composition root's counter)
+        guard_buffer(self.buffer, lambda output: app.output_failed(output))
 
 
 class Transport(faust_aiokafka.Transport):  # type: ignore[misc]

@@ -9,8 +9,8 @@ import logging
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine
 
-from ordermon.config import Settings
-from ordermon.webguard import (
+from agents.logic.policy import Policy
+from agents.worker.webguard import (
     SERVER_LOGGER,
     Memo,
     Rendering,
@@ -18,14 +18,15 @@ from ordermon.webguard import (
     harden,
     install_log_filter,
 )
+from ordermon.app import build
+from ordermon.config import Settings
 
 
 def test_the_header_timeout_reaches_fausts_runner() -> None:
-    from ordermon.app import create_app
-
-    app = create_app(Settings())
-    harden(app, Settings(web_header_timeout_seconds=3.5))
-    assert app.web._runner._kwargs["keepalive_timeout"] == 3.5
+    app = build(Settings(web_header_timeout_seconds=3.5), Policy()).app
+    assert app.web._runner._kwargs["keepalive_timeout"] == 3.5  # the root applied it
+    harden(app, 2.5)
+    assert app.web._runner._kwargs["keepalive_timeout"] == 2.5
 
 
 @pytest.mark.parametrize(

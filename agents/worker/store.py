@@ -1,4 +1,4 @@
-"""Table stores beyond Faust's registry (`ORDERMON_STORE`)."""
+"""Table stores beyond Faust's registry (`ORDERMON_STORE`): ``rocksdict://``."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ class RocksDictStore(Store):  # type: ignore[misc]
 
     Faust's store finds the partition of a write from the current stream event. The ingest agent
     writes a whole batch (`take_events`) with no current event, so here the partition is the one
-    the pipeline last saw the record's warehouse on: the partition its changelog record goes to
-    (agents.pipeline.Write.partition)."""
+    the engine last saw the record's warehouse on (`App.partition_of`, set by
+    agents.worker.register): the partition its changelog record goes to
+    (agents.engine.Write.partition)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["driver"] = "rocksdict"
@@ -43,9 +44,7 @@ class RocksDictStore(Store):  # type: ignore[misc]
         event = current_event()
         if event is not None:
             return int(event.message.partition)
-        from agents.ingest import pipeline
-
-        partition = pipeline.partition_of.get(warehouse_of(key))
+        partition = self.app.partition_of(warehouse_of(key))
         if partition is None:
             known = self._key_index.get(key)
             if known is None:

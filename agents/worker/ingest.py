@@ -1,0 +1,175 @@
+"""The one ingest agent: all four input topics (co-partitioned, keyed by warehouse) in batches.
+
+Thin: decode/apply/evaluate happen in agents.engine; this module carries the outcome to the
+dead-letter topic, the tables (changelogs), the metrics and the alert sinks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from agents.engine import Message, Outcome, Record
+from agents.worker.delivery import deliver
+from agents.worker.deps import Deps
+from agents.worker.tables import TableStore
+from agents.worker.topics import Topics
+from agents.worker.transport import register_batch_path
+from streams.codec import encode_deadletter
+
+MAX_UNSENT_RECORDS = 5_000
+
+
+class Ingest:
+    """The worker's loop around the engine: one per app."""
+
+    def __init__(self, app: Any, deps: Deps, topics: Topics, store: TableStore) -> None:
+        self.app = app
+        self.deps = deps
+        self.engine = deps.engine
+        self.topics = topics
+        self.store = store
+        self.read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset done
+        self.flushed_at = time.monotonic()
+
+    def caught_up_partitions(self) -> set[int] | None:
+        """Partitions whose every assigned input topic has been read to its high-water mark;
+        None when the consumer cannot tell (no consumer running: Faust's test context)."""
+        try:
+            consumer = self.app.consumer
+            assignment = consumer.assignment()
+        except Exception:
+            return None
+        inputs = self.topics.names.inputs
+        seen: set[int] = set()
+        behind: set[int] = set()
+        for tp in assignment:
+            if tp.topic not in inputs:
+                continue
+            seen.add(tp.partition)
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, so not caught up
+                end = None
+            if end is None or self.read_to.get((tp.topic, tp.partition), -1) + 1 < end:
+                behind.add(tp.partition)
+        return seen - behind
+
+    async def handle(self, records: Sequence[Record], *, flush: bool | None = None) -> bool:
+        """Count one batch and carry its outcome on; both consumer paths end here.
+
+        The changed records go to the tables (and their changelogs) when `flush` is True, or,
+        when it is None, once ORDERMON_FLUSH_SECONDS have passed since the last time: a
+        warehouse's head and busy minutes are then written once per interval, not once per
+        batch. Returns whether they were written: only then may the offsets of the batches
+        handled so far be committed."""
+        started = time.perf_counter()
+        self.read_to.update(
+            {(r.topic, r.partition): r.offset for r in records if r.offset is not None}
+        )
+        now = time.monotonic()
+        if flush is None:
+            flush = now - self.flushed_at >= self.deps.config.flush_seconds
+        if flush:
+            self.flushed_at = now
+        outcome = self.engine.process(
+            records,
+            now_ms=int(time.time() * 1000),
+            caught_up=self.caught_up_partitions(),
+            flush=flush,
+        )
+        await self.carry(outcome, time.perf_counter() - started)
+        return flush
+
+    async def stream(self, stream: Any) -> None:
+        """Faust's per-message path over the input topics: what Faust's test context drives,
+        and what a worker with ORDERMON_CONSUMER_PATH=stream uses."""
+        config = self.deps.config
+        async for events in stream.take_events(config.batch_size, within=config.batch_seconds):
+            records = [
+                Message(m.topic, m.partition, m.offset, m.key, m.value)
+                for m in (e.message for e in events)
+            ]
+            # Faust acknowledges these events when the next batch is taken
+            await self.handle(records, flush=True)
+
+    async def carry(self, outcome: Outcome, seconds: float) -> None:
+        """Hand a batch's outcome on: dead letters, table records (changelogs), metrics,
+        alerts."""
+        deadletter = self.topics.deadletter
+        for dead in outcome.deadletters:
+            await deliver(
+                partial(
+                    deadletter.send, key=dead.source_topic.encode(), value=encode_deadletter(dead)
+                ),
+                output="deadletter",
+                what=f"the dead letter ({dead.reason}) of {dead.source_topic}[{dead.partition}]"
+                f"@{dead.offset}, which stays at that offset,",
+                on_failure=self.deps.output_failed,
+            )
+        for write in outcome.writes:
+            self.store.write(write)
+        await self.ebb()
+        self.deps.observe(outcome, seconds)
+        for alert in outcome.alerts:
+            await self.deps.alerts.publish(alert)
+
+    async def ebb(self) -> None:
+        """Backpressure: wait while more than MAX_UNSENT_RECORDS table records wait in Faust's
+        producer buffer. A catch-up through hours of event time changes thousands of minute
+        records a second, faster than they are sent; without this the buffer (and memory) grows
+        without bound and the commit behind it waits. A broker that does not answer stalls
+        counting here, as it must: nothing is committed that is not in the changelog."""
+        buffer = self.app.producer.buffer
+        while buffer.size > MAX_UNSENT_RECORDS:
+            await buffer.flush_atmost(buffer.size - MAX_UNSENT_RECORDS)
+
+    async def tick(self) -> None:
+        """Minutes that close without new events: a topic went quiet and the processing clock
+        released it (ORDERMON_IDLE_AFTER_SECONDS)."""
+        started = time.perf_counter()
+        outcome = self.engine.tick(int(time.time() * 1000), caught_up=self.caught_up_partitions())
+        if outcome.writes or outcome.alerts:
+            await self.carry(outcome, time.perf_counter() - started)
+
+    def forget(self) -> None:
+        """The tables are the truth after a rebalance; the cache is rebuilt from them."""
+        self.engine.forget()
+        self.read_to.clear()
+
+
+def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> Any:
+    """The agent, the batch path, the clock's timer and the rebalance hooks; returns the agent."""
+    ingest = Ingest(app, deps, topics, store)
+    if deps.config.consumer_path == "batch":
+        # The worker's path: each fetched batch of the input topics, straight from the consumer
+        # (agents.worker.transport), which acknowledges the offsets handled once `handle` says
+        # their records are written.
+        register_batch_path(app, topics.names.inputs, ingest.handle)
+    app.partition_of = deps.engine.partition_of.get
+    app.output_failed = deps.output_failed
+
+    async def ingest_stream(stream: Any) -> None:
+        await ingest.stream(stream)
+
+    agent = app.agent(topics.inputs, name="ordermon.ingest")(ingest_stream)
+
+    async def tick() -> None:
+        await ingest.tick()
+
+    app.timer(interval=deps.config.tick_seconds)(tick)
+
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        ingest.forget()
+
+    async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
+        # The tables are complete only now that recovery is over. The engine's cache of known
+        # warehouses may have been filled during the recovery (a /warehouses request or a
+        # metrics scrape after the revoke): without this, the warehouses recovered after that
+        # moment stay invisible to /warehouses and /metrics.
+        deps.engine.forget()
+
+    app.on_partitions_revoked.connect(on_revoked)
+    app.on_rebalance_complete.connect(on_rebalance_complete)
+    return agent
