@@ -24,13 +24,25 @@ from ordermon.devtools.broker import EmbeddedBroker, free_port
 from ordermon.devtools.realistic import burst
 from ordermon.kafka import ensure_topics
 from streams.codec import decode
-from streams.events import Event
+from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from streams.flows import QUEUES
 from streams.publisher import Publisher
 from streams.validation import Rejection
 from tests.integration.live import Deployment, Worker, get_json, wait_for
 
 Truth = Counter[tuple[str, str]]  # (warehouse, flow) -> events
+
+
+def make_event(n: int, topic: str, status: str, wh: str, at_ms: int) -> Event:
+    """One valid event of `topic` with id `ev-n`, for tests that need a precise message."""
+    common = {"event_id": f"ev-{n}", "order_id": f"o-{n}", "warehouse": wh, "occurred_at_ms": at_ms}
+    if topic == "orders":
+        return OrderEvent(status=status, amount=12.5, items=1, **common)  # type: ignore[arg-type]
+    if topic == "dispatches":
+        return DispatchEvent(status=status, carrier="SF", **common)  # type: ignore[arg-type]
+    if topic == "complaints":
+        return ComplaintEvent(status=status, complaint_id=f"c-{n}", **common)  # type: ignore[arg-type]
+    return RefundEvent(status=status, refund_id=f"r-{n}", amount=9.0, **common)  # type: ignore[arg-type]
 
 
 def spread_warehouses(per_partition: int = 2, partitions: int = 4) -> list[str]:

@@ -41,6 +41,7 @@ from streams.flows import flow_name
 from streams.timefmt import format_rfc3339_ms
 from tests.integration.faults_lib import (
     create_topics,
+    make_event,
     metric,
     private_deployment,
     publish,
@@ -48,7 +49,6 @@ from tests.integration.faults_lib import (
     spread_warehouses,
 )
 from tests.integration.live import Deployment, Worker, get_json, wait_for
-from tests.integration.test_exact_counts import make_event
 
 pytestmark = pytest.mark.integration
 MINUTE = 60_000
