@@ -32,6 +32,7 @@ from ordermon.devtools.scenarios import (
 )
 from streams.codec import decode, encode_event
 from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from streams.flows import FLOWS
 from streams.validation import Rejection
 
 REPO = Path(__file__).resolve().parents[3]
@@ -408,17 +409,7 @@ def test_jd2008_demand_crosses_capacity_on_the_stated_day(jd2008_run: Jd2008Run)
 
 def test_jd2008_every_queue_of_every_warehouse_has_traffic(jd2008_run: Jd2008Run) -> None:
     for w in jd2008_run.scenario.warehouses:
-        for flow in (
-            "orders_placed",
-            "orders_cancelled",
-            "dispatches_dispatched",
-            "dispatches_delivered",
-            "dispatches_failed",
-            "complaints_opened",
-            "complaints_resolved",
-            "refunds_requested",
-            "refunds_completed",
-        ):
+        for flow in FLOWS:
             assert jd2008_run.flows[w, flow] > 10, (w, flow)
 
 
