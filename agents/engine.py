@@ -7,10 +7,12 @@ store: `Engine.offline`). No Faust, no Kafka, no Prometheus, no clock here: time
 `now_ms`, storage through a `Store`.
 
 Per batch: decode and validate each record (a rejection becomes a dead letter), count it into its
-warehouse's `WarehouseState`; then for each warehouse touched close the minutes its watermark
-passed and evaluate each one (the detector); then, when the newest closed minute of all
-warehouses moved on, evaluate the network (cascade, silent warehouses) at that minute's end over
-the warehouses of caught-up partitions (offline: all of them)."""
+warehouse's `WarehouseState`, note how far each input source (topic, partition) has been read in
+event time; then close, for every warehouse, the minutes its partition's watermark passed and
+evaluate each one (the detector); then evaluate the network (cascade, silent warehouses) at every
+minute end every partition's watermark passed, from each warehouse's state as of that minute.
+Which minutes are evaluated, with what data, depends on the events alone, not on batching, on
+the order the partitions were read in, or on a restart (tests/unit/agents/test_arrival.py)."""
 
 from __future__ import annotations
 
@@ -191,6 +193,10 @@ class NetworkInputs:
             log.pop(0)  # `end` only moves forward
         return log[0][1] if log[0][0] <= end else False
 
+    def next_data(self) -> int | None:
+        """The oldest minute with data evaluated that the network has not passed yet."""
+        return min((queue[0] for queue in self.data.values() if queue), default=None)
+
     def newest_at(self, warehouse: str, end: int) -> int | None:
         last = self.last_data.get(warehouse)
         queue = self.data.get(warehouse)
@@ -258,6 +264,7 @@ class Engine:
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         self._network_at: int | None = None  # the minute end the network was last evaluated at
         self._history = NetworkInputs()  # what the network reads of each warehouse, by minute
+        self._loaded = False  # every warehouse of the store loaded since the last forget()
         self._known: set[str] | None = None
         # bumped whenever what the engine holds may have changed (a batch, a tick, a forget):
         # the HTTP views reuse an answer while it stays the same
@@ -305,6 +312,7 @@ class Engine:
         self._expired.clear()
         self._known = None
         self._history.forget()
+        self._loaded = False
 
     def known(self) -> set[str]:
         if self._known is None:
@@ -537,11 +545,24 @@ class Engine:
             return
         # from the first minute any warehouse evaluated, whatever the first batch held
         first = min(self._history.first.values(), default=through) if at is None else at + MINUTE_MS
-        for end in range(first, through + MINUTE_MS, MINUTE_MS):
+        end = first
+        while end <= through:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
             members = self._history.members(end, self.states, self.network, self.config)
-            out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
+            if members or self.network.episodes:
+                out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
+                retention = self.config.retention_ms
+                if any(not is_stale(newest, end, retention) for _p, newest in members.values()):
+                    end += MINUTE_MS
+                    continue
+            # Nobody with data within the retention (e.g. after an event dated decades before
+            # the next): nothing changes until the next minute with data.
+            following = self._history.next_data()
+            if following is None:
+                self._network_at = through
+                break
+            end = max(end + MINUTE_MS, following + MINUTE_MS)
 
     def _close(
         self, dirty: dict[str, set[int]], now_ms: int | None, out: Outcome
@@ -549,6 +570,11 @@ class Engine:
         """Close and evaluate the minutes every warehouse's watermark passed (its partition's:
         a warehouse with no new events closes too), expire what fell out of the retention;
         returns the watermark of each partition."""
+        if not self._loaded:
+            # after a start or a rebalance: the warehouses that send nothing now close too
+            self._loaded = True
+            for warehouse in sorted(self.known()):
+                self.state(warehouse)
         config, policy = self.config, self.policy
         marks: dict[int | None, int | None] = {}
         history = self._history

@@ -88,7 +88,9 @@ class Settings:
         "RETENTION_MINUTES", 1440, "how long per-minute counts are kept, in minutes of event time"
     )
     lateness_seconds: int = _setting(
-        "LATENESS_SECONDS", 120, "allowed lateness: watermark = newest event time minus this"
+        "LATENESS_SECONDS",
+        120,
+        "allowed lateness: watermark = what every partition was read past, minus this",
     )
     horizon_minutes: int = _setting(
         "HORIZON_MINUTES", 15, "evaluation horizon: rates are averaged over this many minutes"
@@ -96,7 +98,8 @@ class Settings:
     idle_after_seconds: int = _setting(
         "IDLE_AFTER_SECONDS",
         60,
-        "seconds (processing time) after which a quiet topic stops holding a warehouse's watermark",
+        "seconds (processing time) after which an input topic-partition read to its end stops "
+        "holding its warehouses' watermark",
     )
     dedup_minutes: int = _setting(
         "DEDUP_MINUTES", 10, "a repeated event_id is ignored within this many minutes of event time"

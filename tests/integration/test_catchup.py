@@ -16,14 +16,17 @@ restart or a rebalance; repeats are counted, not failed. No event is late in any
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ordermon.backtest import Record, replay
+from ordermon.backtest import Record, read_lines, replay
 from ordermon.devtools import realistic
 from streams.codec import decode
 from streams.events import Event
@@ -38,7 +41,7 @@ from tests.integration.faults_lib import (
     publish,
     read_topic,
 )
-from tests.integration.live import Deployment, Worker, wait_for
+from tests.integration.live import ROOT, Deployment, Worker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -212,3 +215,27 @@ def test_a_second_worker_joining_and_leaving_changes_no_warehouse_alert(
     wait_for(lambda: counted(first.warehouses()) >= len(EVENTS) // 2, 300, "half counted")
     second.stop()
     check(deployment, [first], network=False)
+
+
+def test_the_readme_simulate_flow_gives_the_backtest_alerts_and_nothing_late(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """README: `ordermon worker`, then `ordermon simulate --scenario jd2008 --speed 86400` (one
+    simulated day a second; here six days of it, a tenth of the traffic, to keep it short)."""
+    args = ["--scenario", "jd2008", "--days", "6", "--scale", "0.1"]
+    recorded = tmp_path / "jd2008.jsonl"
+    ordermon = [sys.executable, "-m", "ordermon", "simulate", *args]
+    subprocess.run([*ordermon, "--out", str(recorded)], check=True, cwd=ROOT, timeout=300)
+    lines = [r for r in read_lines(recorded.read_bytes().splitlines()) if isinstance(r, Record)]
+    want = {wire_key(a.to_wire()) for a in replay(lines).transitions}
+    assert len(want) >= 5
+    create_topics(deployment.bootstrap, deployment.prefix)
+    worker = deployment.worker()
+    worker.wait_ready()
+    subprocess.run(
+        [*ordermon, "--speed", "86400"], check=True, cwd=ROOT, env=deployment.env, timeout=300
+    )
+    wait_for(lambda: counted(worker.warehouses()) >= len(lines), 300, "every event counted")
+    got = settle(deployment, [worker], want, len(lines))
+    assert late_events([worker]) == 0
+    compare(got, want)
