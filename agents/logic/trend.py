@@ -12,6 +12,7 @@ complete days (optionally only days that ended with a backlog, when dispatch was
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,15 +114,16 @@ def observed_capacity(
 ) -> float | None:
     """Highest mean daily dispatch count over `sustain_days` consecutive complete days.
 
-    With `min_backlog`, only runs of days that each ended with at least that dispatch backlog
-    count (dispatch, not demand, was the limit). None when there is no such run."""
+    With `min_backlog`, only runs of days that each ended with at least that dispatch backlog,
+    and more than the day before, count (dispatch, not demand, was the limit: a night's
+    backlog before the morning shift is not one). None when there is no such run."""
     complete = [d for d in days if d.complete]
     best: float | None = None
     for i in range(len(complete) - sustain_days + 1):
         run = complete[i : i + sustain_days]
         if run[-1].start_ms - run[0].start_ms != (sustain_days - 1) * DAY_MS:
             continue  # a day is missing in between
-        if min_backlog is not None and any(d.backlog_end < min_backlog for d in run):
+        if min_backlog is not None and not _growing(complete, i, sustain_days, min_backlog):
             continue
         mean = sum(d.dispatched for d in run) / sustain_days
         if best is None or mean > best:
@@ -129,17 +131,45 @@ def observed_capacity(
     return best
 
 
-def busy_capacity(days: Sequence[Day], recent_days: int, min_minutes: int) -> float | None:
-    """Parcels a day the warehouse dispatches while it is busy (at least an hour of work
-    waiting): what it can do, not what it was asked to do. From the busy minutes of the last
-    `recent_days` days (the running one included), scaled to a day; None with fewer than
-    `min_minutes` busy minutes. Evening peaks make a warehouse busy weeks before its daily
-    demand reaches capacity, so this is known early."""
+def _growing(complete: Sequence[Day], i: int, n: int, min_backlog: int) -> bool:
+    """Each of the days i..i+n-1 ended with at least `min_backlog` waiting, and with more than
+    the day before (when the day before is known): dispatch, not demand, was the limit."""
+    for k in range(i, i + n):
+        day = complete[k]
+        before = complete[k - 1] if k > 0 else None
+        if day.backlog_end < min_backlog:
+            return False
+        consecutive = before is not None and before.start_ms == day.start_ms - DAY_MS
+        # grew by more than a tenth of a day's dispatch: the site fell behind, not a busier day
+        margin = day.dispatched / 10
+        if consecutive and before is not None and day.backlog_end <= before.backlog_end + margin:
+            return False
+    return True
+
+
+def busy_capacity(
+    days: Sequence[Day], recent_days: int, min_minutes: int, working_minutes_per_day: float
+) -> float | None:
+    """Parcels a day the warehouse dispatches while it is busy (in a working hour, with at least
+    an hour of work waiting): what it can, not what it was asked to do. The busy pace of the last
+    `recent_days` days (the running one included) times the minutes a day the site works (its
+    learned shifts; not 1,440 for a site that sleeps); None with fewer than `min_minutes` busy
+    minutes. Evening peaks make a warehouse busy weeks before its daily demand reaches
+    capacity, so this is known early."""
     recent = list(days)[-recent_days:]
     minutes = sum(d.busy_minutes for d in recent)
-    if minutes < min_minutes:
+    if minutes < min_minutes or working_minutes_per_day <= 0:
         return None
-    return sum(d.busy_dispatched for d in recent) / minutes * MINUTES_PER_DAY
+    return sum(d.busy_dispatched for d in recent) / minutes * working_minutes_per_day
+
+
+def backlog_grows(days: Sequence[Day], n: int = 3) -> bool:
+    """The dispatch backlog at the end of each of the last `n` complete days was higher than
+    the day before: demand really is above what the site dispatches."""
+    complete = [d for d in days if d.complete][-n:]
+    if len(complete) < n:
+        return False
+    return all(b.backlog_end > a.backlog_end for a, b in itertools.pairwise(complete))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +185,35 @@ class Forecast:
 def forecast(
     days: Sequence[Day], at_ms: int, capacity_per_day: float, fit_days: int, min_days: int
 ) -> Forecast | None:
-    """Fit ln(daily orders) over the last `fit_days` complete days; None with fewer than
-    `min_days` of them. Days with no orders count as one order (the log needs a positive)."""
-    complete = [d for d in days if d.complete][-fit_days:]
+    """Fit ln(mean daily orders over 7 consecutive complete days) against the middle of those
+    days, over the last `fit_days` such weeks (one ending on each complete day): the weekday mix
+    cannot tilt the slope, whatever day the fit starts on. None with fewer than `min_days`
+    complete days or fewer than 3 weeks to fit."""
+    complete = [d for d in days if d.complete]
     if len(complete) < min_days or capacity_per_day <= 0:
         return None
-    xs = [(d.start_ms + DAY_MS / 2) / DAY_MS for d in complete]  # day midpoints, in days
-    ys = [math.log(max(d.orders, 1)) for d in complete]
+    xs: list[float] = []
+    ys: list[float] = []
+    for i in range(6, len(complete)):
+        run = complete[i - 6 : i + 1]
+        if run[-1].start_ms - run[0].start_ms != 6 * DAY_MS:
+            continue
+        xs.append((run[0].start_ms + 7 * DAY_MS / 2) / DAY_MS)
+        ys.append(math.log(max(sum(d.orders for d in run), 1) / 7))
+    xs, ys = xs[-fit_days:], ys[-fit_days:]
+    if len(xs) < 3:
+        return None
     n = len(xs)
     x_mean = sum(xs) / n
     y_mean = sum(ys) / n
     sxx = sum((x - x_mean) ** 2 for x in xs)
     slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / sxx
+    return _crossing(n, x_mean, y_mean, slope, at_ms, capacity_per_day)
+
+
+def _crossing(
+    n: int, x_mean: float, y_mean: float, slope: float, at_ms: int, capacity_per_day: float
+) -> Forecast:
     now = at_ms / DAY_MS
     level_log = y_mean + slope * (now - x_mean)
     cap_log = math.log(capacity_per_day)
