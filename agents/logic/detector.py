@@ -33,13 +33,12 @@ from agents.logic.flow import (
     queue_status,
 )
 from agents.logic.policy import Policy, QueuePolicy
-from agents.logic.rhythm import HOURS_PER_DAY, HOURS_PER_WEEK, OUT, QUEUE_INDEX, Rhythm, hour_of
+from agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
 from agents.logic.sliding import Sliding, window_sums
 from agents.logic.trend import (
     DAY_MS,
     DailyTotals,
     backlog_grows,
-    busy_capacity,
     forecast,
     observed_capacity,
     summary_numbers,
@@ -202,14 +201,8 @@ def evaluate_minute(
         out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
 
     dj = judgements["dispatch"]
-    busy = _busy(det, dj, minute["dispatch"][1], at_ms, policy)
     det.daily.fold(
-        at_ms,
-        minute["orders"],
-        minute["dispatch"][1],
-        dj.backlog,
-        policy.forecast_history_days,
-        busy,
+        at_ms, minute["orders"], minute["dispatch"][1], dj.backlog, policy.forecast_history_days
     )
     flagged = sum(  # hours of a firing backpressure teach nothing about the normal
         1 << i
@@ -254,19 +247,6 @@ def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
         in_day=sum(day[i] for i in inflow),
         out_day=sum(day[i] for i in outflow),
     )
-
-
-def _busy(det: DetectorState, dj: Judgement, dispatched: int, at_ms: int, policy: Policy) -> bool:
-    """A minute of a working hour in which the dispatch team had at least
-    `capacity_busy_hours` of work waiting and dispatched: what it did is what it can."""
-    if not dj.learned or dispatched <= 0:
-        return False
-    qi = QUEUE_INDEX["dispatch"]
-    normal = det.rhythm.normal(qi, OUT, hour_of(at_ms - MINUTE_MS), policy.rhythm_weeks)
-    per_hour = dj.throughput_day / HOURS_PER_DAY
-    if normal is None or normal < policy.idle_share * per_hour:
-        return False
-    return dj.backlog >= policy.capacity_busy_hours * normal
 
 
 def signals_at(
@@ -375,15 +355,18 @@ def forecast_observation(
     if fc.days_to_cross == 0 and source != "configured" and not backlog_grows(days):
         # demand at what the site dispatched, but the backlog does not grow day over day: the
         # site keeps up, so that was demand, not capacity
-        return Observation(
+        return Observation(  # neither fires nor resolves: a forecast already made holds
             active=False,
-            clear=True,
+            clear=False,
             summary=f"{warehouse}: orders at the dispatch pace, and the backlog is not growing",
             signals={**summary_numbers(fc), "capacity_source": source},
         )
     to_cross_ms = fc.days_to_cross * DAY_MS
     active = to_cross_ms <= policy.forecast_lookahead_ms
-    trend = f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
+    trend = (
+        f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
+        f" (at least {fc.growth_low_per_day * 100:+.1f}%/day)"
+    )
     capacity_text = f"the {source} dispatch capacity of {fc.capacity_per_day:,.0f}/day"
     crosses_at = None if fc.crosses_at_ms is None else format_rfc3339_ms(fc.crosses_at_ms)
     if fc.days_to_cross == 0:
@@ -411,10 +394,15 @@ def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | N
     if policy.dispatch_capacity_per_day is not None:
         return policy.dispatch_capacity_per_day, "configured"
     days = det.daily.days
-    working = _working_minutes_per_day(det.rhythm, at_ms, policy)
     min_backlog = policy.queues["dispatch"].min_backlog
+    busy = det.rhythm.busy_pace(
+        QUEUE_INDEX["dispatch"], hour_of(at_ms), HOURS_PER_WEEK, policy.capacity_busy_hours
+    )
+    busy_time = None
+    if busy is not None and busy[0] * 60 >= policy.capacity_busy_minutes:
+        busy_time = busy[1] * busy[2]
     candidates = {
-        "busy-time": busy_capacity(days, 7, policy.capacity_busy_minutes, working),
+        "busy-time": busy_time,
         "observed": observed_capacity(
             days,
             policy.capacity_sustain_days,
@@ -426,21 +414,6 @@ def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | N
         return None, "none"
     value, source = max(known)
     return value, source
-
-
-def _working_minutes_per_day(rhythm: Rhythm, at_ms: int, policy: Policy) -> float:
-    """Minutes a day the dispatch team works: the hours of its learned week whose normal
-    outflow is above `idle_share` of the mean hour, averaged over the week (0 until learned)."""
-    cum = rhythm.cumulative(QUEUE_INDEX["dispatch"], hour_of(at_ms), policy.rhythm_weeks)
-    if cum is None or cum[-1] <= 0:
-        return 0.0
-    mean = cum[-1] / HOURS_PER_WEEK
-    working = sum(
-        1
-        for i in range(HOURS_PER_WEEK)
-        if cum[i] - (cum[i - 1] if i else 0.0) >= policy.idle_share * mean
-    )
-    return working * 60 / 7
 
 
 # ---- the network ------------------------------------------------------------------------------

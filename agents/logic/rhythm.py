@@ -148,6 +148,47 @@ class Rhythm:
         self._cache[key] = out
         return out
 
+    def busy_pace(
+        self, queue: int, end_hour: int, hours: int, share: float
+    ) -> tuple[int, float, float] | None:
+        """The queue's pace when its team is never short of work, from the `hours` complete rows
+        before `end_hour`: (busy hours, their mean outflow, hours on duty per day). Cached per
+        hour; None when no row of the span is known.
+
+        A *busy* hour is not flagged, served at least a quarter of the span's busiest hour (not a
+        cancellation in the night, not a stall or a part-hour) and its backlog never fell below
+        `share` of what it served: the team was never idle, so what it served is what it can
+        (the morning catch-up after the night, the evening peak, a pickup that leaves parcels
+        behind; a pickup that takes everything waiting is not busy). An hour is *on duty* when
+        it served at least a quarter of that pace, or served something and ended with less
+        waiting than it served (a night shift with few orders). The daily capacity is the pace
+        times the hours on duty: shifts, pickups and closed days count as they are."""
+        key = ("busy", queue, end_hour, hours, share)
+        if key in self._cache:
+            cached: tuple[int, float, float] | None = self._cache[key]
+            return cached
+        rows = [r for h in range(end_hour - hours, end_hour) if (r := self.row(h)) is not None]
+        result: tuple[int, float, float] | None = None
+        if rows:
+            out_col, low_col, end_col = _col(queue, OUT), _col(queue, LOW), _col(queue, BACKLOG)
+            top = max(r[out_col] for r in rows)
+            busy = [
+                r[out_col]
+                for r in rows
+                if not r[FLAGS] & (1 << queue)
+                and 0 < r[out_col] >= top / 4
+                and r[low_col] >= share * r[out_col]
+            ]
+            pace = sum(busy) / len(busy) if busy else 0.0
+            duty = sum(
+                1
+                for r in rows
+                if r[out_col] > 0 and (r[out_col] >= pace / 4 or r[end_col] <= r[out_col])
+            )
+            result = (len(busy), pace, duty * HOURS_PER_DAY / len(rows))
+        self._cache[key] = result
+        return result
+
     def typical_day(
         self, queue: int, end_hour: int, days: int, band: tuple[float, float]
     ) -> tuple[float, float, bool] | None:

@@ -178,3 +178,72 @@ _START = 24 * 20_000
 _LEARNED = Rhythm()
 _LEARNED.since[Q] = _START
 shift_week(_LEARNED, _START, 2)
+
+
+# ---- the busy pace: capacity from the hours a team was never short of work --------------------
+
+
+def _pickup_week(r: Rhythm, first_hour: int, per_hour: int, pack_per_hour: int) -> None:
+    """Carrier pickups at 10, 15 and 20 h take what was packed (at most `pack_per_hour` in each
+    hour of the 07-23 shift) from `per_hour` orders an hour around the clock."""
+    waiting = packed = 0
+    for hour in range(first_hour, first_hour + HOURS_PER_WEEK):
+        waiting += per_hour
+        if 7 <= hour % 24 < 23:
+            done = min(pack_per_hour, waiting - packed)
+            packed += done
+        served = packed if hour % 24 in (10, 15, 20) else 0
+        waiting, packed = waiting - served, packed - served
+        fold_hour(r, hour, per_hour, served, waiting)
+
+
+@pytest.mark.parametrize(
+    ("build", "busy", "pace", "duty"),
+    [
+        # 07-23 shifts at 60 an hour, 30 orders an hour: the night's 240 are worked off in the
+        # morning at full pace (7 busy hours a day; the first night of the week starts at 210
+        # waiting, so 6), then the team keeps up (on duty, not busy)
+        (lambda r: shift_week(r, H0 - H0 % 24, 1), 48, 60.0, 16.0),
+        # the same team with too little work ever to wait: never busy, no pace
+        (lambda r: [fold_hour(r, H0 + h, 5, 5, 0) for h in range(HOURS_PER_WEEK)], 0, 0.0, 24.0),
+        # pickups that take everything packed, the packers keep up: never busy
+        (lambda r: _pickup_week(r, H0 - H0 % 24, 10, 60), 0, 0.0, 3.0),
+    ],
+)
+def test_busy_pace(build: object, busy: int, pace: float, duty: float) -> None:
+    r = Rhythm()
+    build(r)  # type: ignore[operator]
+    assert r.first_hour is not None
+    got = r.busy_pace(Q, r.first_hour + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
+    assert got is not None
+    assert (got[0], got[1], got[2]) == (busy, pytest.approx(pace), pytest.approx(duty))
+
+
+def test_busy_pace_of_a_saturated_pickup_site_is_its_capacity_per_pickup() -> None:
+    """Packers at 20 an hour, 30 orders an hour: every pickup leaves orders behind, so each is
+    busy, and pace x pickups a day is what the packers do in a day (16 h x 20)."""
+    r = Rhythm()
+    _pickup_week(r, H0 - H0 % 24, 30, 20)
+    assert r.first_hour is not None
+    got = r.busy_pace(Q, r.first_hour + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
+    assert got is not None
+    busy, pace, duty = got
+    assert duty == pytest.approx(3.0)
+    assert busy >= 18  # the first pickups of the week may still take all
+    assert pace * duty == pytest.approx(16 * 20, rel=0.05)
+
+
+def test_flagged_hours_are_not_capacity() -> None:
+    """A stall (flagged) serves little with much waiting: not a busy hour."""
+    r = Rhythm()
+    for h in range(HOURS_PER_WEEK):
+        fold_hour(
+            r,
+            H0 + h,
+            30,
+            60 if h % 24 < 2 else 30,
+            200 if h % 24 < 4 else 0,
+            flagged=1 if h % 24 in (2, 3) else 0,
+        )
+    got = r.busy_pace(Q, H0 + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
+    assert got is not None and got[1] == pytest.approx(60.0)
