@@ -275,10 +275,11 @@ def _some(message: Alert | None) -> list[Alert]:
 
 
 def queue_summary(warehouse: str, q: QueueStatus, j: Judgement, qp: QueuePolicy) -> str:
-    """E.g. "BJ-01: orders 42/min, dispatch 35/min; 1,240 parcels waiting (normal at this hour
+    """E.g. "BJ-01: orders 2,520/h, dispatch 2,100/h; 1,240 parcels waiting (normal at this hour
     of the week 300), 0.12 days of throughput more than a day ago; the newest waits 9.5 h"."""
     inflow, outflow, waiting = _WORDS.get(q.queue, (q.queue + " in", q.queue + " out", "waiting"))
-    flows = f"{inflow} {_rate(q.inflow_rate)}/min, {outflow} {_rate(q.outflow_rate)}/min"
+    # per hour, as the view and the dashboards show rates (the status keeps per minute)
+    flows = f"{inflow} {_rate(q.inflow_rate * 60)}/h, {outflow} {_rate(q.outflow_rate * 60)}/h"
     if j.stalled and j.outflow_share is not None:
         flows += f" ({j.outflow_share:.0%} of the normal {outflow} at this hour of the week)"
     backlog = f"{j.backlog:,} {waiting}"
@@ -459,9 +460,12 @@ def evaluate_network(
     out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
 
     for warehouse in sorted(warehouses):
-        _, newest = warehouses[warehouse]
+        det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
-        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp)
+        expected = None
+        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
+        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
@@ -496,12 +500,21 @@ def network_cascade_observation(
 
 
 def silent_observation(
-    warehouse: str, newest_ms: int | None, at_ms: int, others_moving: int, policy: Policy
+    warehouse: str,
+    newest_ms: int | None,
+    at_ms: int,
+    others_moving: int,
+    policy: Policy,
+    expected_events: float | None = None,
 ) -> Observation:
+    """Silent: no event for `silent_after_ms` while others keep sending, and, where the site's
+    rhythm is known (`expected_events`: what it normally sends in the silent span), that span
+    normally holds `silent_min_events` or more: a night or a closed day is not an outage."""
     if newest_ms is None:
         return Observation(active=False, clear=True, summary=f"{warehouse}: no traffic yet")
     lag = at_ms - newest_ms
-    silent = lag > policy.silent_after_ms
+    quiet_normally = expected_events is not None and expected_events < policy.silent_min_events
+    silent = lag > policy.silent_after_ms and not quiet_normally
     minutes = max(0, lag) // MINUTE_MS
     last = format_rfc3339_ms(newest_ms)
     summary = (
@@ -509,9 +522,11 @@ def silent_observation(
         f" {others_moving} other warehouse{'' if others_moving == 1 else 's'} keep sending"
         f" (last event {last})"
     )
+    if expected_events is not None:
+        summary += f"; it normally sends about {expected_events:,.0f} in that time"
     return Observation(
         active=silent and others_moving > 0,
-        clear=not silent,
+        clear=lag <= policy.silent_after_ms,
         escalate=lag > policy.silent_critical_after_ms,
         deescalate=False,
         summary=summary,
@@ -519,6 +534,7 @@ def silent_observation(
             "last_event_at": last,
             "minutes_silent": minutes,
             "warehouses_moving": others_moving,
+            "expected_events": None if expected_events is None else round(expected_events, 1),
         },
     )
 
@@ -533,8 +549,8 @@ def _finite(value: float | None) -> float | None:
     return round(value, 4)
 
 
-def _rate(per_min: float) -> str:
-    return f"{per_min:,.0f}" if per_min >= 10 else f"{per_min:.1f}"
+def _rate(per_hour: float) -> str:
+    return f"{per_hour:,.0f}" if per_hour >= 10 else f"{per_hour:.1f}"
 
 
 def _hours(hours: float) -> str:

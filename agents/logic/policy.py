@@ -240,6 +240,13 @@ class Policy:
     silent_critical_after_ms: int = 2 * HOUR_MS
     """Milliseconds of silence after which `warehouse_silent` is critical: 2 h."""
 
+    silent_min_events: float = 10.0
+    """Events (flows of all queues) the warehouse normally has, in the silent span at that time
+    of the week (its learned rhythm; before a week, the same hours of the previous days), needed
+    before its silence counts: a site that is normally quiet then (a night, a closed Sunday, a
+    small site between orders) is not silent. 10: a stream that normally sends ten events in that
+    span sends none by chance less than once in 20,000 times."""
+
     forecast_lookahead_ms: int = 14 * DAY_MS
     """Milliseconds ahead within which the order trend crossing dispatch capacity fires
     `forecast_overload`: two weeks, the time it takes to hire and train a shift."""
@@ -253,12 +260,14 @@ class Policy:
     """Milliseconds: the forecast is critical when the crossing is this close (or passed), and
     warning again once it is more than twice as far."""
 
-    forecast_fit_days: int = 14
-    """Complete days of order totals the trend is fitted to: two weeks, whole weeks so that the
-    weekly cycle does not tilt the slope, recent enough to follow a change of growth."""
+    forecast_fit_days: int = 21
+    """Complete days of order totals the trend is fitted to (at most; fewer while the site is
+    new): three weeks, each weekday seen three times, so its level and the growth are told
+    apart; recent enough to follow a change of growth."""
 
-    forecast_min_days: int = 7
-    """Complete days needed before any forecast: one week."""
+    forecast_min_days: int = 9
+    """Complete days needed before any forecast (at least 9: each weekday's level, the growth
+    and one day to judge the noise by)."""
 
     forecast_history_days: int = 28
     """Days of daily aggregates kept in the detector state (bounded): four weeks, enough for
@@ -275,12 +284,13 @@ class Policy:
     as one would forecast an overload for every growing warehouse."""
 
     capacity_busy_hours: float = 0.25
-    """A minute of a working hour counts as *busy* for the capacity estimate when the dispatch
-    queue ends it with at least this many hours of the hour's normal work waiting: with a
-    quarter of an hour of parcels in front of it the team cannot be idle within the minute, so
-    what it dispatches is what it can (the morning catch-up, the evening peak)."""
+    """An hour counts as *busy* for the capacity estimate when the dispatch backlog never fell
+    below this many hours of what the hour served (a quarter of an hour of parcels always in
+    front of the team: it was never idle, so what it served is what it can; see
+    `Rhythm.busy_pace`)."""
     capacity_busy_minutes: int = 180
-    """Busy minutes needed in the last 7 days before the busy-time capacity is trusted: 3 h."""
+    """Busy time (in minutes: whole busy hours x 60) needed in the last 7 days before the
+    busy-time capacity is trusted: 3 hours."""
     dispatch_capacity_per_day: float | None = None
     """Parcels a day the warehouse can dispatch, if known (set per warehouse); None means use
     the observed capacity."""
@@ -344,7 +354,7 @@ class Policy:
                 self.forecast_clear_lookahead_ms,
                 f"must be at least forecast_lookahead_ms ({self.forecast_lookahead_ms})",
             )
-        _at_least("forecast_min_days", self.forecast_min_days, 2)
+        _at_least("forecast_min_days", self.forecast_min_days, 9)
         if self.forecast_fit_days < self.forecast_min_days:
             raise PolicyError(
                 "forecast_fit_days",
@@ -365,6 +375,7 @@ class Policy:
                 f"must not exceed forecast_history_days ({self.forecast_history_days})",
             )
         _at_least("rhythm_weeks", self.rhythm_weeks, 1)
+        _at_least("silent_min_events", self.silent_min_events, 0)
         if not 0 <= self.idle_share < 1:
             raise PolicyError("idle_share", self.idle_share, "must lie in [0, 1)")
         if self.dispatch_capacity_per_day is not None:

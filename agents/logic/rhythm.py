@@ -252,6 +252,38 @@ class Rhythm:
                 values.append(value)
         return _recent_median([float(v) for v in values])
 
+    def normal_events(self, hour: int, weeks: int) -> float | None:
+        """The site's normal count of flows (every queue's inflow and outflow) in absolute hour
+        `hour`: the median of the same hour over the previous `weeks` weeks, or, before a week
+        is kept, of the same hour of the previous days; None without any. Cached per hour."""
+        key = ("events", hour, weeks)
+        if key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
+        cols = [_col(q, w) for q in range(N_QUEUES) for w in (IN, OUT)]
+
+        def counts(step: int, n: int) -> list[float]:
+            rows = (self.row(hour - step * k) for k in range(1, n + 1))
+            return [float(sum(r[c] for c in cols)) for r in rows if r is not None]
+
+        result = _recent_median(counts(HOURS_PER_WEEK, weeks) or counts(HOURS_PER_DAY, 6))
+        self._cache[key] = result
+        return result
+
+    def expected_events(self, from_ms: int, to_ms: int, weeks: int) -> float | None:
+        """Flows the site normally has between `from_ms` and `to_ms` (at most a day is looked
+        at: a longer silence is silence); None while no hour of the span has a normal."""
+        to_ms = min(to_ms, from_ms + HOURS_PER_DAY * HOUR_MS)
+        total, known = 0.0, False
+        for hour in range(hour_of(from_ms), hour_of(to_ms - 1) + 1 if to_ms > from_ms else 0):
+            normal = self.normal_events(hour, weeks)
+            if normal is None:
+                continue
+            start, end = max(from_ms, hour * HOUR_MS), min(to_ms, (hour + 1) * HOUR_MS)
+            total += normal * (end - start) / HOUR_MS
+            known = True
+        return total if known else None
+
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
         until every hour of the week has a learned normal."""

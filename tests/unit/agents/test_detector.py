@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -212,6 +213,9 @@ def test_a_stall_in_working_hours_fires_within_the_hour() -> None:
     minutes_after = (first.updated_at_ms - (MONDAY + stall_from * M)) / M
     assert 0 < minutes_after <= 60
     assert {a.kind for a in alerts} <= {DISPATCH}
+    # rates per hour, as in the view and the README (the status keeps per minute)
+    assert re.match(r"W1: orders [\d,.]+/h, dispatch [\d,.]+/h \(", first.summary), first.summary
+    assert "/min" not in first.summary
 
 
 def test_a_sustained_overload_fires_within_a_day_and_holds_while_it_grows() -> None:
@@ -491,6 +495,36 @@ def test_any_chunking_gives_the_same_alerts(
         engine.network = NetworkState.from_json(json.loads(json.dumps(engine.network.to_json())))
     check_alternation(chunked)
     assert per_warehouse(chunked) == per_warehouse(whole)
+
+
+def _day_site(days: int, start_ms: int) -> DetectorState:
+    """A site whose flows come 08:00-20:00 only (20 a minute), learned from `days` days."""
+    det = DetectorState()
+    for minute in range(days * 24 * 60):
+        end = start_ms + (minute + 1) * M
+        busy = 8 <= (end - M) // (60 * M) % 24 < 20
+        det.rhythm.fold(end, [(20, 20, 5) if busy else (0, 0, 0)] + [(0, 0, 0)] * 3, 0, 10_000)
+    return det
+
+
+@pytest.mark.parametrize("history_days", [2, 8])  # before a week: the previous days' hours
+def test_warehouse_silent_not_at_hours_the_site_is_normally_quiet(history_days: int) -> None:
+    """Silent 40 minutes at night (normally no flow then): no alert; silent 40 minutes at 14:00
+    (normally 1,600 flows then): silent, with what it normally sends in the summary."""
+    start = T0 - T0 % (24 * 60 * M) - history_days * 24 * 60 * M  # midnight, days before
+    det = _day_site(history_days, start)
+    day = start + history_days * 24 * 60 * M
+    policy = Policy()
+    for quiet_from, fires in ((2 * 60, False), (14 * 60, True)):
+        net = NetworkState()
+        since = day + quiet_from * M
+        at = since + 40 * M
+        inputs = {"A": (det, since), "B": (DetectorState(), at)}
+        out = evaluate_network(net, inputs, at, policy)
+        assert [a.kind for a in out] == (["warehouse_silent"] if fires else []), quiet_from
+        if fires:
+            assert "normally sends about 1,600 in that time" in out[0].summary
+            assert out[0].signals["expected_events"] == 1600.0
 
 
 def test_replay_reports_a_warehouse_that_goes_quiet() -> None:
