@@ -252,9 +252,10 @@ def _stall(
 def _expected_out(
     rhythm: Rhythm, queue: str, at_ms: int, qp: QueuePolicy, policy: Policy
 ) -> float | None:
-    """Normal outflow over the stall window ending at `at_ms` (the lower of the two hours it
-    spans, so a pickup at the top of one hour is never expected in the next); None when these
-    are not working hours of the queue, or too few items flow to judge a ratio."""
+    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it
+    and the half hour before it span, so a pickup at the top of one hour is never expected in
+    the next, nor a whole hour's work from a shift that starts within it); None when these are
+    not working hours of the queue, or too few items flow to judge a ratio."""
     start = at_ms - STALL_WINDOW_MS
     calendar = policy.calendar
     if calendar is not None and False in (
@@ -264,12 +265,15 @@ def _expected_out(
         return None
     qi = QUEUE_INDEX[queue]
     weeks = policy.rhythm_weeks
-    a = rhythm.normal(qi, OUT, hour_of(start), weeks)
-    b = rhythm.normal(qi, OUT, hour_of(at_ms - 1), weeks)
+    # the hours of the window and of the half hour before it: a shift that starts within an
+    # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
+    # a part-hour's work, which the window's first minutes of the shift would not yet show
+    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
+    normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
     daily = _normal_daily_out(rhythm, qi, at_ms, policy)
-    if a is None or b is None or daily is None:
+    if None in normals or daily is None:
         return None
-    hourly = min(a, b)
+    hourly = min(n for n in normals if n is not None)
     if hourly < policy.idle_share * daily / HOURS_PER_DAY:
         return None  # an idle hour of this queue
     expected = hourly * STALL_WINDOW_MS / HOUR_MS
