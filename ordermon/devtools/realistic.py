@@ -414,9 +414,11 @@ def warm_stall(
     stall_from -= stall_from % MINUTE_MS
     stall_to = stall_from + round(stall_minutes * MINUTE_MS)
     offset = (13 * HOUR_MS - stall_from % DAY_MS) % DAY_MS
-    start = end_ms - round(
-        (history_days * DAY_MS + (stall_minutes + after_minutes) * MINUTE_MS) / MINUTE_MS
-    ) * MINUTE_MS
+    start = (
+        end_ms
+        - round((history_days * DAY_MS + (stall_minutes + after_minutes) * MINUTE_MS) / MINUTE_MS)
+        * MINUTE_MS
+    )
     site = Site(
         warehouse,
         orders_per_day,
