@@ -79,6 +79,8 @@ def test_from_mapping_reads_values(mapping: dict[str, Any], check: Any) -> None:
         ({"cascade_network_share": 1.5}, "cascade_network_share", 1.5),
         ({"cascade_min_queues": 1}, "cascade_min_queues", 1),
         ({"forecast_fit_days": 40}, "forecast_history_days", 28),
+        ({"forecast_min_days": 5}, "forecast_min_days", 5),  # a trend needs 9 days at least
+        ({"silent_min_events": -1}, "silent_min_events", -1),
         ({"capacity_requires_backlog": "yes"}, "capacity_requires_backlog", "yes"),
         ({"warehouses": {"BJ-01": {"for_ms": "x"}}}, "warehouses.BJ-01.for_ms", "x"),
         ({"warehouses": {"BJ-01": {"typo": 1}}}, "warehouses.BJ-01.typo", 1),
