@@ -265,9 +265,10 @@ class Policy:
     new): three weeks, each weekday seen three times, so its level and the growth are told
     apart; recent enough to follow a change of growth."""
 
-    forecast_min_days: int = 9
-    """Complete days needed before any forecast (at least 9: each weekday's level, the growth
-    and one day to judge the noise by)."""
+    forecast_min_days: int = 14
+    """Complete days needed before any forecast: two weeks, each weekday seen twice (9 at the
+    least: each weekday's level, the growth and one day to judge the noise by; with fewer than
+    two weeks the noise is judged from a few days and a lucky week reads as growth)."""
 
     forecast_history_days: int = 28
     """Days of daily aggregates kept in the detector state (bounded): four weeks, enough for

@@ -12,7 +12,7 @@ import pytest
 from agents.logic.flow import FlowConfig
 from agents.logic.policy import Policy
 from agents.logic.trend import DAY_MS
-from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build
+from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build, stall
 from streams.events import Event
 from streams.outputs import Alert
 from tests.unit.agents.offline import replay as replay_events
@@ -42,16 +42,11 @@ def test_a_weekend_dip_raises_no_critical_alert() -> None:
     assert [a for a in alerts if a.severity == "critical"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rhythm branch: the fixed-pace stall (16 days) now shows only delivery_backpressure "
-    "at SH-02; not investigated in time (see /work/reports/rhythm.md)",
-)
 def test_a_dispatch_stall_fires_for_that_warehouse_only() -> None:
-    # 16 days, so that the stall (at the midpoint) meets a learned week: before a week a site is
-    # judged over whole days only, and a 6-hour stall that drains by the next day is no
-    # whole-day backlog
-    scenario = build("stall", days=16, scale=0.25)
+    # 9.5 days, the stall from day 8.25 (06:00, into the morning): a site is judged for a
+    # stall against its learned week, and only in hours whose normal half hour holds
+    # `min_events` dispatches (SH-02 reaches that from 08:00)
+    scenario = stall(days=9.5, from_day=8.25)
     alerts = replay(scenario)
     fired = {(a.warehouse, a.kind) for a in alerts if a.state == "firing"}
     # that warehouse only (its catch-up afterwards may also hand carriers a day's worth at once)
@@ -60,6 +55,9 @@ def test_a_dispatch_stall_fires_for_that_warehouse_only() -> None:
     assert [
         a for a in alerts if a.severity == "critical" and a.kind != "dispatch_backpressure"
     ] == []
+    first = next(a for a in alerts if a.kind == "dispatch_backpressure")
+    assert first.signals["reason"] == "stall"
+    assert first.updated_at_ms < scenario.start_ms + round((8.25 + 6 / 24) * DAY_MS)
 
 
 def test_a_silent_warehouse_is_reported() -> None:
@@ -69,11 +67,6 @@ def test_a_silent_warehouse_is_reported() -> None:
     assert [a for a in alerts if a.kind != "warehouse_silent"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rhythm branch: no forecast_overload before the crossing (the busy-time capacity is "
-    "not found on the fixed-pace sites); not fixed in time (see /work/reports/rhythm.md)",
-)
 def test_jd2008_forecast_and_backpressure_come_before_the_crossing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
