@@ -208,22 +208,26 @@ class NetworkInputs:
     def members(
         self,
         end: int,
-        states: Mapping[str, WarehouseState],
-        network: NetworkState,
-        config: FlowConfig,
-    ) -> dict[str, tuple[DetectorState | bool, int | None]]:
-        """The warehouses taking part at `end`: those with data within the retention before
-        it (a warehouse cannot be called silent on the strength of an event from 1970), and
-        those already called silent."""
+        engine: Engine,
+    ) -> tuple[dict[str, tuple[DetectorState, int | None]], dict[str, bool]]:
+        """The warehouses taking part at `end` (their detector, and their newest event time as
+        of `end`), and whether each was in backpressure then: those with data within the
+        retention before it (a warehouse cannot be called silent on the strength of an event
+        from 1970), and those already called silent."""
         silent = {
-            e.warehouse for e in network.episodes.values() if e.kind == SILENT and e.phase == FIRING
+            e.warehouse
+            for e in engine.network.episodes.values()
+            if e.kind == SILENT and e.phase == FIRING
         }
-        out: dict[str, tuple[DetectorState | bool, int | None]] = {}
-        for warehouse in states:
+        retention = engine.config.retention_ms
+        members: dict[str, tuple[DetectorState, int | None]] = {}
+        pressed: dict[str, bool] = {}
+        for warehouse in engine.states:
             newest = self.newest_at(warehouse, end)
-            if warehouse in silent or not is_stale(newest, end, config.retention_ms):
-                out[warehouse] = (self.pressed_at(warehouse, end), newest)
-        return out
+            if warehouse in silent or not is_stale(newest, end, retention):
+                members[warehouse] = (engine.detectors[warehouse], newest)
+                pressed[warehouse] = self.pressed_at(warehouse, end)
+        return members, pressed
 
 
 def message_of(event: Event, names: TopicNames | None = None, partition: int = 0) -> Message:
@@ -549,9 +553,11 @@ class Engine:
         while end <= through:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
-            members = self._history.members(end, self.states, self.network, self.config)
+            members, pressed = self._history.members(end, self)
             if members or self.network.episodes:
-                out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
+                out.alerts.extend(
+                    evaluate_network(self.network, members, end, self.policy, pressed)
+                )
                 retention = self.config.retention_ms
                 if any(not is_stale(newest, end, retention) for _p, newest in members.values()):
                     end += MINUTE_MS

@@ -436,9 +436,10 @@ def in_backpressure(det: DetectorState | bool) -> bool:
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState, int | None]],
     at_ms: int,
     policy: Policy,
+    pressed: Mapping[str, bool] | None = None,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
     each warehouse's detector state and newest event time. An `at_ms` older than the last one
@@ -457,7 +458,7 @@ def evaluate_network(
         if newest is not None and at_ms - newest <= policy.for_warehouse(w).silent_after_ms
     }
     out: list[Alert] = []
-    obs = network_cascade_observation(warehouses, moving, policy)
+    obs = network_cascade_observation(warehouses, moving, policy, pressed)
     timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
     key = f"{CASCADE}:{NETWORK_KEY}"
     out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
@@ -476,11 +477,18 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState, int | None]],
     moving: set[str],
     policy: Policy,
+    pressed: Mapping[str, bool] | None = None,
 ) -> Observation:
-    hit = sorted(w for w in moving if in_backpressure(warehouses[w][0]))
+    """`pressed`: whether each warehouse was in backpressure at the minute evaluated (the
+    engine's record); without it, whether it is now."""
+    hit = sorted(
+        w
+        for w in moving
+        if (pressed[w] if pressed is not None else in_backpressure(warehouses[w][0]))
+    )
     share = len(hit) / len(moving) if moving else 0.0
     active = len(hit) >= policy.cascade_min_warehouses and share >= policy.cascade_network_share
     calm = (policy.cascade_network_share + policy.cascade_network_critical_share) / 2
