@@ -313,6 +313,12 @@ class Run:
 # One site's simulation, a minute at a time
 
 
+@lru_cache(maxsize=4)
+def minute_prefix(t: int) -> str:
+    """``YYYY-MM-DDTHH:MM:`` of the minute at `t` (UTC), shared by every site of a run."""
+    return datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:")
+
+
 def poisson(rng: random.Random, lam: float) -> int:
     """A Poisson draw (Knuth below 30, normal approximation above)."""
     if lam <= 0:
@@ -468,8 +474,7 @@ class _SiteSim:
     def minute(self, t: int) -> list[tuple[int, int, str, bytes]]:
         if self.silent is not None and t >= self.silent:
             return []
-        dt = datetime.fromtimestamp(t / 1000, tz=UTC)
-        self.minute_prefix = dt.strftime("%Y-%m-%dT%H:%M:")
+        self.minute_prefix = minute_prefix(t)
         day, wd, mod = self.local(t)
         rng = self.rng
         site = self.site
