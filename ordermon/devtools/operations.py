@@ -51,7 +51,6 @@ from typing import Final, NamedTuple
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
 DAY_MS: Final = 24 * HOUR_MS
-WEEK_MS: Final = 7 * DAY_MS
 START_MS: Final = 1_772_409_600_000  # 2026-03-02T00:00:00Z, a Monday
 TOPICS: Final = ("orders", "dispatches", "complaints", "refunds")
 
@@ -370,7 +369,6 @@ def minute_curve(curve: tuple[float, ...]) -> tuple[float, ...]:
 _WAITING, _PACKED, _CANCELLED, _DISPATCHED = 0, 1, 2, 3
 # scheduled happenings: (ms, seq, kind, number)
 _CANCEL, _SCAN, _DELIVER, _FAIL, _OPEN, _REQUEST = range(6)
-_TOPIC_OF: Final = {_CANCEL: 0, _SCAN: 1, _DELIVER: 1, _FAIL: 1, _OPEN: 2, _REQUEST: 3}
 
 
 class _SiteSim:
