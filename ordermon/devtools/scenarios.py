@@ -37,9 +37,9 @@ from ordermon.devtools.operations import (
     Site,
     Truth,
     Window,
-    hours,
     week,
 )
+from ordermon.devtools.operations import hours as span_hours
 
 MONTH_DAYS: Final = 30  # growth "per month" compounds over 30 days
 START_MS: Final = 1_204_329_600_000  # 2008-03-01T00:00:00Z, a Saturday (08:00 in Beijing)
@@ -47,7 +47,7 @@ CHINA_OFFSET_MS: Final = 8 * HOUR_MS  # daily cycles and weekends follow UTC+8
 SERVICE_SHARE: Final = 0.10  # the desk's pace as a share of dispatch capacity
 FINANCE_SHARE: Final = 0.04  # finance's pace as a share of dispatch capacity
 LATE_PER_HOUR: Final = 0.012  # complaint probability per hour of dispatch wait beyond 4 hours
-ALWAYS: Final = Calendar(week(hours((0, 24))))  # a team on duty around the clock
+ALWAYS: Final = Calendar(week(span_hours((0, 24))))  # a team on duty around the clock
 
 # Hourly order weights in local time (hour 0 = 00:00-01:00); the model normalises them.
 # Low at night, a late-morning peak and a higher evening peak.
@@ -334,15 +334,20 @@ def stall(
     *,
     warehouse: str = "SH-02",
     factor: float = 0.1,
-    hours_long: float = 6.0,
+    hours: float = 6.0,
+    from_day: float | None = None,
 ) -> Scenario:
-    """`steady`, but from the midpoint `warehouse` dispatches at 10% of capacity for 6 hours;
-    its backlog builds, then drains over about half a day."""
+    """`steady`, but from the midpoint (or `from_day`) `warehouse` dispatches at 10% of
+    capacity for 6 hours; its backlog builds, then drains over about half a day."""
     d = _days(days, 2)
-    at = _midpoint(d)
+    at = (
+        _midpoint(d)
+        if from_day is None
+        else START_MS + round(from_day * DAY_MS / MINUTE_MS) * MINUTE_MS
+    )
     sites = _network(scale=scale, utilisation=0.6)
     _known(warehouse, sites)
-    end = at + round(hours_long * HOUR_MS)
+    end = at + round(hours * HOUR_MS)
     truth = Truth(
         "dispatch_backpressure",
         warehouse,
@@ -351,12 +356,11 @@ def stall(
         fire_by_ms=at + 2 * HOUR_MS,
         fault_end_ms=end,
         also=("cascade",),
-        label=f"dispatch at {factor:.0%} for {hours_long:g} h",
+        label=f"dispatch at {factor:.0%} for {hours:g} h",
     )
     return _scenario(
         "stall",
-        f"steady, but {warehouse} dispatches at {factor:.0%} of capacity for {hours_long:g} h "
-        "midway",
+        f"steady, but {warehouse} dispatches at {factor:.0%} of capacity for {hours:g} h midway",
         d,
         tuple(
             replace(s, dispatch_windows=((at, end, factor),)) if s.warehouse == warehouse else s
