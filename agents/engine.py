@@ -25,6 +25,7 @@ from typing import NamedTuple, Protocol
 from agents.logic.alerts import FIRING
 from agents.logic.detector import (
     SILENT,
+    AsOf,
     DetectorState,
     NetworkState,
     evaluate_minute,
@@ -52,6 +53,7 @@ from agents.logic.persist import (
     minute_key,
 )
 from agents.logic.policy import Policy
+from agents.logic.rhythm import Rhythm
 from agents.logic.windows import MINUTE_MS, minute_start
 from streams.codec import decode, encode_event
 from streams.errors import RejectReason
@@ -208,26 +210,25 @@ class NetworkInputs:
     def members(
         self,
         end: int,
-        engine: Engine,
-    ) -> tuple[dict[str, tuple[DetectorState, int | None]], dict[str, bool]]:
-        """The warehouses taking part at `end` (their detector, and their newest event time as
-        of `end`), and whether each was in backpressure then: those with data within the
-        retention before it (a warehouse cannot be called silent on the strength of an event
-        from 1970), and those already called silent."""
+        states: Mapping[str, WarehouseState],
+        network: NetworkState,
+        config: FlowConfig,
+        detectors: Mapping[str, DetectorState],
+    ) -> dict[str, tuple[DetectorState | AsOf, int | None]]:
+        """The warehouses taking part at `end`: those with data within the retention before
+        it (a warehouse cannot be called silent on the strength of an event from 1970), and
+        those already called silent."""
         silent = {
-            e.warehouse
-            for e in engine.network.episodes.values()
-            if e.kind == SILENT and e.phase == FIRING
+            e.warehouse for e in network.episodes.values() if e.kind == SILENT and e.phase == FIRING
         }
-        retention = engine.config.retention_ms
-        members: dict[str, tuple[DetectorState, int | None]] = {}
-        pressed: dict[str, bool] = {}
-        for warehouse in engine.states:
+        out: dict[str, tuple[DetectorState | AsOf, int | None]] = {}
+        for warehouse in states:
             newest = self.newest_at(warehouse, end)
-            if warehouse in silent or not is_stale(newest, end, retention):
-                members[warehouse] = (engine.detectors[warehouse], newest)
-                pressed[warehouse] = self.pressed_at(warehouse, end)
-        return members, pressed
+            if warehouse in silent or not is_stale(newest, end, config.retention_ms):
+                detector = detectors.get(warehouse)
+                rhythm = detector.rhythm if detector is not None else Rhythm()
+                out[warehouse] = (AsOf(self.pressed_at(warehouse, end), rhythm), newest)
+        return out
 
 
 def message_of(event: Event, names: TopicNames | None = None, partition: int = 0) -> Message:
@@ -553,11 +554,11 @@ class Engine:
         while end <= through:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
-            members, pressed = self._history.members(end, self)
+            members = self._history.members(
+                end, self.states, self.network, self.config, self.detectors
+            )
             if members or self.network.episodes:
-                out.alerts.extend(
-                    evaluate_network(self.network, members, end, self.policy, pressed)
-                )
+                out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
                 retention = self.config.retention_ms
                 if any(not is_stale(newest, end, retention) for _p, newest in members.values()):
                     end += MINUTE_MS

@@ -426,20 +426,28 @@ def _pages(det: DetectorState, kind: str) -> bool:
     return episode is not None and episode.phase == FIRING and episode.severity == "critical"
 
 
-def in_backpressure(det: DetectorState | bool) -> bool:
-    """Whether any of the warehouse's backpressure alerts pages (firing and critical); a bool is
-    the answer as of the minute the network is evaluated at, recorded by the engine."""
-    if isinstance(det, bool):
-        return det
+@dataclass(frozen=True)
+class AsOf:
+    """A warehouse as the network reads it at a minute the engine evaluates it at: whether one of
+    its backpressure alerts paged then (recorded as each minute was evaluated), and its learned
+    rhythm (what `warehouse_silent` expects of the hours it was quiet)."""
+
+    pressed: bool
+    rhythm: Rhythm
+
+
+def in_backpressure(det: DetectorState | AsOf) -> bool:
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical)."""
+    if isinstance(det, AsOf):
+        return det.pressed
     return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     at_ms: int,
     policy: Policy,
-    pressed: Mapping[str, bool] | None = None,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
     each warehouse's detector state and newest event time. An `at_ms` older than the last one
@@ -458,7 +466,7 @@ def evaluate_network(
         if newest is not None and at_ms - newest <= policy.for_warehouse(w).silent_after_ms
     }
     out: list[Alert] = []
-    obs = network_cascade_observation(warehouses, moving, policy, pressed)
+    obs = network_cascade_observation(warehouses, moving, policy)
     timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
     key = f"{CASCADE}:{NETWORK_KEY}"
     out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
@@ -477,18 +485,11 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     moving: set[str],
     policy: Policy,
-    pressed: Mapping[str, bool] | None = None,
 ) -> Observation:
-    """`pressed`: whether each warehouse was in backpressure at the minute evaluated (the
-    engine's record); without it, whether it is now."""
-    hit = sorted(
-        w
-        for w in moving
-        if (pressed[w] if pressed is not None else in_backpressure(warehouses[w][0]))
-    )
+    hit = sorted(w for w in moving if in_backpressure(warehouses[w][0]))
     share = len(hit) / len(moving) if moving else 0.0
     active = len(hit) >= policy.cascade_min_warehouses and share >= policy.cascade_network_share
     calm = (policy.cascade_network_share + policy.cascade_network_critical_share) / 2

@@ -23,15 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from ordermon.backtest import Record, replay
-from ordermon.devtools.bench import (
-    bench_worker,
-    create_topics,
-    machine,
-    measure_worker,
-    publish,
-    warehouse_ids,
-)
-from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.bench import bench_worker, machine, measure_worker, publish, warehouse_ids
+from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
 from ordermon.devtools.realistic import traffic
 
 MINUTE_MS = 60_000
