@@ -44,7 +44,7 @@ from tests.integration.faults_lib import (
 )
 from tests.integration.live import ROOT, Deployment, Worker, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 Key = tuple[str, str, str, str, str, str, str, str]
 SCENARIO = realistic.dispatch_overload(days=9, scale=0.05)
@@ -144,8 +144,8 @@ def test_the_story_has_something_to_say() -> None:
     assert {"dispatch_backpressure", "warehouse_silent"} <= kinds, kinds
     assert {k[2] for k in EXPECTED} == {"firing", "resolved"}
     topics = Counter(e.topic for e in EVENTS)
-    assert topics["complaints"] < topics["orders"] / 50  # sparse
-    assert topics["refunds"] < topics["orders"] / 50
+    assert topics["complaints"] < topics["orders"] / 25  # sparse
+    assert topics["refunds"] < topics["orders"] / 25
     span = (EVENTS[-1].occurred_at_ms - EVENTS[0].occurred_at_ms) / 86_400_000
     assert span > 8.9, f"{format_rfc3339_ms(EVENTS[0].occurred_at_ms)}: {span:.1f} days"
 
