@@ -39,6 +39,11 @@ class StartedSink(Sink, Protocol):
 
     def start(self) -> None: ...
 
+    def retain(self, held: Callable[[str], bool]) -> None:
+        """Forget, without resolving, the firing alerts of warehouses `held` rejects (moved to
+        another worker by a rebalance: their new owner carries them on)."""
+        ...
+
 
 class Alerts(Protocol):
     """The alert fan-out: every transition to every sink; one sink's failure stops nothing."""

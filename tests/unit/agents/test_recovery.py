@@ -1,0 +1,218 @@
+"""What survives a restart and a rebalance (network episodes with their ids, the learned
+detector state), what leaves a worker at once on revocation, and which alerts are live."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pytest
+
+from agents.engine import NETWORK, Engine, MemoryStore, is_live, message_of
+from agents.logic.persist import episode_from_bytes
+from streams.events import Event
+from streams.outputs import Alert
+from tests.unit.agents.test_detector import FLOW, POLICY, T0, M, interleave, orders, scenario
+
+Key = tuple[str, str, str, str, str, int]
+
+
+def key(alert: Alert) -> Key:
+    return (
+        alert.kind,
+        alert.warehouse,
+        alert.alert_id,
+        alert.state,
+        alert.severity,
+        alert.updated_at_ms,
+    )
+
+
+def by_minute(events: Sequence[Event]) -> list[list[Event]]:
+    batches: dict[int, list[Event]] = {}
+    for event in events:
+        batches.setdefault(event.occurred_at_ms // M, []).append(event)
+    return [batches[m] for m in sorted(batches)]
+
+
+def run(
+    events: Sequence[Event],
+    restart_at: set[int] = frozenset(),  # type: ignore[assignment]
+    partition: dict[str, int] | None = None,
+) -> tuple[list[Alert], MemoryStore]:
+    """Batches of one minute of event time through an engine on a store that receives its
+    writes; before each batch index in `restart_at` the engine is dropped and a new one starts
+    on the same store (a restart: only what was written survives)."""
+    store = MemoryStore()
+    engine = Engine(FLOW, POLICY, store, max_future_ms=None)
+    alerts: list[Alert] = []
+    for n, batch in enumerate(by_minute(events)):
+        if n in restart_at:
+            engine = Engine(FLOW, POLICY, store, max_future_ms=None)
+        parts = partition or {}
+        records = [message_of(e, partition=parts.get(e.warehouse, 0)) for e in batch]
+        out = engine.process(records, None)
+        for write in out.writes:
+            store.write(write)
+        alerts += out.alerts
+    return alerts, store
+
+
+def silent_story() -> list[Event]:
+    """BJ-01 sends 08:00-10:00; SH-02 sends 08:00-08:10, goes quiet (silent from 08:41), and
+    comes back 09:30-10:00."""
+    busy = scenario([(120, orders(10, 10))], "BJ-01")
+    before = scenario([(10, orders(10, 10))], "SH-02")
+    after = scenario([(30, orders(10, 10))], "SH-02", first=90)
+    return interleave(busy, before + after)
+
+
+def cascade_story() -> list[Event]:
+    """Three warehouses whose dispatch falls behind for 20 minutes, then catches up: the network
+    cascade fires and resolves."""
+    return interleave(
+        *(
+            scenario([(10, orders(10, 10)), (20, orders(20, 10)), (30, orders(10, 40))], wh)
+            for wh in ("A-1", "B-2", "C-3")
+        )
+    )
+
+
+def test_a_silent_warehouse_keeps_its_episode_across_restarts() -> None:
+    """The warehouse_silent episode is a record of its own: restarted while it fires (SH-02 sends
+    nothing that would load it), the engine still knows it, keeps its id and resolves it."""
+    whole, _ = run(silent_story())
+    silent = [key(a) for a in whole if a.kind == "warehouse_silent"]
+    assert silent[0][3] == "firing" and silent[-1][3] == "resolved", silent
+    assert len({k[2] for k in silent}) == 1  # one episode, one id (a re-notify between)
+    for restarts in ({50}, {45, 60, 89}, set(range(41, 100, 7))):
+        restarted, _ = run(silent_story(), restarts)
+        assert [key(a) for a in restarted] == [key(a) for a in whole], restarts
+
+
+def test_the_network_cascade_keeps_its_id_across_restarts() -> None:
+    whole, _ = run(cascade_story())
+    cascade = [key(a) for a in whole if a.kind == "cascade" and a.warehouse == "*"]
+    assert cascade and cascade[-1][3] == "resolved" and len({k[2] for k in cascade}) == 1
+    for restarts in ({25}, {15, 22, 35, 45}):
+        restarted, _ = run(cascade_story(), restarts)
+        assert [key(a) for a in restarted] == [key(a) for a in whole], restarts
+
+
+def test_an_ended_episode_leaves_no_record() -> None:
+    alerts, store = run(silent_story())
+    assert alerts and store.tables[NETWORK] == {}
+    _, firing_store = run(silent_story()[: len(silent_story()) // 2])
+    episodes = [episode_from_bytes(raw) for raw in firing_store.tables[NETWORK].values()]
+    assert [(e.kind, e.warehouse, e.phase) for e in episodes] == [
+        ("warehouse_silent", "SH-02", "firing")
+    ]
+
+
+def test_revoked_warehouses_leave_at_once_and_their_alerts_go_on_at_the_new_owner() -> None:
+    """SH-02 (partition 1) fires warehouse_silent on the worker holding both partitions; a
+    rebalance gives partition 1 to another worker: the first no longer lists, reports or
+    resolves it (nothing is written), the second goes on with the same episode."""
+    events = silent_story()
+    parts = {"BJ-01": 0, "SH-02": 1}
+    half = [e for e in events if e.occurred_at_ms < T0 + 60 * M]
+    _, store = run(half, partition=parts)
+    old = Engine(FLOW, POLICY, store, max_future_ms=None)
+    assert old.known() == {"BJ-01", "SH-02"}
+    firing_id = [a.alert_id for a in old.firing() if a.kind == "warehouse_silent"]
+    assert len(firing_id) == 1
+
+    old.revoke()  # a rebalance begins: everything held is given up
+    assert old.known() == set() and old.firing() == [] and old.snapshots() == []
+    old.assign({0})
+    assert old.known() == {"BJ-01"}
+    assert [a for a in old.firing() if a.warehouse == "SH-02"] == []
+    assert old.state("SH-02") is None and [s.warehouse for s in old.snapshots()] == ["BJ-01"]
+
+    new = Engine(FLOW, POLICY, store, max_future_ms=None)
+    new.assign({1})
+    assert new.known() == {"SH-02"}
+    assert [a.alert_id for a in new.firing()] == firing_id
+
+    rest = by_minute([e for e in events if e.occurred_at_ms >= T0 + 60 * M])
+    old_alerts: list[Alert] = []
+    new_alerts: list[Alert] = []
+    for batch in rest:
+        for engine, alerts in ((old, old_alerts), (new, new_alerts)):
+            mine = [e for e in batch if engine.holds(parts[e.warehouse])]
+            out = engine.process([message_of(e, partition=parts[e.warehouse]) for e in mine], None)
+            for write in out.writes:
+                assert write.partition == parts[engine_wh(write.key)] or write.table == NETWORK
+                store.write(write)
+            alerts += out.alerts
+    assert [a for a in old_alerts if a.warehouse == "SH-02"] == []  # not resolved by the old owner
+    resolved = [a for a in new_alerts if a.kind == "warehouse_silent"]
+    assert [(a.alert_id, a.state) for a in resolved] == [(firing_id[0], "resolved")]
+
+
+def engine_wh(key: bytes) -> str:
+    return key.split(b"@", 1)[0].decode()
+
+
+def test_the_cascade_belongs_to_the_holder_of_partition_0() -> None:
+    events = cascade_story()
+    parts = {"A-1": 0, "B-2": 0, "C-3": 0}
+    half = [e for e in events if e.occurred_at_ms < T0 + 25 * M]
+    _, store = run(half, partition=parts)
+    holder = Engine(FLOW, POLICY, store, max_future_ms=None)
+    holder.assign({0, 1})
+    other = Engine(FLOW, POLICY, store, max_future_ms=None)
+    other.assign({1, 2})
+    assert [a.kind for a in holder.firing("*")] == ["cascade"]
+    assert other.firing("*") == []
+
+
+# ---- live ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("at_ms", "now_ms", "caught_up", "max_age_ms", "live"),
+    [
+        (1_000, None, True, 3_600_000, False),  # offline: never live
+        (1_000, 1_000, True, 3_600_000, True),
+        (1_000, 3_601_000, True, 3_600_000, True),  # exactly the age: still live
+        (1_000, 3_601_001, True, 3_600_000, False),  # older: history
+        (1_000, 2_000, False, 3_600_000, False),  # a partition still being read
+        (5_000, 1_000, True, 0, True),  # ahead of the clock (skew within the future limit)
+    ],
+)
+def test_is_live(
+    at_ms: int, now_ms: int | None, caught_up: bool, max_age_ms: int, live: bool
+) -> None:
+    assert is_live(at_ms, now_ms, caught_up, max_age_ms) is live
+
+
+def test_replayed_history_is_not_live_and_a_caught_up_clocked_run_is() -> None:
+    events = interleave(silent_story(), cascade_story())
+    history = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None)
+    behind = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None)
+    live = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None, live_max_age_ms=5 * M)
+    got: dict[str, list[Alert]] = {"history": [], "behind": [], "live": []}
+    for batch in by_minute(events):
+        clock = max(e.occurred_at_ms for e in batch) + M  # a worker keeping up with the stream
+        records = [message_of(e) for e in batch]
+        got["history"] += history.process(records, clock + 86_400_000, caught_up={0}).alerts
+        got["behind"] += behind.process(records, clock, caught_up=set()).alerts
+        got["live"] += live.process(records, clock, caught_up={0}).alerts
+
+    def bare(alerts: list[Alert]) -> list[Key]:
+        return [key(dataclasses.replace(a, live=None)) for a in alerts]
+
+    assert got["live"] and bare(got["history"]) == bare(got["live"])
+    # a partition still being read takes no part in the network, but its own alerts are the same
+    own = [a for a in got["live"] if a.kind != "warehouse_silent" and a.warehouse != "*"]
+    assert bare(got["behind"]) == bare(own)
+    assert all(a.live is True for a in got["live"])
+    assert all(a.live is False for a in got["history"] + got["behind"])
+    # what is firing now is live as of the clock it is asked with
+    partial = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None, live_max_age_ms=5 * M)
+    now = 0
+    for batch in by_minute([e for e in silent_story() if e.occurred_at_ms < T0 + 60 * M]):
+        now = max(e.occurred_at_ms for e in batch) + M
+        partial.process([message_of(e) for e in batch], now, caught_up={0})
+    assert [a.live for a in partial.firing(now_ms=now)] == [True]
+    assert [a.live for a in partial.firing(now_ms=now + 86_400_000)] == [False]
+    assert [a.live for a in partial.firing()] == [False]
