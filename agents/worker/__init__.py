@@ -60,12 +60,14 @@ def register(app: Any, deps: Deps, topics: Topics, store: TableStore) -> Worker:
 
 def register_started_sink(app: Any, deps: Deps, sink: StartedSink) -> None:
     """Start `sink` once the worker runs, add it to the fan-out, and, once the tables are
-    recovered, hand it what is still firing (after a restart Alertmanager must hear again about
-    it, or its endsAt lapses until the next re-notify); close it at shutdown.
+    recovered, offer it what is firing (after a restart Alertmanager must hear again about it,
+    or its endsAt lapses until the next re-notify); close it at shutdown.
 
     After each rebalance the sink forgets (without resolving) the alerts of warehouses this
-    worker no longer holds, which their new owner sends on, and hears again about those it holds
-    now (a warehouse that moved here keeps firing in Alertmanager under the same labels)."""
+    worker no longer holds, which their new owner sends on, and is offered those it holds now (a
+    warehouse that moved here keeps firing in Alertmanager under the same labels). At every tick
+    it is offered the firing alerts again: one that fired while the worker was catching up (not
+    live then) pages once it is live."""
 
     started = asyncio.Event()
 
@@ -85,8 +87,11 @@ def register_started_sink(app: Any, deps: Deps, sink: StartedSink) -> None:
         firing = deps.engine.firing(now_ms=int(time.time() * 1000))
         held = deps.engine.known() | ({NETWORK_KEY} if deps.engine.holds(0) else set())
         sink.retain(held.__contains__)
-        for alert in firing:
-            await sink.send(alert)
+        sink.offer(firing)
+
+    async def offer() -> None:
+        if started.is_set() and not app.rebalancing:
+            sink.offer(deps.engine.firing(now_ms=int(time.time() * 1000)))
 
     async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
         if started.is_set():  # the first recovery: start_sink hands over
@@ -99,3 +104,5 @@ def register_started_sink(app: Any, deps: Deps, sink: StartedSink) -> None:
     app.task(start_sink)
     app.on_rebalance_complete.connect(on_rebalance_complete)
     app.on_before_shutdown.connect(close_sink)
+    offer.__name__ = f"offer_{sink.name}_sink"
+    app.timer(interval=deps.config.tick_seconds)(offer)

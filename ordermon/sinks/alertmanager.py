@@ -41,7 +41,7 @@ import re
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -194,6 +194,17 @@ class AlertmanagerSink:
         return cls(settings.alertmanager_url, **(links | kwargs))
 
     # ---- what the stream sees --------------------------------------------------------------
+    def offer(self, firing: Iterable[Alert]) -> None:
+        """The alerts firing now: the live ones this sink has not paged are paged (one that
+        fired while the worker was catching up, and is still firing now that it is live; or,
+        after a restart or a rebalance, one Alertmanager must hear about again). Those it
+        tracks already are left to the re-send ticker."""
+        for alert in firing:
+            entry = self._tracked.get((alert.kind, alert.warehouse, alert.severity))
+            known = entry is not None and entry.ended_at is None
+            if alert.state == "firing" and alert.live and not known:
+                self._accept(alert)
+
     def retain(self, held: Callable[[str], bool]) -> None:
         """Forget, without resolving, the firing alerts of the warehouses `held` rejects: a
         rebalance moved them to another worker, whose sink sends them on under the same labels

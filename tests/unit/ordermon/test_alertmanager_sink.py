@@ -644,3 +644,25 @@ def socket_on_loopback() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+async def test_offer_pages_live_firing_alerts_not_paged_yet(
+    fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink]
+) -> None:
+    """A stall that fired while the worker caught up (not live) pages once it is live: the
+    worker offers what is firing now at every tick; what the sink tracks is left alone."""
+    sink = make_sink()
+    await sink.send(alert("caught-up", alert_id="ep-9", live=False))  # fired during a catch-up
+    await sink.send(alert("paged", alert_id="ep-1"))
+    await until(lambda: fake.of("paged"), "the live alert")
+    assert fake.of("caught-up") == []
+    sink.offer(
+        [
+            alert("caught-up", alert_id="ep-9"),  # firing now, and live as of now
+            alert("paged", alert_id="ep-1"),  # already tracked: not queued again
+            alert("history", live=False),  # still not live
+            alert("gone", state="resolved"),  # only firing alerts are offered
+        ]
+    )
+    await until(lambda: fake.of("caught-up"), "the alert that became live")
+    assert len(fake.of("paged")) == 1 and fake.of("history") == fake.of("gone") == []
