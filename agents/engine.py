@@ -401,7 +401,12 @@ class Engine:
         # costs what any event costs and evaluates nothing.
         newest_any = max(newest_by_topic.values(), default=None)
         floor_ms = None if newest_any is None else newest_any - config.retention_ms
+        assigned = self.assigned
         for msg in records:
+            if assigned is not None and msg.partition not in assigned:
+                # fetched before a rebalance took its partition away: the new owner reads it
+                # from the last committed offset (this worker can commit none of it any more)
+                continue
             topic = bases.get(msg.topic)
             if topic is None:
                 topic = bases[msg.topic] = self.names.base(msg.topic)
