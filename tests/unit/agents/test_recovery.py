@@ -243,3 +243,47 @@ def test_replayed_history_is_not_live_and_a_caught_up_clocked_run_is() -> None:
     assert [a.live for a in partial.firing(now_ms=now)] == [True]
     assert [a.live for a in partial.firing(now_ms=now + 86_400_000)] == [False]
     assert [a.live for a in partial.firing()] == [False]
+
+
+# ---- the detectors' learned state ------------------------------------------------------------
+def test_a_restart_keeps_what_the_detectors_learned() -> None:
+    """Eight days of a realistic network (daily cycle, weekend): a worker restarted late on the
+    last day restores each detector's state from its head record exactly (episodes, daily
+    totals, and whatever it learned of the site's normal week), and goes on with the same alerts
+    as one that never stopped: no re-learning."""
+    from ordermon.devtools.scenarios import build
+
+    events = [e for e in build("steady", days=8, scale=0.2).events() if isinstance(e, Event)]
+    cut = events[0].occurred_at_ms + round(7.6 * 86_400_000)
+    hour = 3_600_000
+    batches: dict[int, list[Event]] = {}
+    for event in events:
+        batches.setdefault(event.occurred_at_ms // hour, []).append(event)
+
+    def go(engine: Engine, store: MemoryStore, hours: list[int]) -> list[Alert]:
+        alerts: list[Alert] = []
+        for h in hours:
+            out = engine.process([message_of(e) for e in batches[h]], None)
+            for write in out.writes:
+                store.write(write)
+            alerts += out.alerts
+        return alerts
+
+    before = [h for h in sorted(batches) if h * hour < cut]
+    after = [h for h in sorted(batches) if h * hour >= cut]
+    kept_store = MemoryStore()
+    kept = Engine(FLOW, POLICY, kept_store, max_future_ms=None)
+    go(kept, kept_store, before)
+    store = MemoryStore()
+    store.tables = {name: dict(table) for name, table in kept_store.tables.items()}
+    restarted = Engine(FLOW, POLICY, store, max_future_ms=None)
+    for warehouse in kept.known():
+        assert restarted.state(warehouse) is not None
+        learned = kept.detectors[warehouse].to_json()
+        assert learned["days"], warehouse  # it has learned something to lose
+        assert restarted.detectors[warehouse].to_json() == learned, warehouse
+    assert [key(a) for a in go(restarted, store, after)] == [
+        key(a) for a in go(kept, kept_store, after)
+    ]
+    for warehouse in kept.known():
+        assert restarted.detectors[warehouse].to_json() == kept.detectors[warehouse].to_json()
