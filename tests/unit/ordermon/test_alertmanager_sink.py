@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -666,3 +667,17 @@ async def test_offer_pages_live_firing_alerts_not_paged_yet(
     )
     await until(lambda: fake.of("caught-up"), "the alert that became live")
     assert len(fake.of("paged")) == 1 and fake.of("history") == fake.of("gone") == []
+
+
+async def test_the_log_sink_warns_only_of_live_alerts_firing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ordermon.sinks.log import LogSink
+
+    sink = LogSink()
+    with caplog.at_level(logging.INFO, logger="ordermon.alerts"):
+        await sink.send(alert("now"))
+        await sink.send(alert("then", live=False))
+    (now, then) = caplog.records
+    assert now.levelno == logging.WARNING and "(not live)" not in now.getMessage()
+    assert then.levelno == logging.INFO and "then (not live)" in then.getMessage()
