@@ -458,15 +458,18 @@ def forecast_observation(
 # ---- the network ------------------------------------------------------------------------------
 
 
-def in_backpressure(det: DetectorState) -> bool:
-    """Whether any of the warehouse's backpressure alerts is firing."""
+def in_backpressure(det: DetectorState | bool) -> bool:
+    """Whether any of the warehouse's backpressure alerts is firing (a bool: the answer, as of
+    the minute the network is evaluated at, recorded by the engine)."""
+    if isinstance(det, bool):
+        return det
     kinds = BACKPRESSURE_KINDS.values()
     return any(e.phase == FIRING and e.kind in kinds for e in det.episodes.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
     at_ms: int,
     policy: Policy,
     *,
@@ -503,7 +506,9 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState, int | None]], moving: set[str], policy: Policy
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    moving: set[str],
+    policy: Policy,
 ) -> Observation:
     hit = sorted(w for w in moving if in_backpressure(warehouses[w][0]))
     share = len(hit) / len(moving) if moving else 0.0
