@@ -630,13 +630,29 @@ class Engine:
             return
         # from the first minute any warehouse evaluated, whatever the first batch held
         first = min(self._history.first.values(), default=through) if at is None else at + MINUTE_MS
-        for end in range(first, through + MINUTE_MS, MINUTE_MS):
+        end = first
+        while end <= through:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
             network = self._network()
             members = self._history.members(end, self.states, network, self.config)
             cascade = self.holds(0)  # the network's cascade is the holder of partition 0's
             out.alerts.extend(evaluate_network(network, members, end, self.policy, cascade=cascade))
+            end = self._next_network_minute(end, through, bool(members or network.episodes))
+        self._network_at = through
+
+    def _next_network_minute(self, end: int, through: int, busy: bool) -> int:
+        """The next minute end at which the network may change: the next one while a warehouse
+        takes part or an episode is open; otherwise (nothing within the retention anywhere, e.g.
+        after history from 2008 and before today's events) the end of the next minute with data
+        already closed, or past `through`: a quiet stretch of years costs nothing, and what is
+        skipped is decided by the events alone."""
+        if busy:
+            return end + MINUTE_MS
+        pending = [q[0] for q in self._history.data.values() if q]
+        if not pending:
+            return through + MINUTE_MS
+        return max(end + MINUTE_MS, min(pending) + MINUTE_MS)
 
     def _load_held(self) -> None:
         """Every warehouse this engine holds into the cache, once after a start or a rebalance:
