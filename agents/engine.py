@@ -33,6 +33,7 @@ from typing import NamedTuple, Protocol
 from agents.logic.alerts import FIRING
 from agents.logic.detector import (
     SILENT,
+    AsOf,
     DetectorState,
     NetworkState,
     evaluate_minute,
@@ -63,6 +64,7 @@ from agents.logic.persist import (
     network_key,
 )
 from agents.logic.policy import Policy
+from agents.logic.rhythm import Rhythm
 from agents.logic.windows import MINUTE_MS, minute_start
 from streams.codec import decode, encode_event, loads
 from streams.errors import RejectReason
@@ -228,18 +230,21 @@ class NetworkInputs:
         states: Mapping[str, WarehouseState],
         network: NetworkState,
         config: FlowConfig,
-    ) -> dict[str, tuple[DetectorState | bool, int | None]]:
+        detectors: Mapping[str, DetectorState],
+    ) -> dict[str, tuple[DetectorState | AsOf, int | None]]:
         """The warehouses taking part at `end`: those with data within the retention before
         it (a warehouse cannot be called silent on the strength of an event from 1970), and
         those already called silent."""
         silent = {
             e.warehouse for e in network.episodes.values() if e.kind == SILENT and e.phase == FIRING
         }
-        out: dict[str, tuple[DetectorState | bool, int | None]] = {}
+        out: dict[str, tuple[DetectorState | AsOf, int | None]] = {}
         for warehouse in states:
             newest = self.newest_at(warehouse, end)
             if warehouse in silent or not is_stale(newest, end, config.retention_ms):
-                out[warehouse] = (self.pressed_at(warehouse, end), newest)
+                detector = detectors.get(warehouse)
+                rhythm = detector.rhythm if detector is not None else Rhythm()
+                out[warehouse] = (AsOf(self.pressed_at(warehouse, end), rhythm), newest)
         return out
 
 
@@ -635,7 +640,7 @@ class Engine:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
             network = self._network()
-            members = self._history.members(end, self.states, network, self.config)
+            members = self._history.members(end, self.states, network, self.config, self.detectors)
             cascade = self.holds(0)  # the network's cascade is the holder of partition 0's
             out.alerts.extend(evaluate_network(network, members, end, self.policy, cascade=cascade))
             end = self._next_network_minute(end, through, bool(members or network.episodes))

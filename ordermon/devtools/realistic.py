@@ -22,11 +22,12 @@ import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from ordermon.devtools.operations import (
     DAY_MS,
     HOUR_MS,
+    MINUTE_MS,
     START_MS,
     TWO_SHIFTS,
     Calendar,
@@ -344,8 +345,33 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
     )
 
 
-BURST_START_MS: Final = START_MS + 2 * DAY_MS + 14 * HOUR_MS  # a Wednesday, 14:00: all on duty
+BURST_START_MS: Final = START_MS + 2 * DAY_MS + 14 * HOUR_MS  # a Wednesday, 14:00
 EVENTS_PER_ORDER: Final = 3.0  # placed, dispatched, delivered; a few cancels, complaints, refunds
+ALWAYS: Final = Calendar(week(hours((0, 24))))  # a team on duty around the clock
+FLAT: Final = (1.0,) * 24
+LOAD_WARMUP_MINUTES: Final = 12
+
+
+def load_site(warehouse: str, orders_per_day: float, **changes: Any) -> Site:
+    """A warehouse of the load configuration (the integration tests, the soak and the benchmark):
+    teams around the clock, a flat day with the model's noise, and time compressed so that every
+    flow is under way after `LOAD_WARMUP_MINUTES` of warm-up: an order is packed a minute after
+    it was placed at the earliest, delivered 2-10 minutes after dispatch at any hour, and
+    complaints come about 5 minutes after the delivery. `changes` override any `Site` field."""
+    site = Site(
+        warehouse,
+        orders_per_day,
+        dispatch=ALWAYS,
+        desk=ALWAYS,
+        finance=ALWAYS,
+        curve=FLAT,
+        weekend_factor=1.0,
+        transit_ms=(2 * MINUTE_MS, 10 * MINUTE_MS),
+        delivery_hours=(0, 24),
+        complaint_delay_ms=5 * MINUTE_MS,
+        pick_lag_ms=MINUTE_MS,
+    )
+    return replace(site, **changes)
 
 
 def traffic(
@@ -356,24 +382,26 @@ def traffic(
     minutes: float = 30,
     start_ms: int = BURST_START_MS,
 ) -> Iterator[Message]:
-    """At most `n_events` messages (exactly, unless the sites fall quiet) of healthy sites named
-    `warehouses` (the fleet's kinds in turn, their sizes in proportion), in arrival order over
-    85-90% of `minutes` of event time from `start_ms`, every flow under way (three days of warm-up:
-    parcels in flight, complaints and refunds open): the traffic of the integration tests and the
-    soak, as realistic as the scenarios. Lazy: a million messages cost no memory."""
+    """At most `n_events` messages (exactly, unless the sites fall quiet) of the load configuration
+    (`load_site`) at sites named `warehouses` (sized in turn like the fleet's four sites), in
+    arrival order over 85-90% of `minutes` of event time from `start_ms`, every flow under way
+    (parcels in flight, complaints and refunds open): the traffic of the integration tests, the
+    soak and the benchmark. Lazy: a million messages cost no memory."""
     if n_events < 1 or not warehouses or minutes <= 0:
         raise ValueError("traffic needs n_events >= 1, minutes > 0 and at least one warehouse")
-    kinds = fleet()
-    weights = [kinds[i % len(kinds)].orders_per_day for i in range(len(warehouses))]
+    kinds = [site.orders_per_day for site in fleet()]
+    weights = [kinds[i % len(kinds)] for i in range(len(warehouses))]
     # orders a day, all sites, 15% over: the n-th message comes before `minutes` are up (the
     # soak's stream ends just before now, and the worker refuses events from the future)
     per_day = 1.15 * n_events * 1440 / minutes / EVENTS_PER_ORDER
+    total = sum(weights)
     sites = tuple(
-        replace(kinds[i % len(kinds)], warehouse=wh, orders_per_day=per_day * w / sum(weights))
-        for i, (wh, w) in enumerate(zip(warehouses, weights, strict=True))
+        load_site(wh, per_day * w / total) for wh, w in zip(warehouses, weights, strict=True)
     )
     days = 4 * minutes / 1440  # room enough: the messages are cut at n_events
-    scenario = Scenario("load", "load", sites, days, seed, start_ms=start_ms, warmup_days=3)
+    scenario = Scenario(
+        "load", "load", sites, days, seed, start_ms=start_ms, warmup_days=LOAD_WARMUP_MINUTES / 1440
+    )
     return itertools.islice(scenario.run().messages(), n_events)
 
 
@@ -385,6 +413,101 @@ def burst(
     if len(out) < n_events:
         raise ValueError(f"only {len(out)} messages in {4 * minutes:g} minutes; ask for fewer")
     return out
+
+
+STORY_WAREHOUSE: Final = "WH-STALL"
+
+
+def warm_stall(
+    end_ms: int,
+    *,
+    warehouse: str = STORY_WAREHOUSE,
+    history_days: float = 9.0,
+    orders_per_day: float = 2_000.0,
+    stall_minutes: float = 40.0,
+    after_minutes: float = 25.0,
+    headroom: float = 3.0,
+    seed: int = 0,
+) -> Scenario:
+    """The story the live tests publish: a small shift site (07-23 every day, a desk 09-21,
+    finance on weekdays; `orders_per_day` at a tenth of a big site, so it is cheap) with
+    `history_days` of healthy history, so that its rhythm is learned, then a working-hours stall:
+    dispatch stops for `stall_minutes` and catches up (its team has `headroom` times the orders'
+    pace: it drains within the `after_minutes` that end the story at `end_ms`). The site's
+    local time is chosen so that the stall begins at 13:00 there, whatever `end_ms` is: the live
+    tests end the story a minute before the wall clock, and an alert whose event time is more
+    than an hour old is not paged. The truth is a `dispatch_backpressure` within the stall."""
+    stall_from = end_ms - round((stall_minutes + after_minutes) * MINUTE_MS)
+    stall_from -= stall_from % MINUTE_MS
+    stall_to = stall_from + round(stall_minutes * MINUTE_MS)
+    offset = (13 * HOUR_MS - stall_from % DAY_MS) % DAY_MS
+    start = (
+        end_ms
+        - round((history_days * DAY_MS + (stall_minutes + after_minutes) * MINUTE_MS) / MINUTE_MS)
+        * MINUTE_MS
+    )
+    site = Site(
+        warehouse,
+        orders_per_day,
+        dispatch_headroom=headroom,
+        dispatch_windows=((stall_from, stall_to, 0.0),),
+        utc_offset_ms=offset,
+    )
+    truth = Truth(
+        "dispatch_backpressure",
+        warehouse,
+        fault_start_ms=stall_from,
+        fire_from_ms=stall_from,
+        fire_by_ms=stall_to,
+        fault_end_ms=stall_to,
+        label="working-hours stall (dispatch stops)",
+    )
+    return Scenario(
+        "warm_stall",
+        f"{warehouse}: {history_days:g} days of a small shift site, then dispatch stops for"
+        f" {stall_minutes:g} min at 13:00 local time",
+        (site,),
+        (end_ms - start) / DAY_MS,
+        seed,
+        start_ms=start,
+        truths=(truth,),
+        warmup_days=0,  # the history starts with empty queues: every backlog is counted
+    )
+
+
+# The worker settings the live tests run `warm_stall` under (environment variables, as a
+# deployment sets them): alerts hold 3 minutes before firing and 2 before resolving, so the
+# story's 40-minute stall fires and resolves within the hour before the wall clock.
+STORY_ENV: Final = {
+    "ORDERMON_HORIZON_MINUTES": "5",
+    "ORDERMON_LATENESS_SECONDS": "90",  # topics arrive up to a minute apart
+    "ORDERMON_POLICY_FOR_MS": "3m",
+    "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
+    "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
+    "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
+}
+
+
+def warm_stall_scenario(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """`warm_stall` for `ordermon simulate --scenario warm_stall`: event time from the
+    scenarios' start, `days` (9.5) in all, ending while a 90-minute stall is still on, so that
+    its alert is firing when the stream ends (the live dashboard test reads it)."""
+    d = _days(days, 9.5)
+    end = START_MS + round(d * DAY_MS / MINUTE_MS) * MINUTE_MS
+    stall = 90.0
+    return warm_stall(
+        end,
+        history_days=max(d - stall / 1440, 0.01),
+        orders_per_day=2_000.0 * scale,
+        stall_minutes=stall,
+        after_minutes=0.0,
+        seed=seed,
+    )
+
+
+# Stories: short incidents after a warm history, for the live tests and `ordermon simulate`
+# (not part of the scored suite).
+STORIES: Final[dict[str, Callable[..., Scenario]]] = {"warm_stall": warm_stall_scenario}
 
 
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {

@@ -255,9 +255,11 @@ def test_a_restart_keeps_what_the_detectors_learned() -> None:
     last day restores each detector's state from its head record exactly (episodes, daily
     totals, and whatever it learned of the site's normal week), and goes on with the same alerts
     as one that never stopped: no re-learning."""
+    from ordermon.devtools.catalogue import events as scenario_events
     from ordermon.devtools.scenarios import build
 
-    events = [e for e in build("steady", days=8, scale=0.2).events() if isinstance(e, Event)]
+    story = scenario_events(build("steady", days=8, scale=0.2))
+    events = [e for e in story if isinstance(e, Event)]
     cut = events[0].occurred_at_ms + round(7.6 * 86_400_000)
     hour = 3_600_000
     batches: dict[int, list[Event]] = {}

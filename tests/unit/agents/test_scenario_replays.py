@@ -12,7 +12,10 @@ import pytest
 from agents.logic.flow import FlowConfig
 from agents.logic.policy import Policy
 from agents.logic.trend import DAY_MS
-from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build
+from ordermon.devtools.catalogue import events
+from ordermon.devtools.malformed import Malformed
+from ordermon.devtools.operations import Scenario
+from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, build, stall
 from streams.events import Event
 from streams.outputs import Alert
 from tests.unit.agents.offline import replay as replay_events
@@ -22,7 +25,7 @@ POLICY = Policy()
 
 
 def events_of(scenario: Scenario) -> Iterable[Event]:
-    return (e for e in scenario.events() if not isinstance(e, Malformed))
+    return (e for e in events(scenario) if not isinstance(e, Malformed))
 
 
 def replay(scenario: Scenario, batch: int = 500) -> list[Alert]:
@@ -43,10 +46,21 @@ def test_a_weekend_dip_raises_no_critical_alert() -> None:
 
 
 def test_a_dispatch_stall_fires_for_that_warehouse_only() -> None:
-    scenario = build("stall")
+    # 9.5 days, the stall from day 8.25 (06:00, into the morning): a site is judged for a
+    # stall against its learned week, and only in hours whose normal half hour holds
+    # `min_events` dispatches (SH-02 reaches that from 08:00)
+    scenario = stall(days=9.5, from_day=8.25)
     alerts = replay(scenario)
     fired = {(a.warehouse, a.kind) for a in alerts if a.state == "firing"}
-    assert fired == {("SH-02", "dispatch_backpressure")}
+    # that warehouse only (its catch-up afterwards may also hand carriers a day's worth at once)
+    assert ("SH-02", "dispatch_backpressure") in fired
+    assert {w for w, _ in fired} == {"SH-02"}
+    assert [
+        a for a in alerts if a.severity == "critical" and a.kind != "dispatch_backpressure"
+    ] == []
+    first = next(a for a in alerts if a.kind == "dispatch_backpressure")
+    assert first.signals["reason"] == "stall"
+    assert first.updated_at_ms < scenario.start_ms + round((8.25 + 6 / 24) * DAY_MS)
 
 
 def test_a_silent_warehouse_is_reported() -> None:
@@ -64,8 +78,8 @@ def test_jd2008_forecast_and_backpressure_come_before_the_crossing(
     the parcels' wait is still under the 24 h service level."""
     full = build("jd2008")
     keep = ("BJ-01", "CD-04", "WH-05")
-    models = tuple(m for m in full.models if m.warehouse in keep)
-    scenario = dataclasses.replace(full, warehouses=keep, models=models)
+    sites = tuple(s for s in full.sites if s.warehouse in keep)
+    scenario = dataclasses.replace(full, sites=sites)
     alerts = replay(scenario)
 
     def day(ms: int) -> float:
