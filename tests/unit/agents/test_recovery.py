@@ -253,8 +253,8 @@ def test_replayed_history_is_not_live_and_a_caught_up_clocked_run_is() -> None:
 def test_a_restart_keeps_what_the_detectors_learned() -> None:
     """Eight days of a realistic network (daily cycle, weekend): a worker restarted late on the
     last day restores each detector's state from its head record exactly (episodes, daily
-    totals, and whatever it learned of the site's normal week), and goes on with the same alerts
-    as one that never stopped: no re-learning."""
+    totals, and the learned rhythm: DetectorState version 2), and goes on with the same alerts
+    and the same state as one that never stopped: no re-learning week."""
     from ordermon.devtools.catalogue import events as scenario_events
     from ordermon.devtools.scenarios import build
 
@@ -287,6 +287,7 @@ def test_a_restart_keeps_what_the_detectors_learned() -> None:
         assert restarted.state(warehouse) is not None
         learned = kept.detectors[warehouse].to_json()
         assert learned["days"], warehouse  # it has learned something to lose
+        assert learned["rhythm"]["rows"] and learned["v"] == 2, warehouse  # its normal week
         assert restarted.detectors[warehouse].to_json() == learned, warehouse
     assert [key(a) for a in go(restarted, store, after)] == [
         key(a) for a in go(kept, kept_store, after)
