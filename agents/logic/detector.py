@@ -426,21 +426,27 @@ def _pages(det: DetectorState, kind: str) -> bool:
     return episode is not None and episode.phase == FIRING and episode.severity == "critical"
 
 
-def in_backpressure(det: DetectorState) -> bool:
-    """Whether any of the warehouse's backpressure alerts pages (firing and critical)."""
+def in_backpressure(det: DetectorState | bool) -> bool:
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical); a bool is
+    the answer as of the minute the network is evaluated at, recorded by the engine."""
+    if isinstance(det, bool):
+        return det
     return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
     at_ms: int,
     policy: Policy,
+    rhythms: Mapping[str, DetectorState] | None = None,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
-    each warehouse's detector state and newest event time. An `at_ms` older than the last one
-    is skipped (time does not go back). Silent episodes of warehouses no longer passed in (moved
-    to another worker) are dropped without a message."""
+    each warehouse's detector state (or whether it was in backpressure then) and newest event
+    time; `rhythms`: detector states whose learned rhythm says how quiet a warehouse normally is
+    (where the first are bools). An `at_ms` older than the last one is skipped (time does not go
+    back). Silent episodes of warehouses no longer passed in (moved to another worker) are
+    dropped without a message."""
     if net.last_at_ms is not None and at_ms < net.last_at_ms:
         return []
     net.last_at_ms = at_ms
@@ -462,9 +468,10 @@ def evaluate_network(
     for warehouse in sorted(warehouses):
         det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
+        known = det if isinstance(det, DetectorState) else (rhythms or {}).get(warehouse)
         expected = None
-        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
-            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
+        if known is not None and newest is not None and at_ms - newest > wp.silent_after_ms:
+            expected = known.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)  # only then
         obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
@@ -473,7 +480,9 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState, int | None]], moving: set[str], policy: Policy
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    moving: set[str],
+    policy: Policy,
 ) -> Observation:
     hit = sorted(w for w in moving if in_backpressure(warehouses[w][0]))
     share = len(hit) / len(moving) if moving else 0.0

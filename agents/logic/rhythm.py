@@ -272,17 +272,33 @@ class Rhythm:
 
     def expected_events(self, from_ms: int, to_ms: int, weeks: int) -> float | None:
         """Flows the site normally has between `from_ms` and `to_ms` (at most a day is looked
-        at: a longer silence is silence); None while no hour of the span has a normal."""
+        at: a longer silence is silence): each hour's normal, or, where an hour has none yet (a
+        site's first day), the pace of the last hour it was seen in. None without any row."""
         to_ms = min(to_ms, from_ms + HOURS_PER_DAY * HOUR_MS)
+        recent = self._recent_pace(hour_of(from_ms))
         total, known = 0.0, False
         for hour in range(hour_of(from_ms), hour_of(to_ms - 1) + 1 if to_ms > from_ms else 0):
             normal = self.normal_events(hour, weeks)
+            if normal is None:
+                normal = recent
             if normal is None:
                 continue
             start, end = max(from_ms, hour * HOUR_MS), min(to_ms, (hour + 1) * HOUR_MS)
             total += normal * (end - start) / HOUR_MS
             known = True
         return total if known else None
+
+    def _recent_pace(self, hour: int) -> float | None:
+        """Flows an hour at the pace of the newest row at or before `hour` (a part-row counts
+        for the minutes it saw); None without one."""
+        if self.first_hour is None:
+            return None
+        cols = [_col(q, w) for q in range(N_QUEUES) for w in (IN, OUT)]
+        for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
+            row = self.rows[i]
+            if row[MINUTES] > 0:
+                return sum(row[c] for c in cols) * 60 / row[MINUTES]
+        return None
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None

@@ -537,7 +537,9 @@ def test_replay_reports_a_warehouse_that_goes_quiet() -> None:
     assert transitions(alerts) == [("08:41", "warehouse_silent", "firing", "warning")]
     assert alerts[0].warehouse == "SH-02"
     assert alerts[0].updated_at_ms == T0 + 41 * M
-    assert alerts[0].signals["last_event_at"] == "2026-11-22T08:10:30Z"
+    # the network reads each warehouse's newest event at minute precision (its last minute with
+    # data before the minute evaluated: agents.engine.NetworkInputs)
+    assert alerts[0].signals["last_event_at"] == "2026-11-22T08:10:00Z"
 
 
 def test_logic_imports_no_io_or_framework() -> None:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import orjson
 
 from agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
-from agents.logic.flow import FlowConfig
+from agents.logic.flow import FlowConfig, source_of
 from agents.logic.policy import Policy
 from ordermon.devtools.catalogue import Operations
 from ordermon.devtools.realistic import STORY_ENV, warm_stall
 from ordermon.devtools.scenarios import Malformed
 from ordermon.policy import load_policy
 from streams.events import Event
+from streams.flows import INPUT_TOPICS
 from streams.topics import TopicNames
 from tests.unit.agents.offline import replay
 from tests.unit.agents.test_detector import FLOW, POLICY, T0, M, interleave, orders, scenario
@@ -173,19 +174,23 @@ def test_batches_of_any_size_give_the_same_network_alerts_when_minutes_close_ali
 
 
 def test_with_the_clock_a_partition_still_being_read_is_not_called_silent() -> None:
-    """The worker passes the partitions read to their end; SH-02's partition (1) is still behind
-    (a restart reading its backlog), so its old newest event is no sign of silence."""
+    """The worker passes its sources and whether each is read to its end; SH-02's partition (1)
+    is still behind (a restart reading its backlog), so its old newest event is no sign of
+    silence: the network waits for that partition's watermark."""
     events = quiet_story()
     partition = {"BJ-01": 0, "SH-02": 1}
     start = T0 + 2 * 60 * M  # the processing clock: two hours after the story began, 1 s a record
     behind = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None)
     caught_up = Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None)
+    sources = [source_of(t, p) for t in INPUT_TOPICS for p in (0, 1)]
+    at_end = dict.fromkeys(sources, True)
+    reading = {**at_end, "orders/1": False}
     alerts_behind, alerts_caught_up = [], []
     for n, event in enumerate(events):
         clock = start + n * 1000
         record = [message_of(event, partition=partition[event.warehouse])]
-        alerts_behind += behind.process(record, clock, caught_up={0}).alerts
-        alerts_caught_up += caught_up.process(record, clock, caught_up={0, 1}).alerts
+        alerts_behind += behind.process(record, clock, ends=reading).alerts
+        alerts_caught_up += caught_up.process(record, clock, ends=at_end).alerts
     assert [a for a in alerts_behind if a.kind == "warehouse_silent"] == []
     silent = [a for a in alerts_caught_up if a.kind == "warehouse_silent"]
     assert [(a.warehouse, a.updated_at_ms) for a in silent] == [("SH-02", T0 + 41 * M)]
