@@ -75,6 +75,8 @@ class Rhythm:
         last = self.first_hour + len(self.rows) - 1
         if hour < last:
             return  # older than the running hour: cannot happen with ascending minutes
+        if hour - last > keep_hours:  # a jump past everything kept (a site back after months,
+            self.rows, self.first_hour, last = [], hour, hour - 1  # or dated year 1): start over
         while last < hour:
             self.rows.append([0] * ROW_LEN)
             self._cache.clear()
