@@ -426,27 +426,34 @@ def _pages(det: DetectorState, kind: str) -> bool:
     return episode is not None and episode.phase == FIRING and episode.severity == "critical"
 
 
-def in_backpressure(det: DetectorState | bool) -> bool:
-    """Whether any of the warehouse's backpressure alerts pages (firing and critical); a bool is
-    the answer as of the minute the network is evaluated at, recorded by the engine."""
-    if isinstance(det, bool):
-        return det
+@dataclass(frozen=True)
+class AsOf:
+    """A warehouse as the network reads it at a minute the engine evaluates it at: whether one of
+    its backpressure alerts paged then (recorded as each minute was evaluated), and its learned
+    rhythm (what `warehouse_silent` expects of the hours it was quiet)."""
+
+    pressed: bool
+    rhythm: Rhythm
+
+
+def in_backpressure(det: DetectorState | AsOf) -> bool:
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical)."""
+    if isinstance(det, AsOf):
+        return det.pressed
     return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     at_ms: int,
     policy: Policy,
-    rhythms: Mapping[str, DetectorState] | None = None,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
-    each warehouse's detector state (or whether it was in backpressure then) and newest event
-    time; `rhythms`: detector states whose learned rhythm says how quiet a warehouse normally is
-    (where the first are bools). An `at_ms` older than the last one is skipped (time does not go
-    back). Silent episodes of warehouses no longer passed in (moved to another worker) are
-    dropped without a message."""
+    each warehouse's detector state (or as the engine recorded it at that minute: `AsOf`) and
+    newest event time. An `at_ms` older than the last one is skipped (time does not go back).
+    Silent episodes of warehouses no longer passed in (moved to another worker) are dropped
+    without a message."""
     if net.last_at_ms is not None and at_ms < net.last_at_ms:
         return []
     net.last_at_ms = at_ms
@@ -468,10 +475,9 @@ def evaluate_network(
     for warehouse in sorted(warehouses):
         det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
-        known = det if isinstance(det, DetectorState) else (rhythms or {}).get(warehouse)
         expected = None
-        if known is not None and newest is not None and at_ms - newest > wp.silent_after_ms:
-            expected = known.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)  # only then
+        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
         obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
@@ -480,7 +486,7 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     moving: set[str],
     policy: Policy,
 ) -> Observation:
