@@ -262,7 +262,7 @@ class Rhythm:
         if key in self._cache:
             cached: float | None = self._cache[key]
             return cached
-        cols = [_col(q, w) for q in range(N_QUEUES) for w in (IN, OUT)]
+        cols = _EVENT_COLS
 
         def counts(step: int, n: int) -> list[float]:
             rows = (self.row(hour - step * k) for k in range(1, n + 1))
@@ -291,16 +291,19 @@ class Rhythm:
         return total if known else None
 
     def _recent_pace(self, hour: int) -> float | None:
-        """Flows an hour at the pace of the newest row at or before `hour` (a part-row counts
-        for the minutes it saw); None without one."""
+        """Events an hour at the pace of the newest two rows at or before `hour`, the lower (a
+        part-row counts for the minutes it saw; the evening's pace is not the night's); None
+        without one."""
         if self.first_hour is None:
             return None
-        cols = [_col(q, w) for q in range(N_QUEUES) for w in (IN, OUT)]
+        paces: list[float] = []
         for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
             row = self.rows[i]
             if row[MINUTES] > 0:
-                return sum(row[c] for c in cols) * 60 / row[MINUTES]
-        return None
+                paces.append(sum(row[c] for c in _EVENT_COLS) * 60 / row[MINUTES])
+            if len(paces) == 2:
+                break
+        return min(paces) if paces else None
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
@@ -361,6 +364,16 @@ class Rhythm:
         since = [None if v is None else int(v) for v in data.get("since", [])][:N_QUEUES]
         since += [None] * (N_QUEUES - len(since))
         return cls(first_hour=None if first is None else int(first), rows=rows, since=since)
+
+
+# the columns that count events once: every queue's inflow and outflow, but a delivery's
+# inflow is the dispatch's outflow (one event, a parcel handed to the carrier)
+_EVENT_COLS: Final = [
+    _col(q, w)
+    for q in range(N_QUEUES)
+    for w in (IN, OUT)
+    if (QUEUE_NAMES[q], w) != ("delivery", IN)
+]
 
 
 def _recent_median(values: Sequence[float]) -> float | None:
