@@ -452,10 +452,11 @@ def evaluate_network(
     cascade: bool = True,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
-    each warehouse's detector state and newest event time. An `at_ms` older than the last one
-    is skipped (time does not go back). Episodes of warehouses not passed in (a partition still
-    being read) are left as they are: the caller drops those of warehouses that moved to another
-    worker. `cascade` False: the network's cascade is another worker's (agents.engine)."""
+    each warehouse's detector state (or as the engine recorded it at that minute: `AsOf`) and
+    newest event time. An `at_ms` older than the last one is skipped (time does not go back).
+    Episodes of warehouses not passed in (a partition still being read) are left as they are:
+    the caller drops those of warehouses that moved to another worker. `cascade` False: the
+    network's cascade is another worker's (agents.engine)."""
     if net.last_at_ms is not None and at_ms < net.last_at_ms:
         return []
     net.last_at_ms = at_ms

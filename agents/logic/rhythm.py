@@ -75,6 +75,8 @@ class Rhythm:
         last = self.first_hour + len(self.rows) - 1
         if hour < last:
             return  # older than the running hour: cannot happen with ascending minutes
+        if hour - last > keep_hours:  # a jump past everything kept (a site back after months,
+            self.rows, self.first_hour, last = [], hour, hour - 1  # or dated year 1): start over
         while last < hour:
             self.rows.append([0] * ROW_LEN)
             self._cache.clear()
@@ -260,7 +262,7 @@ class Rhythm:
         if key in self._cache:
             cached: float | None = self._cache[key]
             return cached
-        cols = [_col(q, w) for q in range(N_QUEUES) for w in (IN, OUT)]
+        cols = _EVENT_COLS
 
         def counts(step: int, n: int) -> list[float]:
             rows = (self.row(hour - step * k) for k in range(1, n + 1))
@@ -272,17 +274,36 @@ class Rhythm:
 
     def expected_events(self, from_ms: int, to_ms: int, weeks: int) -> float | None:
         """Flows the site normally has between `from_ms` and `to_ms` (at most a day is looked
-        at: a longer silence is silence); None while no hour of the span has a normal."""
+        at: a longer silence is silence): each hour's normal, or, where an hour has none yet (a
+        site's first day), the pace of the last hour it was seen in. None without any row."""
         to_ms = min(to_ms, from_ms + HOURS_PER_DAY * HOUR_MS)
+        recent = self._recent_pace(hour_of(from_ms))
         total, known = 0.0, False
         for hour in range(hour_of(from_ms), hour_of(to_ms - 1) + 1 if to_ms > from_ms else 0):
             normal = self.normal_events(hour, weeks)
+            if normal is None:
+                normal = recent
             if normal is None:
                 continue
             start, end = max(from_ms, hour * HOUR_MS), min(to_ms, (hour + 1) * HOUR_MS)
             total += normal * (end - start) / HOUR_MS
             known = True
         return total if known else None
+
+    def _recent_pace(self, hour: int) -> float | None:
+        """Events an hour at the pace of the newest two rows at or before `hour`, the lower (a
+        part-row counts for the minutes it saw; the evening's pace is not the night's); None
+        without one."""
+        if self.first_hour is None:
+            return None
+        paces: list[float] = []
+        for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
+            row = self.rows[i]
+            if row[MINUTES] > 0:
+                paces.append(sum(row[c] for c in _EVENT_COLS) * 60 / row[MINUTES])
+            if len(paces) == 2:
+                break
+        return min(paces) if paces else None
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
@@ -343,6 +364,16 @@ class Rhythm:
         since = [None if v is None else int(v) for v in data.get("since", [])][:N_QUEUES]
         since += [None] * (N_QUEUES - len(since))
         return cls(first_hour=None if first is None else int(first), rows=rows, since=since)
+
+
+# the columns that count events once: every queue's inflow and outflow, but a delivery's
+# inflow is the dispatch's outflow (one event, a parcel handed to the carrier)
+_EVENT_COLS: Final = [
+    _col(q, w)
+    for q in range(N_QUEUES)
+    for w in (IN, OUT)
+    if (QUEUE_NAMES[q], w) != ("delivery", IN)
+]
 
 
 def _recent_median(values: Sequence[float]) -> float | None:

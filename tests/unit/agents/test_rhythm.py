@@ -247,3 +247,14 @@ def test_flagged_hours_are_not_capacity() -> None:
         )
     got = r.busy_pace(Q, H0 + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
     assert got is not None and got[1] == pytest.approx(60.0)
+
+
+def test_a_jump_past_everything_kept_starts_over_at_once() -> None:
+    """A site back after years (or events dated year 1, then today): the rows start again at
+    the new hour, not after millions of empty ones."""
+    r = Rhythm()
+    fold_hour(r, H0, 10, 4, 6)
+    far = H0 + 20 * 365 * 24
+    fold_hour(r, far, 3, 1, 8)
+    assert r.first_hour == far and len(r.rows) == 1
+    assert r.row(far) is not None and r.row(H0) is None

@@ -80,6 +80,7 @@ def test_a_silent_warehouse_is_reported() -> None:
     assert [a for a in alerts if a.kind != "warehouse_silent"] == []
 
 
+@pytest.mark.timeout(1200)  # 60 days of three sites, every minute evaluated: minutes of CPU
 def test_jd2008_forecast_and_backpressure_come_before_the_crossing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

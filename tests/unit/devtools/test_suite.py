@@ -24,14 +24,18 @@ from ordermon.devtools.suite import (
 )
 
 NOT_YET = pytest.mark.xfail(
-    strict=True, reason="rhythm-aware detection (issue 11 part B) not merged yet"
+    strict=True,
+    reason="not met yet by the rhythm-aware detector at a tenth of the traffic: before a week "
+    "a pickup site's whole-day floor rises on its first weekend (LYS-2) and its overload is seen "
+    "only once the floor has passed its last healthy low (~1.5 days); at 250-900 orders a day "
+    "a day-over-day backlog change of a delivery queue is within its counting noise; the "
+    "complaint surge's complaints arrive days after its fire_by (see /work/reports/rhythm.md)",
 )
 # (scenario, part) the current detector does not meet
 FAILING_NOW: set[tuple[str, str]] = {
     ("healthy", "no alert at all"),
     ("dispatch_overload", "caught within a day"),
     ("dispatch_overload", "held while it grows, resolved within an hour of clearing"),
-    ("shift_stall", "at that site only"),
     ("demand_growth", "no other alert (backpressure only after the crossing)"),
     ("complaint_surge", "caught within 12 hours"),
 }
