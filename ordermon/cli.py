@@ -275,7 +275,7 @@ def backtest(file: str, policy_file: str | None, as_json: bool) -> None:
 
 @main.command()
 @click.option(
-    "--duration", default=170.0, show_default=True, help="stop after this many seconds at most"
+    "--duration", default=600.0, show_default=True, help="stop after this many seconds at most"
 )
 @click.option("--days", type=float, default=None, help="simulated days of jd2008")
 @click.option("--speed", type=float, default=None, help="event-time seconds per second")

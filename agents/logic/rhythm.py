@@ -199,9 +199,20 @@ class Rhythm:
         two such days; the flag says whether every one of them lies within `band` times the
         median (False: the queue has a weekly rhythm, a closed day or a weekend without
         deliveries, which a few days cannot teach)."""
+        last_day_end = end_hour - end_hour % HOURS_PER_DAY  # whole days: a closed day is seen
+        key = ("typical", queue, last_day_end, days, band)
+        if key in self._cache:
+            cached: tuple[float, float, bool] | None = self._cache[key]
+            return cached
+        result = self._typical_day(queue, last_day_end, days, band)
+        self._cache[key] = result
+        return result
+
+    def _typical_day(
+        self, queue: int, last_day_end: int, days: int, band: tuple[float, float]
+    ) -> tuple[float, float, bool] | None:
         ins: list[int] = []
         outs: list[int] = []
-        last_day_end = end_hour - end_hour % HOURS_PER_DAY  # whole days: a closed day is seen
         for k in range(days):
             end = last_day_end - HOURS_PER_DAY * k
             i = self.total(queue, IN, end, HOURS_PER_DAY)
