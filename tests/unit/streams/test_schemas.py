@@ -34,7 +34,7 @@ VALIDATORS = {
 @pytest.mark.parametrize("topic", INPUT_TOPICS)
 def test_committed_schema_is_current(topic: str) -> None:
     path = schemas.schema_path(topic)
-    assert path == Path(schemas.__file__).parent / "schemas" / f"{topic}.schema.json"
+    assert path == Path(schemas.__file__).resolve().parent / "schemas" / f"{topic}.schema.json"
     assert path.read_text(encoding="utf-8") == schemas.render(topic), (
         f"{path} is stale: run `python -m streams.schemas`"
     )
