@@ -20,14 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from agents.logic.detector import (
+from ordermon.agents.logic.detector import (
     DetectorState,
     NetworkState,
     evaluate_minute,
     evaluate_network,
     firing,
 )
-from agents.logic.flow import (
+from ordermon.agents.logic.flow import (
     FlowConfig,
     Snapshot,
     WarehouseState,
@@ -39,23 +39,23 @@ from agents.logic.flow import (
     source_of,
     watermark,
 )
-from agents.logic.idle import is_stale, release_messages
-from agents.logic.persist import (
+from ordermon.agents.logic.idle import is_stale, release_messages
+from ordermon.agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
     head_from_bytes,
     head_to_bytes,
     minute_key,
 )
-from agents.logic.policy import Policy
-from agents.logic.windows import MINUTE_MS, minute_start
-from streams.codec import decode, encode_event
-from streams.errors import RejectReason
-from streams.events import Event
-from streams.outputs import Alert, DeadLetter
-from streams.timefmt import MIN_MS
-from streams.topics import TopicNames
-from streams.validation import Rejection
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import Event
+from ordermon.streams.outputs import Alert, DeadLetter
+from ordermon.streams.timefmt import MIN_MS
+from ordermon.streams.topics import TopicNames
+from ordermon.streams.validation import Rejection
 
 HEADS = "heads"
 MINUTES = "minutes"

@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from streams.errors import RejectReason
-from streams.flows import INPUT_TOPICS
-from streams.outputs import ALERT_KINDS, NETWORK_KEY
-from streams.schemas import CONTRACT_VERSION, DRAFT, EXAMPLES, SCHEMA_DIR, schema_for
-from streams.timefmt import TIMESTAMP_PATTERN
-from streams.topics import ALERTS, DEADLETTER
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import ALERT_KINDS, NETWORK_KEY
+from ordermon.streams.schemas import CONTRACT_VERSION, DRAFT, EXAMPLES, SCHEMA_DIR, schema_for
+from ordermon.streams.timefmt import TIMESTAMP_PATTERN
+from ordermon.streams.topics import ALERTS, DEADLETTER
 
 OUTPUT_DIR: Final = SCHEMA_DIR / "outputs"
 ASYNCAPI_PATH: Final = SCHEMA_DIR.parent.parent / "asyncapi.json"

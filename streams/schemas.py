@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
-from streams.timefmt import TIMESTAMP_PATTERN
-from streams.validation import WAREHOUSE_PATTERN, FieldRule, rules_for
+from ordermon.streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
+from ordermon.streams.timefmt import TIMESTAMP_PATTERN
+from ordermon.streams.validation import WAREHOUSE_PATTERN, FieldRule, rules_for
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR: Final = Path(__file__).resolve().parent / "schemas"

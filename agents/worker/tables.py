@@ -10,8 +10,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from agents.engine import HEADS, MINUTES, Write
-from agents.logic.persist import RECORD_MAX_BYTES
+from ordermon.agents.engine import HEADS, MINUTES, Write
+from ordermon.agents.logic.persist import RECORD_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -37,17 +37,17 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents.engine import Engine, MemoryStore, Message
-from agents.logic.flow import FlowConfig, WarehouseState, watermark
-from agents.logic.policy import Policy
-from agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.agents.engine import Engine, MemoryStore, Message
+from ordermon.agents.logic.flow import FlowConfig, WarehouseState, watermark
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
 from ordermon.devtools.worker import WorkerProcess
 from ordermon.kafka import ensure_topics
-from streams.flows import INPUT_TOPICS
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from streams.topics import ALERTS
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.topics import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -12,9 +12,9 @@ from ordermon.backtest import to_line
 from ordermon.devtools import realistic, scenarios
 from ordermon.devtools.operations import Scenario
 from ordermon.devtools.scenarios import Malformed
-from streams.codec import decode, encode_event
-from streams.events import Event
-from streams.validation import Rejection
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.events import Event
+from ordermon.streams.validation import Rejection
 
 
 class Source(Protocol):

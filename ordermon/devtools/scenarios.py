@@ -1,7 +1,7 @@
 """Seeded, pure generators of contract events on an event-time clock.
 
 A `Scenario` describes a few warehouses; `Scenario.events()` lazily yields their events
-(`streams.events` records, plus `Malformed` messages in the `malformed` scenario) in
+(`ordermon.streams.events` records, plus `Malformed` messages in the `malformed` scenario) in
 non-decreasing `occurred_at_ms` order. Nothing here reads a clock, touches Kafka or does I/O:
 the simulator loop sends what this module generates, at whatever speed it likes.
 
@@ -50,9 +50,9 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Final
 
-from streams.codec import dumps, event_to_wire
-from streams.errors import RejectReason
-from streams.events import (
+from ordermon.streams.codec import dumps, event_to_wire
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import (
     ComplaintEvent,
     ComplaintReason,
     DispatchEvent,
@@ -60,8 +60,8 @@ from streams.events import (
     OrderEvent,
     RefundEvent,
 )
-from streams.timefmt import format_rfc3339_ms
-from streams.validation import MAX_VALUE_BYTES
+from ordermon.streams.timefmt import format_rfc3339_ms
+from ordermon.streams.validation import MAX_VALUE_BYTES
 
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from ordermon.devtools.catalogue import Source
 from ordermon.devtools.scenarios import Malformed
-from streams.events import Event
-from streams.publisher import Publisher
+from ordermon.streams.events import Event
+from ordermon.streams.publisher import Publisher
 
 Progress = Callable[["SimStats"], None]
 

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaConsumer
 
 from ordermon.config import Settings
 from ordermon.kafka import ensure_topics
-from streams.events import DispatchEvent, Event, OrderEvent
-from streams.publisher import Publisher
+from ordermon.streams.events import DispatchEvent, Event, OrderEvent
+from ordermon.streams.publisher import Publisher
 from tests.integration.live import Deployment, get_json
 from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
     LiveAlertmanager,

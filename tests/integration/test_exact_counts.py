@@ -10,8 +10,8 @@ import pytest
 
 from ordermon.config import Settings
 from ordermon.kafka import ensure_topics
-from streams.flows import QUEUES, STATUSES
-from streams.publisher import Publisher
+from ordermon.streams.flows import QUEUES, STATUSES
+from ordermon.streams.publisher import Publisher
 from tests.integration.faults_lib import generate
 from tests.integration.live import Deployment, wait_for
 

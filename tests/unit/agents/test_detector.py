@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.engine import Engine
-from agents.logic.alerts import Episode
-from agents.logic.detector import (
+from ordermon.agents.engine import Engine
+from ordermon.agents.logic.alerts import Episode
+from ordermon.agents.logic.detector import (
     DetectorState,
     NetworkState,
     evaluate_minute,
@@ -25,12 +25,12 @@ from agents.logic.detector import (
     queue_summary,
     signals_at,
 )
-from agents.logic.flow import FlowConfig, QueueStatus, WarehouseState, apply
-from agents.logic.policy import Policy
-from agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
-from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
-from streams.outputs import Alert
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.agents.logic.flow import FlowConfig, QueueStatus, WarehouseState, apply
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
+from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.outputs import Alert
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests.unit.agents.offline import feed, replay
 
 M = 60_000

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import orjson
 
-from agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
-from agents.logic.flow import FlowConfig
-from agents.logic.policy import Policy
-from streams.events import Event
-from streams.topics import TopicNames
+from ordermon.agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
+from ordermon.agents.logic.flow import FlowConfig
+from ordermon.agents.logic.policy import Policy
+from ordermon.streams.events import Event
+from ordermon.streams.topics import TopicNames
 from tests.unit.agents.offline import replay
 from tests.unit.agents.test_detector import FLOW, POLICY, T0, M, interleave, orders, scenario
 

@@ -14,8 +14,8 @@ from ordermon.devtools.bench import (
     stall_minutes,
     warehouse_ids,
 )
-from streams.codec import decode
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.validation import Rejection
 
 END = 1_795_335_300_000
 

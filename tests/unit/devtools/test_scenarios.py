@@ -30,10 +30,10 @@ from ordermon.devtools.scenarios import (
     build,
     crossing_day,
 )
-from streams.codec import decode, encode_event
-from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
-from streams.flows import FLOWS
-from streams.validation import Rejection
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.flows import FLOWS
+from ordermon.streams.validation import Rejection
 
 REPO = Path(__file__).resolve().parents[3]
 NAMES = (
