@@ -15,17 +15,20 @@ the warehouses of caught-up partitions (offline: all of them)."""
 from __future__ import annotations
 
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+from ordermon.agents.logic.alerts import FIRING
 from ordermon.agents.logic.detector import (
+    SILENT,
     DetectorState,
     NetworkState,
     evaluate_minute,
     evaluate_network,
     firing,
+    in_backpressure,
 )
 from ordermon.agents.logic.flow import (
     FlowConfig,
@@ -37,7 +40,6 @@ from ordermon.agents.logic.flow import (
     retention_floor,
     snapshot,
     source_of,
-    watermark,
 )
 from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
@@ -52,6 +54,7 @@ from ordermon.agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.streams.codec import decode, encode_event
 from ordermon.streams.errors import RejectReason
 from ordermon.streams.events import Event
+from ordermon.streams.flows import INPUT_TOPICS
 from ordermon.streams.outputs import Alert, DeadLetter
 from ordermon.streams.timefmt import MIN_MS
 from ordermon.streams.topics import TopicNames
@@ -137,6 +140,86 @@ class Outcome:
     released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
 
 
+class NetworkInputs:
+    """What the network-wide evaluation reads of each warehouse as of a minute end, so that it
+    does not depend on how far each warehouse has been evaluated by then: whether one of its
+    backpressure alerts was firing at that minute, and the start of its last minute with data
+    before it (its newest event time at minute precision). Both are noted as each minute is
+    evaluated, and kept until the network has passed them."""
+
+    def __init__(self) -> None:
+        self.flips: dict[str, list[tuple[int, bool]]] = {}  # (minute end, in backpressure)
+        self.data: dict[str, deque[int]] = {}  # minutes with data evaluated, not yet passed
+        self.last_data: dict[str, int | None] = {}  # the last minute with data passed
+        self.first: dict[str, int] = {}  # the first minute end noted (or loaded at)
+
+    def note(self, warehouse: str, end: int, detector: DetectorState, data: bool) -> None:
+        self.first.setdefault(warehouse, end)
+        pressed = in_backpressure(detector)
+        log = self.flips.get(warehouse)
+        if log is None:
+            if pressed:
+                self.flips[warehouse] = [(end, True)]
+        elif log[-1][1] != pressed:
+            log.append((end, pressed))
+        if data:
+            queue = self.data.get(warehouse)
+            if queue is None:
+                queue = self.data[warehouse] = deque()
+            queue.append(end - MINUTE_MS)
+
+    def load(self, warehouse: str, state: WarehouseState, detector: DetectorState) -> None:
+        """A warehouse loaded from the store: what it was at its last evaluated minute."""
+        self.forget(warehouse)
+        closed = state.closed_through_ms
+        if closed is not None:
+            self.note(warehouse, closed, detector, False)
+            self.last_data[warehouse] = max((m for m in state.minutes if m < closed), default=None)
+
+    def forget(self, warehouse: str | None = None) -> None:
+        for table in (self.flips, self.data, self.last_data, self.first):
+            if warehouse is None:
+                table.clear()
+            else:
+                table.pop(warehouse, None)
+
+    def pressed_at(self, warehouse: str, end: int) -> bool:
+        log = self.flips.get(warehouse)
+        if not log:
+            return False
+        while len(log) > 1 and log[1][0] <= end:
+            log.pop(0)  # `end` only moves forward
+        return log[0][1] if log[0][0] <= end else False
+
+    def newest_at(self, warehouse: str, end: int) -> int | None:
+        last = self.last_data.get(warehouse)
+        queue = self.data.get(warehouse)
+        while queue and queue[0] < end:
+            last = queue.popleft()
+        self.last_data[warehouse] = last
+        return last
+
+    def members(
+        self,
+        end: int,
+        states: Mapping[str, WarehouseState],
+        network: NetworkState,
+        config: FlowConfig,
+    ) -> dict[str, tuple[DetectorState | bool, int | None]]:
+        """The warehouses taking part at `end`: those with data within the retention before
+        it (a warehouse cannot be called silent on the strength of an event from 1970), and
+        those already called silent."""
+        silent = {
+            e.warehouse for e in network.episodes.values() if e.kind == SILENT and e.phase == FIRING
+        }
+        out: dict[str, tuple[DetectorState | bool, int | None]] = {}
+        for warehouse in states:
+            newest = self.newest_at(warehouse, end)
+            if warehouse in silent or not is_stale(newest, end, config.retention_ms):
+                out[warehouse] = (self.pressed_at(warehouse, end), newest)
+        return out
+
+
 def message_of(event: Event, names: TopicNames | None = None, partition: int = 0) -> Message:
     """An event as the record a publisher would have sent (keyed by warehouse, no offset)."""
     topic = event.topic if names is None else names.full(event.topic)
@@ -174,6 +257,7 @@ class Engine:
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         self._network_at: int | None = None  # the minute end the network was last evaluated at
+        self._history = NetworkInputs()  # what the network reads of each warehouse, by minute
         self._known: set[str] | None = None
         # bumped whenever what the engine holds may have changed (a batch, a tick, a forget):
         # the HTTP views reuse an answer while it stays the same
@@ -181,6 +265,13 @@ class Engine:
         self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
         self._idle_at: int | None = None  # the mark at which _idle_list was found
         self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
+        # Input sources (source_of(contract topic, partition)): the newest event time read from
+        # each, and the processing clock of its last record; in memory only (after a restart a
+        # source not read again yet holds its warehouses at their own newest event of it).
+        self.read_ms: dict[str, int] = {}
+        self._read_at: dict[str, int] = {}
+        # the caller's input sources -> read to their end; None: every source is complete
+        self._ends: Mapping[str, bool] | None = None
 
     @classmethod
     def offline(
@@ -213,6 +304,7 @@ class Engine:
         self._unwritten.clear()
         self._expired.clear()
         self._known = None
+        self._history.forget()
 
     def known(self) -> set[str]:
         if self._known is None:
@@ -233,12 +325,17 @@ class Engine:
         newest = state.newest_ms
         if newest is not None:
             first = retention_floor(state, self.config)
+            if first is None:  # nothing closed yet: what a retention back from the newest holds
+                first = minute_start(newest - self.config.retention_ms)
             for start in range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS):
                 bucket = self.store.get(MINUTES, minute_key(warehouse, start))
                 if bucket is not None:
                     state.minutes[start] = bucket_from_bytes(bucket)
         self.states[warehouse] = state
-        self.detectors[warehouse] = DetectorState.from_json(det) if det else DetectorState()
+        detector = self.detectors[warehouse] = (
+            DetectorState.from_json(det) if det else DetectorState()
+        )
+        self._history.load(warehouse, state, detector)
         return state
 
     def snapshots(self) -> list[Snapshot]:
@@ -274,19 +371,27 @@ class Engine:
         caught_up: set[int] | None = None,
         *,
         flush: bool = True,
+        ends: Mapping[str, bool] | None = None,
     ) -> Outcome:
         """Count a batch. `now_ms`: the processing clock (None offline: no future-timestamp
-        check, and the watermark follows event time alone). `caught_up`: the partitions whose
-        every input topic has been read to its end (None: all). Only their warehouses take part
-        in the network-wide evaluation, so a warehouse in a partition that is still being read
-        (a replay, a restart) is not called silent just because its events have not been
-        reached yet.
+        check). `caught_up`: the partitions whose every input topic has been read to its end
+        (None: all). Only their warehouses take part in the network-wide evaluation, so a
+        warehouse in a partition that is still being read (a replay, a restart) is not called
+        silent just because its events have not been reached yet.
+
+        `ends`: every input source the caller reads (`source_of(contract topic, partition)`)
+        and whether it has been read to its end; None (offline, the events in the order they
+        happened): every source counts as complete. A warehouse's minute closes only once each
+        of its partition's sources has been read past it (see `_mark`), so a topic read ahead of
+        another, a sparse topic or a partition not fetched yet never makes the other topics'
+        events late, and nothing about it needs remembering across a restart.
 
         `flush`: the outcome's `writes` hold every record changed since the last flush (see
         `flush`); False leaves them for a later call, so that a record changed by many batches is
         written once (the caller must not commit these messages' offsets before then)."""
         out = Outcome()
         self.changes += 1
+        self._ends = ends
         dirty = self._count(records, now_ms, out, caught_up)
         self._evaluate(dirty, now_ms, out, caught_up)
         if flush:
@@ -311,12 +416,12 @@ class Engine:
         partition_of = self.partition_of
         newest_by_topic = self.newest_by_topic
         max_future_ms = self.max_future_ms
+        read_ms, read_at = self.read_ms, self._read_at
         seen_at = now_ms or 0
-        # Events older than the retention behind the newest event time of any warehouse here are
+        # Events older than the retention behind what every input source has been read past are
         # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
         # costs what any event costs and evaluates nothing.
-        newest_any = max(newest_by_topic.values(), default=None)
-        floor_ms = None if newest_any is None else newest_any - config.retention_ms
+        floor_ms = self._floor()
         for msg in records:
             topic = bases.get(msg.topic)
             if topic is None:
@@ -325,6 +430,14 @@ class Engine:
             if isinstance(result, Rejection):
                 out.deadletters.append(self._dead(msg, result, now_ms))
                 continue
+            at = result.occurred_at_ms
+            partition = msg.partition
+            source = sources.get((topic, partition))
+            if source is None:
+                source = sources[topic, partition] = source_of(topic, partition)
+            if at > read_ms.get(source, MIN_MS):
+                read_ms[source] = at
+            read_at[source] = seen_at
             warehouse = result.warehouse
             state = (
                 states.get(warehouse)
@@ -335,21 +448,10 @@ class Engine:
                 out.deadletters.append(self._dead(msg, self._over_limit(warehouse), now_ms))
                 continue
             late_before, ids_before = state.late, state.duplicate_ids
-            partition = msg.partition
-            source = sources.get((topic, partition))
-            if source is None:
-                source = sources[topic, partition] = source_of(topic, partition)
             fresh = apply(
-                state,
-                result,
-                config,
-                source=source,
-                offset=msg.offset,
-                seen_at_ms=seen_at,
-                floor_ms=floor_ms,
+                state, result, config, source=source, offset=msg.offset, floor_ms=floor_ms
             )
             partition_of[warehouse] = state.partition = partition
-            at = result.occurred_at_ms
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
             # changelog copy of what it changed may never have reached Kafka, while a local
@@ -399,21 +501,19 @@ class Engine:
             "(ORDERMON_MAX_WAREHOUSES): raise it and replay",
         )
 
-    def tick(self, now_ms: int, caught_up: set[int] | None = None) -> Outcome:
-        """Evaluate the warehouses whose watermark moved without new events: a quiet topic was
-        released by the processing clock (`idle_after_ms`). Called on a timer by the worker."""
+    def tick(
+        self,
+        now_ms: int,
+        caught_up: set[int] | None = None,
+        ends: Mapping[str, bool] | None = None,
+    ) -> Outcome:
+        """Close the minutes the watermarks passed without new events: a source read to its end
+        went quiet for `idle_after_ms` of the processing clock and no longer holds them. Called
+        on a timer by the worker (`ends` as for `process`)."""
         self.changes += 1
-        dirty: dict[str, set[int]] = {}
-        for warehouse, state in self.states.items():
-            mark = watermark(state, self.config, now_ms)
-            if mark is None:
-                continue
-            closed = state.closed_through_ms
-            if closed is None or minute_start(mark) > closed:
-                dirty[warehouse] = set()
+        self._ends = ends
         out = Outcome()
-        if dirty:
-            self._evaluate(dirty, now_ms, out, caught_up)
+        self._evaluate({}, now_ms, out, caught_up)
         out.writes = self.flush()
         return out
 
@@ -424,44 +524,107 @@ class Engine:
         out: Outcome,
         caught_up: set[int] | None = None,
     ) -> None:
-        newest_mark = self._close(dirty, now_ms, out)
-        # Network-wide alerts change with the detectors (at minute closes) and with time: they
-        # are evaluated when the newest closed minute moves on, not on every batch.
-        if newest_mark is not None and (self._network_at is None or newest_mark > self._network_at):
-            self._network_at = newest_mark
-            self._release_empty(newest_mark, out, caught_up)
-            # A warehouse with nothing within the retention takes no part (it cannot be called
-            # silent on the strength of an event from 1970), unless it was already silent.
-            silent = {a.warehouse for a in firing(self.network)}
-            members = {
-                wh: (self.detectors[wh], st.newest_ms)
-                for wh, st in self.states.items()
-                if (caught_up is None or self.partition_of.get(wh) in caught_up)
-                and (
-                    wh in silent
-                    or not is_stale(st.newest_ms, newest_mark, self.config.retention_ms)
-                )
-            }
-            out.alerts.extend(evaluate_network(self.network, members, newest_mark, self.policy))
+        marks = self._close(dirty, now_ms, out)
+        # Network-wide alerts: evaluated at every minute end, once the watermark of every
+        # partition here has passed it, from each warehouse's state as of that minute, so that
+        # they do not depend on how the events were batched or how far one partition was read
+        # ahead of another.
+        if not marks or None in marks.values():
+            return
+        through = minute_start(min(m for m in marks.values() if m is not None))
+        at = self._network_at
+        if through is None or (at is not None and through <= at):
+            return
+        # from the first minute any warehouse evaluated, whatever the first batch held
+        first = min(self._history.first.values(), default=through) if at is None else at + MINUTE_MS
+        for end in range(first, through + MINUTE_MS, MINUTE_MS):
+            self._network_at = end
+            self._release_empty(end, out, caught_up, keep=dirty)
+            members = self._history.members(end, self.states, self.network, self.config)
+            out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
 
-    def _close(self, dirty: dict[str, set[int]], now_ms: int | None, out: Outcome) -> int | None:
-        """Close and evaluate the minutes each dirty warehouse's watermark passed, expire what
-        fell out of the retention; returns the newest closed minute end among them."""
-        newest_mark: int | None = None
+    def _close(
+        self, dirty: dict[str, set[int]], now_ms: int | None, out: Outcome
+    ) -> dict[int | None, int | None]:
+        """Close and evaluate the minutes every warehouse's watermark passed (its partition's:
+        a warehouse with no new events closes too), expire what fell out of the retention;
+        returns the watermark of each partition."""
         config, policy = self.config, self.policy
-        for warehouse, minutes in dirty.items():
-            state = self.states[warehouse]
+        marks: dict[int | None, int | None] = {}
+        history = self._history
+        for warehouse, state in self.states.items():
+            partition = state.partition
+            if partition in marks:
+                mark = marks[partition]
+            else:
+                mark = marks[partition] = self._mark(partition, now_ms)
+            minutes = dirty.get(warehouse)
+            closed = state.closed_through_ms
+            if minutes is None and (mark is None or (closed is not None and mark < closed)):
+                continue
             detector = self.detectors[warehouse]
-            for end in close_minutes(state, config, now_ms):
+            ends = close_minutes(state, config, mark)
+            for end in ends:
                 out.alerts.extend(evaluate_minute(detector, state, config, end, policy))
-            mark = state.closed_through_ms
-            if mark is not None and (newest_mark is None or mark > newest_mark):
-                newest_mark = mark
+                history.note(warehouse, end, detector, end - MINUTE_MS in state.minutes)
+            if not ends and minutes is None:
+                continue
             gone = expire(state, config)
-            self._unwritten.setdefault(warehouse, set()).update(minutes)
+            self._unwritten.setdefault(warehouse, set()).update(minutes or ())
             if gone:
                 self._expired.setdefault(warehouse, []).extend(gone)
-        return newest_mark
+        return marks
+
+    # ---- event time ------------------------------------------------------------------------
+    def _mark(self, partition: int | None, now_ms: int | None) -> int | None:
+        """The watermark of the warehouses of an input partition: the newest event read from
+        any source, held back by each source of the partition that is not complete: one not
+        read to its end is complete up to the newest event read from it (not read yet, e.g.
+        since a restart: nothing closes); one read to its end holds at that time while it is
+        fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
+        batches to several partitions need not become readable at once), then not at all.
+        Offline (`ends` None) every source is complete. Nothing of this is remembered: it
+        follows from what the caller reads."""
+        read_ms = self.read_ms
+        if not read_ms:
+            return None
+        bound = max(read_ms.values())
+        ends = self._ends
+        if ends is not None:
+            sources = self._sources
+            idle = self.config.idle_after_ms
+            p = partition or 0
+            for topic in INPUT_TOPICS:
+                source = sources.get((topic, p))
+                if source is None:
+                    source = sources[topic, p] = source_of(topic, p)
+                done = ends.get(source)
+                if done is None:
+                    continue  # not read here: not this worker's to wait for
+                if done and (now_ms is None or now_ms - self._read_at.get(source, MIN_MS) >= idle):
+                    continue
+                read = read_ms.get(source)
+                if read is None:
+                    return None
+                bound = min(bound, read)
+        return bound - self.config.lateness_ms
+
+    def _floor(self) -> int | None:
+        """Events before this are late for every warehouse: the retention back from the newest
+        closed minute, or from the least any source not read to its end has been read past
+        (None: some source not read yet, or nothing closed)."""
+        at = self._network_at
+        if at is None:
+            return None
+        ends = self._ends
+        if ends is not None:
+            for source, done in ends.items():
+                if not done:
+                    read = self.read_ms.get(source)
+                    if read is None:
+                        return None
+                    at = min(at, read)
+        return at - self.config.retention_ms
 
     # ---- idle warehouses (agents.logic.idle) ---------------------------------------------------
     def _idle(
@@ -497,6 +660,7 @@ class Engine:
         out.alerts.extend(release_messages(self.firing(warehouse), at_ms, self.release_after_ms))
         del self.states[warehouse]
         self.detectors.pop(warehouse, None)
+        self._history.forget(warehouse)
         self.partition_of.pop(warehouse, None)
         self.known().discard(warehouse)
         self._unwritten.pop(warehouse, None)
@@ -507,12 +671,18 @@ class Engine:
         )
         out.released.append(warehouse)
 
-    def _release_empty(self, at_ms: int, out: Outcome, caught_up: set[int] | None) -> None:
+    def _release_empty(
+        self,
+        at_ms: int,
+        out: Outcome,
+        caught_up: set[int] | None,
+        keep: Mapping[str, object] | None = None,
+    ) -> None:
         """Warehouses with nothing within the retention (every event of theirs was late, e.g. a
-        made-up warehouse dated 1970) are released as soon as they are idle: they hold totals
-        only, and nothing of theirs is ever evaluated."""
+        made-up warehouse dated 1970) are released as soon as they are idle (not in the batch
+        that counted them): they hold totals only, and nothing of theirs is ever evaluated."""
         empty = [wh for wh, st in self.states.items() if st.newest_ms is None]
-        for warehouse in self._idle(empty, at_ms, caught_up):
+        for warehouse in self._idle(empty, at_ms, caught_up, keep):
             self._release(warehouse, at_ms, out)
 
     def _release_at_limit(

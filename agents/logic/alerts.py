@@ -163,18 +163,7 @@ def step(
             return None, episode.message(at_ms, resolved=True)
     else:
         episode.clear_since_ms = None
-        severity: Severity = episode.severity
-        if severity == "warning" and obs.escalate:
-            severity = "critical"
-        elif severity == "critical" and obs.deescalate and not obs.escalate:
-            # back to warning only once the calm has held as long as a resolve must (no
-            # flapping between severities on noisy rates)
-            if episode.calm_since_ms is None:
-                episode.calm_since_ms = at_ms
-            if at_ms - episode.calm_since_ms >= timing.clear_hold_ms:
-                severity = "warning"
-        if not (severity == "critical" and obs.deescalate and not obs.escalate):
-            episode.calm_since_ms = None
+        severity = _severity(episode, obs, at_ms, timing)
         if severity != episode.severity:
             episode.severity = severity
             episode.notified_ms = at_ms
@@ -183,3 +172,21 @@ def step(
         episode.notified_ms = at_ms
         return episode, episode.message(at_ms)
     return episode, None
+
+
+def _severity(episode: Episode, obs: Observation, at_ms: int, timing: Timing) -> Severity:
+    """The firing episode's severity after `obs`: warning → critical on `escalate`; critical →
+    warning only once `deescalate` has held as long as a resolve must (no flapping between
+    severities on noisy numbers)."""
+    severity: Severity = episode.severity
+    calming = severity == "critical" and obs.deescalate and not obs.escalate
+    if severity == "warning" and obs.escalate:
+        severity = "critical"
+    elif calming:
+        if episode.calm_since_ms is None:
+            episode.calm_since_ms = at_ms
+        if at_ms - episode.calm_since_ms >= timing.clear_hold_ms:
+            severity = "warning"
+    if not calming or severity == "warning":
+        episode.calm_since_ms = None
+    return severity

@@ -17,11 +17,13 @@ Across the warehouses of one worker, after a batch (`evaluate_network`):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
+from ordermon.agents.logic.backpressure import STALL_WINDOW_MS, Flows, Judgement, judge, observation
 from ordermon.agents.logic.flow import (
     FLOW_INDEX,
     FlowConfig,
@@ -31,17 +33,18 @@ from ordermon.agents.logic.flow import (
     queue_status,
 )
 from ordermon.agents.logic.policy import Policy, QueuePolicy
-from ordermon.agents.logic.sliding import WINDOWS_MS, window_sums
+from ordermon.agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
+from ordermon.agents.logic.sliding import Sliding, window_sums
 from ordermon.agents.logic.trend import (
     DAY_MS,
     DailyTotals,
-    busy_capacity,
+    backlog_grows,
     forecast,
     observed_capacity,
     summary_numbers,
 )
 from ordermon.agents.logic.windows import MINUTE_MS
-from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES
+from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES, Queue
 from ordermon.streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
 from ordermon.streams.timefmt import format_rfc3339_ms
 
@@ -50,7 +53,7 @@ CASCADE: Final = "cascade"
 FORECAST: Final = "forecast_overload"
 SILENT: Final = "warehouse_silent"
 _KIND_ORDER: Final = {kind: i for i, kind in enumerate(ALERT_KINDS)}
-STATE_VERSION: Final = 1
+STATE_VERSION: Final = 2
 
 # How each queue is described to a person: inflow, outflow, what waits.
 _WORDS: Final = {
@@ -75,6 +78,7 @@ class DetectorState:
     episodes: dict[str, Episode] = field(default_factory=dict)  # kind -> pending/firing
     daily: DailyTotals = field(default_factory=DailyTotals)
     first_inflow_ms: dict[str, int] = field(default_factory=dict)  # queue -> first minute in
+    rhythm: Rhythm = field(default_factory=Rhythm)  # hourly rollups: each queue's normal week
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,6 +88,7 @@ class DetectorState:
             "episodes": [e.to_json() for e in _ordered(self.episodes.values())],
             "days": self.daily.to_json(),
             "first_in": dict(sorted(self.first_inflow_ms.items())),
+            "rhythm": self.rhythm.to_json(),
         }
 
     @classmethod
@@ -96,6 +101,7 @@ class DetectorState:
             episodes={e.kind: e for e in episodes},
             daily=DailyTotals.from_json(data["days"]),
             first_inflow_ms={str(k): int(v) for k, v in data.get("first_in", {}).items()},
+            rhythm=Rhythm.from_json(data.get("rhythm")),
         )
 
 
@@ -124,7 +130,7 @@ class NetworkState:
 
 
 def _check_version(data: Mapping[str, Any]) -> None:
-    if data.get("v") != STATE_VERSION:
+    if data.get("v") not in (1, STATE_VERSION):  # version 1: the same, without the rhythm
         raise ValueError(f"detector state version {data.get('v')!r}, expected {STATE_VERSION}")
 
 
@@ -172,34 +178,39 @@ def evaluate_minute(
     warehouse = flow_state.warehouse
     policy = policy.for_warehouse(warehouse)
     det.warehouse = warehouse
-    snap, spans = signals_at(flow_state, flow_config, at_ms, policy)
-    bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
-    orders = bucket.counts[FLOW_INDEX["orders_placed"]] if bucket else 0
-    dispatched = bucket.counts[FLOW_INDEX["dispatches_dispatched"]] if bucket else 0
-    dq = snap.queues["dispatch"]
-    busy = (
-        dq.hours_to_clear is not None
-        and dq.outflow_rate > 0
-        and dq.hours_to_clear >= policy.capacity_busy_hours
-    )
-    det.daily.fold(at_ms, orders, dispatched, dq.backlog, policy.forecast_history_days, busy)
-
+    snap, sums = signals_at(flow_state, flow_config, at_ms)
+    minute = _minute_counts(flow_state, at_ms)
     out: list[Alert] = []
     held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
-    for queue in QUEUE_NAMES:
-        kind = BACKPRESSURE_KINDS[queue]
-        q = snap.queues[queue]
-        qp = policy.queues[queue]
-        if q.inflow_rate > 0 and queue not in det.first_inflow_ms:
-            det.first_inflow_ms[queue] = at_ms
-        first = det.first_inflow_ms.get(queue)
-        warm = first is not None and at_ms - first >= qp.warmup_ms
-        window_ms, enough, settled = spans[queue]
-        obs = queue_observation(warehouse, q, qp, snap, window_ms / MINUTE_MS, settled)
-        obs = replace(obs, signals={**obs.signals, "window_minutes": window_ms // MINUTE_MS})
-        if not (warm and enough):
+    judgements: dict[str, Judgement] = {}
+    for queue in QUEUES:
+        kind = BACKPRESSURE_KINDS[queue.name]
+        qp = policy.queues[queue.name]
+        flows = _queue_flows(queue, sums)
+        if flows.in_day > 0 and queue.name not in det.first_inflow_ms:
+            det.first_inflow_ms[queue.name] = at_ms
+        first = det.first_inflow_ms.get(queue.name)
+        qi = QUEUE_INDEX[queue.name]
+        if first is not None and det.rhythm.since[qi] is None:
+            # the first day fills an empty queue: learned from after it, and the warm-up
+            det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
+        j = judgements[queue.name] = judge(det.rhythm, queue.name, flows, at_ms, qp, policy)
+        obs = observation(j, qp, queue_summary(warehouse, snap.queues[queue.name], j, qp))
+        if first is None or at_ms - first < qp.warmup_ms:
             obs = replace(obs, active=False)  # not judged yet: no evidence either way
         out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
+
+    dj = judgements["dispatch"]
+    det.daily.fold(
+        at_ms, minute["orders"], minute["dispatch"][1], dj.backlog, policy.forecast_history_days
+    )
+    flagged = sum(  # hours of a firing backpressure teach nothing about the normal
+        1 << i
+        for i, q in enumerate(QUEUE_NAMES)
+        if (e := det.episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
+    )
+    rows = [(*minute[q], judgements[q].backlog) for q in QUEUE_NAMES]
+    det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)
 
     cascade_timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
     obs = cascade_observation(warehouse, det, snap, policy)
@@ -211,37 +222,41 @@ def evaluate_minute(
     return out
 
 
-def signals_at(
-    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int, policy: Policy
-) -> tuple[Snapshot, dict[str, tuple[int, bool, float | None]]]:
-    """The warehouse's signals at `at_ms` from what happened before it: flow rates over the
-    horizon, and each queue over the shortest window (horizon, 1 h, 2 h, ... up to the queue's
-    `max_window_ms`) that holds `min_events`. Also, per queue, (window used, enough events,
-    pressure over the clear window)."""
-    horizon = flow_config.horizon_ms
-    windows = tuple(sorted({horizon, *WINDOWS_MS}))
-    sums = window_sums(flow_state, at_ms, windows)
-    queues: dict[str, QueueStatus] = {}
-    spans: dict[str, tuple[int, bool, float | None]] = {}
+def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
+    """The closed minute's orders placed, and per queue (inflow, outflow)."""
+    bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
+    counts = bucket.counts if bucket else [0] * len(FLOWS)
+    out: dict[str, Any] = {"orders": counts[FLOW_INDEX["orders_placed"]]}
     for queue in QUEUES:
-        qp = policy.queues[queue.name]
-        flows = [FLOW_INDEX[f] for f in (*queue.inflow, *queue.outflow)]
-        enough = False
-        shortest = max(horizon, qp.min_window_ms)
-        chosen = shortest if shortest in sums.sums else horizon
-        for w in windows:
-            if w < shortest or w > max(qp.max_window_ms, shortest):
-                continue
-            chosen = w
-            if sum(sums.sums[w][i] for i in flows) >= qp.min_events:
-                enough = True
-                break
-        queues[queue.name] = queue_status(queue, sums.sums[chosen], sums.before, chosen / MINUTE_MS)
-        long = qp.clear_window_ms
-        settled = None
-        if long in sums.sums:
-            settled = queue_status(queue, sums.sums[long], sums.before, long / MINUTE_MS).pressure
-        spans[queue.name] = (chosen, enough, settled)
+        out[queue.name] = (
+            sum(counts[FLOW_INDEX[f]] for f in queue.inflow),
+            sum(counts[FLOW_INDEX[f]] for f in queue.outflow),
+        )
+    return out
+
+
+def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
+    inflow = [FLOW_INDEX[f] for f in queue.inflow]
+    outflow = [FLOW_INDEX[f] for f in queue.outflow]
+    stall, day = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS]
+    backlog = max(0, sum(sums.before[i] for i in inflow) - sum(sums.before[i] for i in outflow))
+    return Flows(
+        backlog=backlog,
+        in_stall=sum(stall[i] for i in inflow),
+        out_stall=sum(stall[i] for i in outflow),
+        in_day=sum(day[i] for i in inflow),
+        out_day=sum(day[i] for i in outflow),
+    )
+
+
+def signals_at(
+    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int
+) -> tuple[Snapshot, Sliding]:
+    """The warehouse's signals at `at_ms` from what happened before it: rates over the horizon,
+    and the window sums (30 minutes for stalls, 24 hours for whole days) the judgement uses."""
+    horizon = flow_config.horizon_ms
+    windows = tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS}))
+    sums = window_sums(flow_state, at_ms, windows)
     horizon_min = horizon / MINUTE_MS
     counts = sums.sums[horizon]
     snap = Snapshot(
@@ -249,127 +264,45 @@ def signals_at(
         at_ms=at_ms,
         rates={f: counts[i] / horizon_min for i, f in enumerate(FLOWS)},
         totals={f: flow_state.totals[i] for i, f in enumerate(FLOWS)},
-        queues=queues,
+        queues={q.name: queue_status(q, counts, sums.before, horizon_min) for q in QUEUES},
         late=flow_state.late,
     )
-    return snap, spans
+    return snap, sums
 
 
 def _some(message: Alert | None) -> list[Alert]:
     return [] if message is None else [message]
 
 
-def hours_to_sla_breach(q: QueueStatus, sla_hours: float) -> float | None:
-    """While inflow outruns outflow, hours until the wait (backlog / outflow) passes the SLA:
-    (SLA × outflow − backlog) / (inflow − outflow), 0 when it already has; else None."""
-    if q.inflow_rate <= q.outflow_rate:
-        return None
-    inflow_h, outflow_h = q.inflow_rate * 60, q.outflow_rate * 60
-    return max(0.0, (sla_hours * outflow_h - q.backlog) / (inflow_h - outflow_h))
-
-
-def queue_observation(
-    warehouse: str,
-    q: QueueStatus,
-    qp: QueuePolicy,
-    snap: Snapshot,
-    horizon_min: float,
-    settled: float | None = None,
-) -> Observation:
-    """`settled`: the queue's pressure over its clear window (a day by default); the backpressure
-    is over when the queue is drained, or when the pressure is at or below the clear mark both
-    now and over that window (a quiet night does not end a backlog that grows day after day)
-    and the wait is back under the service level."""
-    pressure = q.pressure
-    breach = hours_to_sla_breach(q, qp.sla_hours)
-    active = pressure is not None and pressure > qp.fire_pressure and q.backlog >= qp.min_backlog
-    calm_now = pressure is not None and pressure <= qp.clear_pressure
-    calm_long = settled is None or settled <= qp.clear_pressure
-    # a backlog that stopped growing but still waits past the service level is not over (in
-    # 2008 customers cancelled what waited too long: the queue stops growing, the wait does not)
-    within_sla = q.hours_to_clear is not None and q.hours_to_clear < qp.sla_hours
-    clear = not active and (
-        q.backlog <= qp.drained_backlog or (calm_now and calm_long and within_sla)
-    )
-    wait = q.hours_to_clear if q.hours_to_clear is not None else float("inf")  # None: stalled
-    escalate = q.backlog > 0 and (
-        wait >= qp.sla_hours or (breach is not None and breach <= qp.critical_margin_hours)
-    )
-    deescalate = wait < qp.sla_hours * qp.deescalate_ratio and (
-        breach is None or breach > qp.critical_margin_hours / qp.deescalate_ratio
-    )
-    signals: dict[str, float | int | str | None] = {"queue": q.queue}
-    if q.queue == "dispatch":
-        signals["order_rate"] = round(snap.rates["orders_placed"], 4)
-        signals["dispatch_rate"] = round(snap.rates["dispatches_dispatched"], 4)
-    signals.update(
-        inflow_rate=round(q.inflow_rate, 4),
-        outflow_rate=round(q.outflow_rate, 4),
-        pressure=_finite(pressure),
-        backlog=q.backlog,
-        hours_to_clear=_finite(q.hours_to_clear),
-        hours_to_sla_breach=_finite(breach),
-        sla_hours=qp.sla_hours,
-    )
-    return Observation(
-        active=active,
-        clear=clear,
-        escalate=escalate,
-        deescalate=deescalate,
-        summary=queue_summary(warehouse, q, qp, breach, horizon_min),
-        signals=signals,
-    )
-
-
-def queue_summary(
-    warehouse: str, q: QueueStatus, qp: QueuePolicy, breach: float | None, horizon_min: float
-) -> str:
-    """E.g. "BJ-01: orders 42/min outrun dispatch 35/min (pressure 1.20); 1,240 parcels waiting,
-    35 h to clear at the current pace"."""
+def queue_summary(warehouse: str, q: QueueStatus, j: Judgement, qp: QueuePolicy) -> str:
+    """E.g. "BJ-01: orders 2,520/h, dispatch 2,100/h; 1,240 parcels waiting (normal at this hour
+    of the week 300), 0.12 days of throughput more than a day ago; the newest waits 9.5 h"."""
     inflow, outflow, waiting = _WORDS.get(q.queue, (q.queue + " in", q.queue + " out", "waiting"))
-    if q.outflow_rate == 0 and q.inflow_rate == 0:
-        flows = f"no {inflow} and no {outflow} in the last {horizon_min:g} min"
-    elif q.outflow_rate == 0:
-        flows = (
-            f"{inflow} {_rate(q.inflow_rate)}/min and no {outflow} in the last {horizon_min:g} min"
-        )
-    elif q.pressure is not None and q.pressure > 1:
-        flows = (
-            f"{inflow} {_rate(q.inflow_rate)}/min outrun {outflow} {_rate(q.outflow_rate)}/min"
-            f" (pressure {q.pressure:.2f})"
-        )
+    # per hour, as the view and the dashboards show rates (the status keeps per minute)
+    flows = f"{inflow} {_rate(q.inflow_rate * 60)}/h, {outflow} {_rate(q.outflow_rate * 60)}/h"
+    if j.stalled and j.outflow_share is not None:
+        flows += f" ({j.outflow_share:.0%} of the normal {outflow} at this hour of the week)"
+    backlog = f"{j.backlog:,} {waiting}"
+    if j.normal_backlog is not None:
+        backlog += f" (normal at this hour of the week {j.normal_backlog:,.0f})"
+    if j.growth is not None:
+        backlog += f", {j.growth:+.2f} days of throughput against a day ago"
+    if math.isinf(j.wait_hours):
+        wait = "not served at the current pace"
     else:
-        flows = (
-            f"{inflow} {_rate(q.inflow_rate)}/min, {outflow} {_rate(q.outflow_rate)}/min"
-            f" (pressure {q.pressure or 0:.2f})"
-        )
-    if q.backlog == 0:
-        backlog = f"no {waiting.split()[0]} waiting"
-    elif q.hours_to_clear is None:
-        backlog = f"{q.backlog:,} {waiting}, not clearing at the current pace"
-    else:
-        backlog = (
-            f"{q.backlog:,} {waiting}, {_hours(q.hours_to_clear)} to clear at the current pace"
-        )
-    sla = f"{qp.sla_hours:g} h service level"
-    if q.backlog > 0 and (q.hours_to_clear is None or q.hours_to_clear >= qp.sla_hours):
-        backlog += f", past the {sla}"
-    elif breach is not None:
-        backlog += f", past the {sla} in {_hours(breach)}"
-    return f"{warehouse}: {flows}; {backlog}"
+        wait = f"the newest waits about {_hours(j.wait_hours)} given the working hours"
+    if j.wait_hours >= qp.sla_hours:
+        wait += f", past the {qp.sla_hours:g} h service level"
+    return f"{warehouse}: {flows}; {backlog}; {wait}"
 
 
 def cascade_observation(
     warehouse: str, det: DetectorState, snap: Snapshot, policy: Policy
 ) -> Observation:
-    firing_queues = [
-        queue
-        for queue in QUEUE_NAMES
-        if (e := det.episodes.get(BACKPRESSURE_KINDS[queue])) is not None and e.phase == FIRING
-    ]
-    critical = any(
-        det.episodes[BACKPRESSURE_KINDS[q]].severity == "critical" for q in firing_queues
-    )
+    """Backpressure in `cascade_min_queues` or more queues at once, counting only alerts that
+    page on their own (firing and critical): a cascade is never made of warnings."""
+    firing_queues = [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
+    critical = bool(firing_queues)
     active = len(firing_queues) >= policy.cascade_min_queues
     signals: dict[str, float | int | str | None] = {
         "queues": ",".join(firing_queues),
@@ -406,19 +339,7 @@ def forecast_observation(
     warehouse: str, det: DetectorState, at_ms: int, policy: Policy
 ) -> Observation:
     days = det.daily.days
-    capacity = policy.dispatch_capacity_per_day
-    source = "configured"
-    if capacity is None:
-        capacity = busy_capacity(days, 7, policy.capacity_busy_minutes)
-        source = "busy-time"
-    if capacity is None:
-        min_backlog = policy.queues["dispatch"].min_backlog
-        capacity = observed_capacity(
-            days,
-            policy.capacity_sustain_days,
-            min_backlog if policy.capacity_requires_backlog else None,
-        )
-        source = "observed"
+    capacity, source = _capacity(det, at_ms, policy)
     fc = None
     if capacity is not None:
         fc = forecast(days, at_ms, capacity, policy.forecast_fit_days, policy.forecast_min_days)
@@ -432,9 +353,21 @@ def forecast_observation(
             summary=f"{warehouse}: {reason}",
             signals={} if fc is None else {**summary_numbers(fc), "capacity_source": source},
         )
+    if fc.days_to_cross == 0 and source != "configured" and not backlog_grows(days):
+        # demand at what the site dispatched, but the backlog does not grow day over day: the
+        # site keeps up, so that was demand, not capacity
+        return Observation(  # neither fires nor resolves: a forecast already made holds
+            active=False,
+            clear=False,
+            summary=f"{warehouse}: orders at the dispatch pace, and the backlog is not growing",
+            signals={**summary_numbers(fc), "capacity_source": source},
+        )
     to_cross_ms = fc.days_to_cross * DAY_MS
     active = to_cross_ms <= policy.forecast_lookahead_ms
-    trend = f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
+    trend = (
+        f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
+        f" (at least {fc.growth_low_per_day * 100:+.1f}%/day)"
+    )
     capacity_text = f"the {source} dispatch capacity of {fc.capacity_per_day:,.0f}/day"
     crosses_at = None if fc.crosses_at_ms is None else format_rfc3339_ms(fc.crosses_at_ms)
     if fc.days_to_cross == 0:
@@ -455,18 +388,55 @@ def forecast_observation(
     )
 
 
+def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | None, str]:
+    """Daily dispatch capacity: configured; or the higher of the busy-time pace (scaled to the
+    site's working day) and the dispatch of days whose backlog grew (what a site did while it
+    could not keep up is what it can)."""
+    if policy.dispatch_capacity_per_day is not None:
+        return policy.dispatch_capacity_per_day, "configured"
+    days = det.daily.days
+    min_backlog = policy.queues["dispatch"].min_backlog
+    busy = det.rhythm.busy_pace(
+        QUEUE_INDEX["dispatch"], hour_of(at_ms), HOURS_PER_WEEK, policy.capacity_busy_hours
+    )
+    busy_time = None
+    if busy is not None and busy[0] * 60 >= policy.capacity_busy_minutes:
+        busy_time = busy[1] * busy[2]
+    candidates = {
+        "busy-time": busy_time,
+        "observed": observed_capacity(
+            days,
+            policy.capacity_sustain_days,
+            min_backlog if policy.capacity_requires_backlog else None,
+        ),
+    }
+    known = [(v, k) for k, v in candidates.items() if v is not None]
+    if not known:
+        return None, "none"
+    value, source = max(known)
+    return value, source
+
+
 # ---- the network ------------------------------------------------------------------------------
 
 
-def in_backpressure(det: DetectorState) -> bool:
-    """Whether any of the warehouse's backpressure alerts is firing."""
-    kinds = BACKPRESSURE_KINDS.values()
-    return any(e.phase == FIRING and e.kind in kinds for e in det.episodes.values())
+def _pages(det: DetectorState, kind: str) -> bool:
+    """Whether the warehouse's alert of `kind` pages on its own: firing and critical."""
+    episode = det.episodes.get(kind)
+    return episode is not None and episode.phase == FIRING and episode.severity == "critical"
+
+
+def in_backpressure(det: DetectorState | bool) -> bool:
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical); a bool is
+    the answer as of the minute the network is evaluated at, recorded by the engine."""
+    if isinstance(det, bool):
+        return det
+    return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
     at_ms: int,
     policy: Policy,
 ) -> list[Alert]:
@@ -493,9 +463,12 @@ def evaluate_network(
     out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
 
     for warehouse in sorted(warehouses):
-        _, newest = warehouses[warehouse]
+        det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
-        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp)
+        expected = None
+        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
+        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
@@ -503,7 +476,9 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState, int | None]], moving: set[str], policy: Policy
+    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    moving: set[str],
+    policy: Policy,
 ) -> Observation:
     hit = sorted(w for w in moving if in_backpressure(warehouses[w][0]))
     share = len(hit) / len(moving) if moving else 0.0
@@ -530,12 +505,21 @@ def network_cascade_observation(
 
 
 def silent_observation(
-    warehouse: str, newest_ms: int | None, at_ms: int, others_moving: int, policy: Policy
+    warehouse: str,
+    newest_ms: int | None,
+    at_ms: int,
+    others_moving: int,
+    policy: Policy,
+    expected_events: float | None = None,
 ) -> Observation:
+    """Silent: no event for `silent_after_ms` while others keep sending, and, where the site's
+    rhythm is known (`expected_events`: what it normally sends in the silent span), that span
+    normally holds `silent_min_events` or more: a night or a closed day is not an outage."""
     if newest_ms is None:
         return Observation(active=False, clear=True, summary=f"{warehouse}: no traffic yet")
     lag = at_ms - newest_ms
-    silent = lag > policy.silent_after_ms
+    quiet_normally = expected_events is not None and expected_events < policy.silent_min_events
+    silent = lag > policy.silent_after_ms and not quiet_normally
     minutes = max(0, lag) // MINUTE_MS
     last = format_rfc3339_ms(newest_ms)
     summary = (
@@ -543,9 +527,11 @@ def silent_observation(
         f" {others_moving} other warehouse{'' if others_moving == 1 else 's'} keep sending"
         f" (last event {last})"
     )
+    if expected_events is not None:
+        summary += f"; it normally sends about {expected_events:,.0f} in that time"
     return Observation(
         active=silent and others_moving > 0,
-        clear=not silent,
+        clear=lag <= policy.silent_after_ms,
         escalate=lag > policy.silent_critical_after_ms,
         deescalate=False,
         summary=summary,
@@ -553,6 +539,7 @@ def silent_observation(
             "last_event_at": last,
             "minutes_silent": minutes,
             "warehouses_moving": others_moving,
+            "expected_events": None if expected_events is None else round(expected_events, 1),
         },
     )
 
@@ -567,8 +554,8 @@ def _finite(value: float | None) -> float | None:
     return round(value, 4)
 
 
-def _rate(per_min: float) -> str:
-    return f"{per_min:,.0f}" if per_min >= 10 else f"{per_min:.1f}"
+def _rate(per_hour: float) -> str:
+    return f"{per_hour:,.0f}" if per_hour >= 10 else f"{per_hour:.1f}"
 
 
 def _hours(hours: float) -> str:

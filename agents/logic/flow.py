@@ -46,17 +46,13 @@ class FlowConfig:
     """Event-time settings of the counting stage (milliseconds)."""
 
     retention_ms: int = 24 * 60 * MINUTE_MS  # how long per-minute counts are kept
-    lateness_ms: int = 2 * MINUTE_MS  # watermark = newest event time - lateness
+    lateness_ms: int = 2 * MINUTE_MS  # watermark = what is complete - lateness
     horizon_ms: int = 15 * MINUTE_MS  # rates are averaged over this many minutes
-    # processing time after which a quiet topic no longer holds the watermark
+    # processing time an input partition read to its end must stay quiet before it stops
+    # holding the watermarks of its warehouses (agents.engine)
     idle_after_ms: int = 60_000
     # a repeated event_id is ignored when its minute is within this much of the newest event
     dedup_ms: int = 10 * MINUTE_MS
-    # event time, replays without a clock: a topic whose newest lags the newest by more than
-    # this stops holding the watermark (refunds that come now and then must not stall evaluation for
-    # ever). Long, because in a fast replay one topic may be read hours of event time ahead
-    # of another; live, the processing-time rule (idle_after_ms) releases a quiet topic first.
-    quiet_after_ms: int = 6 * 60 * MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -66,9 +62,6 @@ class WarehouseState:
     applied: dict[str, int] = field(default_factory=dict)
     minutes: dict[int, Bucket] = field(default_factory=dict)
     newest_by_topic: dict[str, int] = field(default_factory=dict)
-    # processing clock of the last event per topic, and of the warehouse's first; not persisted
-    seen_at_by_topic: dict[str, int] = field(default_factory=dict)
-    first_seen_at_ms: int | None = None
     late: int = 0  # valid events older than the retention: in the backlog, in no minute
     duplicates: int = 0  # messages skipped because their offset was already applied
     duplicate_ids: int = 0  # messages skipped because their event_id was already counted
@@ -83,6 +76,9 @@ class WarehouseState:
         return max(self.newest_by_topic.values()) if self.newest_by_topic else None
 
 
+_RECENT_LOOKUPS: Final = 4  # close_minutes: minutes looked up before the full scan
+
+
 def source_of(topic: str, partition: int) -> str:
     return f"{topic}/{partition}"
 
@@ -94,33 +90,34 @@ def apply(
     *,
     source: str | None = None,
     offset: int | None = None,
-    seen_at_ms: int = 0,
     floor_ms: int | None = None,
 ) -> bool:
     """Count one event. Returns False when it changes nothing: its (source, offset) was applied
     before (a replay after a crash: `state.duplicates`), or another message already carried its
     `event_id` within the dedup horizon (a publisher's redelivery: `state.duplicate_ids`).
 
-    An event older than the retention, counted back from the warehouse's newest event or from
-    `floor_ms` (the caller's network-wide bound, e.g. the newest event time of every warehouse
-    less the retention), is *late*: it counts in the totals (the backlog) and in `state.late`,
-    but in no minute, and it does not move the warehouse's event time (its watermark). So its
-    cost does not depend on its date, and it cannot make the warehouse evaluate, or look
-    silent, on its own.
+    An event older than the retention, counted back from the warehouse's watermark (the end of
+    its last closed minute: never from the newest event of one of its topics, which may have
+    been read far ahead of the others) or older than `floor_ms` (the caller's network-wide
+    bound), is *late*: it counts in the totals (the backlog) and in `state.late`, but in no
+    minute, and it does not move the warehouse's event time. So its cost does not depend on its
+    date, and it cannot make the warehouse evaluate, or look silent, on its own.
 
     The steps: find the event's minute bucket (none when it is late); skip a repeated event_id;
     claim the offset on the head and on the bucket (each record remembers what it holds); count
-    where it is new; keep the detector's window sums in step; note the topic's newest event time
-    and processing time."""
+    where it is new; keep the detector's window sums in step; note the topic's newest event
+    time."""
     topic = event.topic
     index = _INDEX_OF[topic, event.status]
     at = event.occurred_at_ms
     tracked = source is not None and offset is not None
     by_topic = state.newest_by_topic
-    newest = max(by_topic.values()) if by_topic else at
     bucket: Bucket | None = None
     id_key = _ID_TAG[topic] + event.event_id
-    if at >= newest - config.retention_ms and (floor_ms is None or at >= floor_ms):
+    closed = state.closed_through_ms
+    if (closed is None or at >= closed - config.retention_ms) and (
+        floor_ms is None or at >= floor_ms
+    ):
         start = at - at % MINUTE_MS
         minutes = state.minutes
         bucket = minutes.get(start) or minutes.setdefault(start, Bucket())
@@ -139,7 +136,7 @@ def apply(
     if bucket_fresh:
         assert bucket is not None
         bucket.counts[index] += 1
-        if at >= newest - config.dedup_ms:
+        if closed is None or at >= closed - config.dedup_ms:
             bucket.ids[id_key] = f"{source}:{offset}" if tracked else ""
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
@@ -148,10 +145,6 @@ def apply(
         return True  # late: in the totals only, event time unchanged
     if at > by_topic.get(topic, at - 1):
         by_topic[topic] = at
-    if seen_at_ms:
-        state.seen_at_by_topic[topic] = seen_at_ms
-        if state.first_seen_at_ms is None:
-            state.first_seen_at_ms = seen_at_ms
     return True
 
 
@@ -176,78 +169,82 @@ def _keep_sliding(
         state.sliding = None
 
 
-def watermark(state: WarehouseState, config: FlowConfig, now_ms: int | None = None) -> int | None:
-    """Event time up to which this warehouse's data is taken as complete.
-
-    The oldest of the topics' newest event times, less the allowed lateness, so that a topic read
-    ahead of another (a replay) never closes a minute the slower one still has data for.
-
-    With the processing clock `now_ms` (the worker): a topic stops holding it back once it has
-    sent nothing for `idle_after_ms`, and a topic not seen at all holds it back for
-    `idle_after_ms` after the warehouse's first event (Kafka may hand over one topic's backlog
-    before another's). Without a clock (a replay in event-time order): a topic whose newest event
-    lags the warehouse's newest by more than `quiet_after_ms` of event time stops holding it."""
-    if not state.newest_by_topic:
+def watermark(
+    state: WarehouseState, config: FlowConfig, complete_ms: int | None = None
+) -> int | None:
+    """Event time up to which this warehouse's data is taken as complete: its newest event, or
+    `complete_ms` when that is older (the caller's bound: how far every input partition of the
+    warehouse has been read, see agents.engine), less the allowed lateness. None: no event yet."""
+    newest = state.newest_ms
+    if newest is None:
         return None
-    newest = max(state.newest_by_topic.values())
-    if now_ms is not None:
-        first = state.first_seen_at_ms
-        unseen = len(state.newest_by_topic) < len(INPUT_TOPICS)
-        if unseen and first is not None and now_ms - first < config.idle_after_ms:
-            return None
-        active = [
-            t_newest
-            for topic, t_newest in state.newest_by_topic.items()
-            if now_ms - state.seen_at_by_topic.get(topic, now_ms) < config.idle_after_ms
-        ]
-    else:
-        active = [t for t in state.newest_by_topic.values() if newest - t <= config.quiet_after_ms]
-    base = min(active) if active else newest
+    base = newest if complete_ms is None else min(newest, complete_ms)
     return base - config.lateness_ms
 
 
-def close_minutes(
-    state: WarehouseState, config: FlowConfig, now_ms: int | None = None, max_minutes: int = 1440
-) -> list[int]:
-    """Ends of the minutes the watermark has newly passed, oldest first, and mark them closed.
+def close_minutes(state: WarehouseState, config: FlowConfig, mark: int | None) -> list[int]:
+    """Ends of the minutes the watermark `mark` has newly passed, oldest first, and mark them
+    closed: every one of them, however long the jump, except the minutes whose every window
+    is empty (more than the retention after the warehouse's last minute with data before them:
+    a warehouse closed for longer than that, or an event dated decades after the one before).
+    Which minutes are evaluated is then a function of the events alone, not of how they were
+    batched or how far the watermark jumped at once.
 
     The first call starts at the oldest minute holding data, so which events happened to come in
-    the first batch does not matter; a jump longer than `max_minutes` evaluates only its last
-    `max_minutes` minutes."""
-    mark = watermark(state, config, now_ms)
+    the first batch does not matter."""
     if mark is None:
         return []
     through = minute_start(mark)
     previous = state.closed_through_ms
     if previous is None:
-        previous = min(state.minutes, default=through)
+        # Nothing closed yet: start at the oldest minute with data once the mark has passed it
+        # (not before: an older event of a topic not read yet may still come).
+        first = min(state.minutes, default=None)
+        if first is None or through <= first:
+            return []
+        previous = first
     if through <= previous:
-        state.closed_through_ms = previous
         return []
-    first = max(previous + MINUTE_MS, through - (max_minutes - 1) * MINUTE_MS)
     state.closed_through_ms = through
-    return list(range(first, through + MINUTE_MS, MINUTE_MS))
+    retention = config.retention_ms
+    minutes = state.minutes
+    # the usual case, a busy warehouse: a minute with data at or just before `previous` keeps
+    # every new minute's longest window non-empty
+    for back in range(_RECENT_LOOKUPS):
+        d = previous - back * MINUTE_MS
+        if d in minutes:
+            if through - MINUTE_MS - d < retention:
+                return list(range(previous + MINUTE_MS, through + MINUTE_MS, MINUTE_MS))
+            break
+    # otherwise: the minutes within the retention after a minute with data
+    data = sorted(m for m in minutes if previous - retention < m < through)
+    ends: list[int] = []
+    low = previous  # the ends handed out so far are <= low
+    for start in data:
+        last = min(through, start + retention)
+        if last > low:
+            ends.extend(range(max(low, start) + MINUTE_MS, last + MINUTE_MS, MINUTE_MS))
+            low = last
+    return ends
 
 
-def retention_floor(state: WarehouseState, config: FlowConfig) -> int:
+def retention_floor(state: WarehouseState, config: FlowConfig) -> int | None:
     """The oldest minute kept: the retention back from the last closed minute (so the windows
-    that end at it stay whole), or from the newest event before any minute closed."""
-    newest = state.newest_ms or 0
+    that end at it stay whole). None before any minute closed: nothing is dropped yet (a topic
+    read ahead of the others must not push out what they have not been read up to)."""
     closed = state.closed_through_ms
-    base = newest if closed is None else min(closed, newest)
-    # Never more than twice the retention back from the newest event: a watermark held far back
-    # (a topic whose newest event is years old) must not keep minutes, or make a load walk them.
-    base = max(base, newest - config.retention_ms)
-    return minute_start(base - config.retention_ms)
+    if closed is None:
+        return None
+    return minute_start(closed - config.retention_ms)
 
 
 def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
     """Drop minute buckets older than the retention (returns their starts), and the event ids of
-    buckets older than the dedup horizon."""
-    newest = state.newest_ms
-    if newest is None:
+    buckets older than the dedup horizon, both counted back from the last closed minute."""
+    closed = state.closed_through_ms
+    if closed is None:
         return []
-    ids_floor = minute_start(newest - config.dedup_ms)
+    ids_floor = minute_start(closed - config.dedup_ms)
     previous = state.ids_floor_ms
     if previous is None or ids_floor > previous:
         lo = ids_floor - config.retention_ms if previous is None else previous
@@ -258,7 +255,7 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
             if bucket.ids:
                 bucket.ids = {}
         state.ids_floor_ms = ids_floor
-    floor = retention_floor(state, config)
+    floor = minute_start(closed - config.retention_ms)
     if state.expired_floor_ms is not None and floor <= state.expired_floor_ms:
         return []  # buckets are only created inside the retention: nothing new to drop
     state.expired_floor_ms = floor

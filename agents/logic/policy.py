@@ -27,26 +27,15 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from ordermon.agents.logic.errors import PolicyError
+from ordermon.agents.logic.schedule import Calendar, parse_calendar
 from ordermon.streams.flows import QUEUE_NAMES
+
+__all__ = ["Calendar", "Policy", "PolicyError", "QueuePolicy"]
 
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
 DAY_MS: Final = 24 * HOUR_MS
-
-
-class PolicyError(ValueError):
-    """A policy value is invalid. `key` is its dotted path (``queues.dispatch.fire_pressure``,
-    ``warehouses.BJ-01.for_ms``), `value` what was given; str() is a sentence for a person."""
-
-    def __init__(self, key: str, value: object, reason: str) -> None:
-        self.key = key
-        self.value = value
-        self.reason = reason
-        super().__init__(f"policy key {key!r} = {value!r}: {reason}")
-
-    def under(self, prefix: str) -> PolicyError:
-        """The same error with `prefix` before its key."""
-        return PolicyError(f"{prefix}{self.key}", self.value, self.reason)
 
 
 def _at_least(key: str, value: float, low: float) -> None:
@@ -64,13 +53,13 @@ class QueuePolicy:
     """Thresholds of one queue's `<queue>_backpressure` alert."""
 
     fire_pressure: float = 1.10
-    """Inflow/outflow ratio (no unit) above which the queue is in backpressure. 1.10: a queue
-    that takes in 10% more than it sends out for a whole horizon is falling behind, while
-    15-minute rates of a healthy queue wobble by a few percent around 1."""
+    """Inflow/outflow ratio (no unit) over the stall window (30 min) above which an outflow far
+    below normal is a stall (inflow goes on); 1.10, a few percent above the wobble of a healthy
+    queue's rates."""
 
     clear_pressure: float = 1.00
-    """Ratio below which the backpressure is over (hysteresis: below `fire_pressure`). 1.00: at
-    or below it the backlog no longer grows."""
+    """Ratio at or below which a stall is over (hysteresis: below `fire_pressure`); 1.00: the
+    backlog no longer grows."""
 
     min_backlog: int = 100
     """Items waiting (parcels, complaints, refunds) below which no alert fires, so that a
@@ -95,31 +84,43 @@ class QueuePolicy:
     between severities around one mark)."""
 
     min_events: int = 40
-    """Inflow plus outflow events a rate window must hold before the queue's pressure is
-    trusted. The window starts at the evaluation horizon and doubles (1 h, 2 h, 4 h, 8 h) until
-    it holds this many: a ratio of two counts of 4 is noise (Poisson: +-50%), of 40 is +-16%.
-    A queue that has fewer even in its longest window is not judged."""
-    min_window_ms: int = 0
-    """The shortest rate window (milliseconds) the queue is judged over; 0 means the evaluation
-    horizon. A queue whose outflow follows its inflow by days (parcels in transit) swings with
-    the daily cycle over any shorter window: the delivery queue is judged over a whole day."""
-    max_window_ms: int = 8 * HOUR_MS
-    """The longest rate window (milliseconds) a quiet queue may be judged over: 8 h (24 h for
-    a queue whose `min_window_ms` is a day)."""
-    clear_window_ms: int = DAY_MS
-    """Milliseconds: besides the pressure now, the pressure over this window must be at or below
-    `clear_pressure` for the backpressure to be over (unless the queue is drained): a day, so
-    that the calm of a night, when few orders come and the team catches up a little, does not
-    resolve a backlog that grows from one day to the next. One of 15 min, 1 h, 2 h, 4 h, 8 h or
-    24 h (the windows the detector keeps); any other value means the pressure now alone."""
+    """Items the normal outflow of the stall window (30 min) must hold before a stall is judged
+    at all: a ratio of two counts of 4 is noise (Poisson: +-50%), of 40 is +-16%. A queue that
+    small is judged over whole days only (sustained growth)."""
     warmup_ms: int = 0
-    """Milliseconds of event time after the queue's first inflow before it is judged at all.
-    A queue whose items legitimately take days (a parcel in transit) has no outflow yet when
-    the stream begins, so its pressure would look infinite: it is judged only once one full
-    service time has passed. 0 for dispatch (parcels leave within the hour)."""
+    """Milliseconds of event time after the queue's first inflow before it is judged or learned
+    from at all (and never its first day, when it fills up from empty). A queue whose items
+    legitimately take days (a parcel in transit) has no outflow yet when the stream begins: it
+    is judged only once one full service time has passed. 0 for dispatch."""
+
+    fire_growth: float = 0.08
+    """Sustained backpressure: the backlog's growth over the last whole day beyond the growth
+    normal for this hour of the week, and its excess over the normal backlog of this hour of
+    the week, both as a fraction of a day's throughput, must pass this mark (0.08: the wait
+    grows by about 2 h a day; a 10% overload passes it within a day, the week-to-week wobble of
+    a small site's backlog does not). A backlog that rises in the evening and is gone by noon is
+    the site's rhythm; one higher each morning than the last is not."""
+
+    stall_ratio: float = 0.6
+    """Acute stall: outflow over the last 30 minutes below this fraction of what this site
+    normally does at this hour of the week (its working hours only), while inflow outruns it
+    (pressure above `fire_pressure`) and a quarter of an hour of normal work waits. 0.6: a team
+    that keeps up works below its capacity, so a line at a fifth of its pace still shows 40-50%
+    of the normal outflow; with `min_events` (40) in the normal window, 0.6 is more than three
+    Poisson deviations below normal."""
+
+    resume_ratio: float = 0.8
+    """A stall is over once outflow is back above this fraction of the normal for the hour."""
 
     def __post_init__(self) -> None:
         _positive("fire_pressure", self.fire_pressure)
+        _positive("fire_growth", self.fire_growth)
+        if not 0 < self.stall_ratio < self.resume_ratio <= 1:
+            raise PolicyError(
+                "stall_ratio",
+                self.stall_ratio,
+                f"must lie in (0, resume_ratio) and resume_ratio ({self.resume_ratio}) in (0, 1]",
+            )
         _positive("clear_pressure", self.clear_pressure)
         if self.fire_pressure <= self.clear_pressure:
             raise PolicyError(
@@ -136,15 +137,6 @@ class QueuePolicy:
                 f"must not exceed min_backlog ({self.min_backlog})",
             )
         _at_least("min_events", self.min_events, 0)
-        _positive("max_window_ms", self.max_window_ms)
-        _at_least("min_window_ms", self.min_window_ms, 0)
-        _at_least("clear_window_ms", self.clear_window_ms, 0)
-        if self.min_window_ms > self.max_window_ms:
-            raise PolicyError(
-                "min_window_ms",
-                self.min_window_ms,
-                f"must not exceed max_window_ms ({self.max_window_ms})",
-            )
         _positive("sla_hours", self.sla_hours)
         _at_least("critical_margin_hours", self.critical_margin_hours, 0)
         if not 0 < self.deescalate_ratio < 1:
@@ -165,22 +157,19 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         sla_hours=72.0,
         critical_margin_hours=18.0,
         warmup_ms=4 * DAY_MS,  # the longest normal transit, and a day of window
-        # Judged over a whole day. Deliveries follow hand-overs by 1-3 days, so a weekly cycle
-        # alone puts the day's ratio near 1 / (weekend share): 2.5 on a Monday after a weekend
-        # at 40%. A carrier failure shows as a collapse of deliveries: three times as many
-        # parcels handed over as delivered for a whole day.
-        fire_pressure=3.0,
-        clear_pressure=1.5,
-        min_window_ms=DAY_MS,
-        max_window_ms=DAY_MS,
+        # Deliveries follow hand-overs by 1-3 days: parcels in transit swing with the weekday
+        # mix of hand-overs (and carriers that do not deliver on Sundays) by a fifth of a day
+        # from one week to the next; a carrier failure piles up whole days.
+        fire_growth=0.25,
     ),
     # A complaint should get an answer within two days; dozens waiting is already a queue.
     "service": QueuePolicy(
         min_backlog=20,
         drained_backlog=10,
         sla_hours=48.0,
+        fire_growth=0.1,
         critical_margin_hours=12.0,
-        warmup_ms=DAY_MS,  # complaints follow late deliveries by a day or more
+        warmup_ms=3 * DAY_MS,  # complaints follow deliveries (1-3 days) by a day or more
     ),
     # Refunds should be paid within three days (consumer-protection rules allow more; customers
     # do not wait that long before they leave).
@@ -188,8 +177,9 @@ QUEUE_DEFAULTS: Final[Mapping[str, QueuePolicy]] = {
         min_backlog=20,
         drained_backlog=10,
         sla_hours=72.0,
+        fire_growth=0.1,
         critical_margin_hours=18.0,
-        warmup_ms=DAY_MS,  # refunds follow complaints
+        warmup_ms=4 * DAY_MS,  # refunds follow complaints
     ),
 }
 
@@ -250,6 +240,13 @@ class Policy:
     silent_critical_after_ms: int = 2 * HOUR_MS
     """Milliseconds of silence after which `warehouse_silent` is critical: 2 h."""
 
+    silent_min_events: float = 10.0
+    """Events (flows of all queues) the warehouse normally has, in the silent span at that time
+    of the week (its learned rhythm; before a week, the same hours of the previous days), needed
+    before its silence counts: a site that is normally quiet then (a night, a closed Sunday, a
+    small site between orders) is not silent. 10: a stream that normally sends ten events in that
+    span sends none by chance less than once in 20,000 times."""
+
     forecast_lookahead_ms: int = 14 * DAY_MS
     """Milliseconds ahead within which the order trend crossing dispatch capacity fires
     `forecast_overload`: two weeks, the time it takes to hire and train a shift."""
@@ -263,12 +260,15 @@ class Policy:
     """Milliseconds: the forecast is critical when the crossing is this close (or passed), and
     warning again once it is more than twice as far."""
 
-    forecast_fit_days: int = 14
-    """Complete days of order totals the trend is fitted to: two weeks, whole weeks so that the
-    weekly cycle does not tilt the slope, recent enough to follow a change of growth."""
+    forecast_fit_days: int = 21
+    """Complete days of order totals the trend is fitted to (at most; fewer while the site is
+    new): three weeks, each weekday seen three times, so its level and the growth are told
+    apart; recent enough to follow a change of growth."""
 
-    forecast_min_days: int = 7
-    """Complete days needed before any forecast: one week."""
+    forecast_min_days: int = 14
+    """Complete days needed before any forecast: two weeks, each weekday seen twice (9 at the
+    least: each weekday's level, the growth and one day to judge the noise by; with fewer than
+    two weeks the noise is judged from a few days and a lucky week reads as growth)."""
 
     forecast_history_days: int = 28
     """Days of daily aggregates kept in the detector state (bounded): four weeks, enough for
@@ -284,16 +284,31 @@ class Policy:
     is ordered, not what it could: its dispatch count says nothing about capacity, and taking it
     as one would forecast an overload for every growing warehouse."""
 
-    capacity_busy_hours: float = 1.0
-    """A minute counts as *busy* for the capacity estimate when the dispatch queue ends it with
-    at least this many hours of work waiting (at the current pace): the team cannot be idle,
-    so what it dispatches is what it can. 1 h is well above the work in hand of a queue that
-    keeps up (parcels being packed)."""
+    capacity_busy_hours: float = 0.25
+    """An hour counts as *busy* for the capacity estimate when the dispatch backlog never fell
+    below this many hours of what the hour served (a quarter of an hour of parcels always in
+    front of the team: it was never idle, so what it served is what it can; see
+    `Rhythm.busy_pace`)."""
     capacity_busy_minutes: int = 180
-    """Busy minutes needed in the last 7 days before the busy-time capacity is trusted: 3 h."""
+    """Busy time (in minutes: whole busy hours x 60) needed in the last 7 days before the
+    busy-time capacity is trusted: 3 hours."""
     dispatch_capacity_per_day: float | None = None
     """Parcels a day the warehouse can dispatch, if known (set per warehouse); None means use
     the observed capacity."""
+
+    rhythm_weeks: int = 3
+    """Weeks of hourly history each queue's normal (by hour of the week) is learned from: the
+    median of the same hour over the last 3 weeks, so one bad week is outvoted. Until a site has
+    a week of history it is judged over whole days only (no stalls, no hour-of-week normal)."""
+
+    idle_share: float = 0.1
+    """An hour of the week whose normal outflow is below this share of the site's mean hourly
+    outflow is an idle hour (off shift, closed desk, between pickups): never judged for a
+    stall, and its slowness never makes a wait infinite."""
+
+    calendar: Calendar | None = None
+    """Declared working hours, pickups and holidays (see `ordermon.agents.logic.schedule`); None:
+    the rhythm is learned. Usually set per warehouse (`[warehouses.<id>.calendar]`)."""
 
     warehouses: Mapping[str, Policy] = field(default_factory=dict, repr=False)
     """Per-warehouse policies, already merged with this one (see `for_warehouse`)."""
@@ -340,7 +355,7 @@ class Policy:
                 self.forecast_clear_lookahead_ms,
                 f"must be at least forecast_lookahead_ms ({self.forecast_lookahead_ms})",
             )
-        _at_least("forecast_min_days", self.forecast_min_days, 2)
+        _at_least("forecast_min_days", self.forecast_min_days, 9)
         if self.forecast_fit_days < self.forecast_min_days:
             raise PolicyError(
                 "forecast_fit_days",
@@ -360,6 +375,10 @@ class Policy:
                 self.capacity_sustain_days,
                 f"must not exceed forecast_history_days ({self.forecast_history_days})",
             )
+        _at_least("rhythm_weeks", self.rhythm_weeks, 1)
+        _at_least("silent_min_events", self.silent_min_events, 0)
+        if not 0 <= self.idle_share < 1:
+            raise PolicyError("idle_share", self.idle_share, "must lie in [0, 1)")
         if self.dispatch_capacity_per_day is not None:
             _positive("dispatch_capacity_per_day", self.dispatch_capacity_per_day)
 
@@ -408,6 +427,7 @@ class Policy:
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*\Z")
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": MINUTE_MS, "h": HOUR_MS, "d": DAY_MS}
 _POLICY_FIELDS: Final = {f.name: f for f in fields(Policy) if f.name not in ("warehouses",)}
+_TABLES: Final = ("queues", "calendar")
 _QUEUE_FIELDS: Final = {f.name: f for f in fields(QueuePolicy)}
 
 
@@ -453,9 +473,11 @@ def _build(raw: Mapping[str, Any], prefix: str) -> Policy:
     _check_keys(raw, prefix)
     kwargs: dict[str, Any] = {}
     for key, value in raw.items():
-        if key == "queues":
+        if key in _TABLES:
             continue
         kwargs[key] = _convert(f"{prefix}{key}", _POLICY_FIELDS[key].type, value)
+    if "calendar" in raw:
+        kwargs["calendar"] = parse_calendar(raw["calendar"], f"{prefix}calendar")
     queues = dict(QUEUE_DEFAULTS)
     for queue, table in dict(raw.get("queues", {})).items():
         qprefix = f"{prefix}queues.{queue}."

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from ordermon.agents.engine import Message, Outcome, Record
+from ordermon.agents.logic.flow import source_of
 from ordermon.agents.worker.delivery import deliver
 from ordermon.agents.worker.deps import Deps
 from ordermon.agents.worker.tables import TableStore
@@ -33,15 +34,20 @@ class Ingest:
         self.read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset done
         self.flushed_at = time.monotonic()
 
-    def caught_up_partitions(self) -> set[int] | None:
-        """Partitions whose every assigned input topic has been read to its high-water mark;
-        None when the consumer cannot tell (no consumer running: Faust's test context)."""
+    def positions(self) -> tuple[dict[str, bool] | None, set[int] | None]:
+        """Where reading stands: each assigned input source (`source_of(contract topic,
+        partition)`) and whether it has been read to its high-water mark, and the partitions
+        whose every input source has; (None, None) when the consumer cannot tell (no consumer
+        running: Faust's test context). A partition paused to keep reading aligned is not at
+        its end: it holds its warehouses' watermarks where it stands (FLIP-471)."""
         try:
             consumer = self.app.consumer
             assignment = consumer.assignment()
         except Exception:
-            return None
-        inputs = self.topics.names.inputs
+            return None, None
+        names = self.topics.names
+        inputs = names.inputs
+        ends: dict[str, bool] = {}
         seen: set[int] = set()
         behind: set[int] = set()
         for tp in assignment:
@@ -50,11 +56,18 @@ class Ingest:
             seen.add(tp.partition)
             try:
                 end = consumer.highwater(tp)
-            except Exception:  # not fetched yet: unknown, so not caught up
+            except Exception:  # not fetched yet: unknown, so not at its end
                 end = None
-            if end is None or self.read_to.get((tp.topic, tp.partition), -1) + 1 < end:
+            done = end is not None and self.read_to.get((tp.topic, tp.partition), -1) + 1 >= end
+            ends[source_of(names.base(tp.topic), tp.partition)] = done
+            if not done:
                 behind.add(tp.partition)
-        return seen - behind
+        return ends, seen - behind
+
+    def event_time(self, topic: str, partition: int) -> int | None:
+        """The newest event time read from an input partition (full topic name), if any: what
+        the consumer aligns its partitions by (agents.worker.transport)."""
+        return self.engine.read_ms.get(source_of(self.topics.names.base(topic), partition))
 
     async def handle(self, records: Sequence[Record], *, flush: bool | None = None) -> bool:
         """Count one batch and carry its outcome on; both consumer paths end here.
@@ -73,11 +86,9 @@ class Ingest:
             flush = now - self.flushed_at >= self.deps.config.flush_seconds
         if flush:
             self.flushed_at = now
+        ends, caught_up = self.positions()
         outcome = self.engine.process(
-            records,
-            now_ms=int(time.time() * 1000),
-            caught_up=self.caught_up_partitions(),
-            flush=flush,
+            records, now_ms=int(time.time() * 1000), caught_up=caught_up, flush=flush, ends=ends
         )
         await self.carry(outcome, time.perf_counter() - started)
         return flush
@@ -126,10 +137,11 @@ class Ingest:
             await buffer.flush_atmost(buffer.size - MAX_UNSENT_RECORDS)
 
     async def tick(self) -> None:
-        """Minutes that close without new events: a topic went quiet and the processing clock
-        released it (ORDERMON_IDLE_AFTER_SECONDS)."""
+        """Minutes that close without new events: a partition read to its end went quiet and the
+        processing clock released it (ORDERMON_IDLE_AFTER_SECONDS)."""
         started = time.perf_counter()
-        outcome = self.engine.tick(int(time.time() * 1000), caught_up=self.caught_up_partitions())
+        ends, caught_up = self.positions()
+        outcome = self.engine.tick(int(time.time() * 1000), caught_up=caught_up, ends=ends)
         if outcome.writes or outcome.alerts:
             await self.carry(outcome, time.perf_counter() - started)
 
@@ -146,7 +158,7 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
         # The worker's path: each fetched batch of the input topics, straight from the consumer
         # (agents.worker.transport), which acknowledges the offsets handled once `handle` says
         # their records are written.
-        register_batch_path(app, topics.names.inputs, ingest.handle)
+        register_batch_path(app, topics.names.inputs, ingest.handle, ingest.event_time)
     app.partition_of = deps.engine.partition_of.get
     app.output_failed = deps.output_failed
 

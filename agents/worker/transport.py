@@ -19,7 +19,16 @@
    changelogs during recovery) take Faust's usual path. The agent on those topics still exists
    and is what Faust's test context drives.
 
-4. **Changelog sends that fail do not stop the worker** (`guard_buffer`): Faust's producer buffer
+4. **Aligned reading** (batch path): after each batch the input partitions read more than
+   `ALIGN_SPAN_MS` of event time ahead of the least-read one not at its end are left out of the
+   next fetches, and taken back once it has caught up: in a catch-up a sparse topic (a fetch of
+   complaints covers days) or a partition fetched first does not run days ahead of the others
+   (Kafka Streams' choice by stream time, Flink's watermark alignment). The least-read
+   partition is always fetched, at full speed (no drift budget per interval: FLINK-37399), a
+   partition held back is not at its end so it still holds the watermarks of its warehouses
+   (FLIP-471), and a turn that finds nothing to read takes every partition back.
+
+5. **Changelog sends that fail do not stop the worker** (`guard_buffer`): Faust's producer buffer
    sends in a service task that a raising send ends, and the worker with it; each send is now
    retried a bounded number of times, then given up with one log line and a metric.
 
@@ -49,21 +58,44 @@ log = logging.getLogger(__name__)
 
 # records -> whether the records they changed are written (their offsets may be committed)
 BatchHandler = Callable[[Sequence[Any]], Awaitable[bool]]
+# (topic, partition) -> the newest event time read from it (None: nothing read yet)
+EventTime = Callable[[str, int], "int | None"]
+ALIGN_SPAN_MS = 60 * 60_000  # how far (event time) an input partition may run ahead
 END_OFFSET_TIMEOUT_S = 10.0
 FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds nothing new
 
 
-def register_batch_path(app: Any, topics: Iterable[str], handler: BatchHandler) -> None:
+def register_batch_path(
+    app: Any, topics: Iterable[str], handler: BatchHandler, event_time: EventTime | None = None
+) -> None:
     """Give each fetched batch of `topics` to `handler` (aiokafka ConsumerRecords: .topic,
     .partition, .offset, .key, .value) instead of Faust's per-message streams. The handler
     returns True once the table records changed by every batch so far are written; until then
     their offsets are held back. While offsets are held it is also called with an empty batch,
-    at least every second, so that it can write them when the stream goes quiet."""
+    at least every second, so that it can write them when the stream goes quiet.
+
+    `event_time`: how far each partition of `topics` has been read in event time; with it the
+    partitions are read aligned (see the module docstring)."""
     app.batch_path = (frozenset(topics), handler)
+    app.event_time = event_time
 
 
 def batch_path(app: Any) -> tuple[frozenset[str], BatchHandler] | None:
     return cast("tuple[frozenset[str], BatchHandler] | None", getattr(app, "batch_path", None))
+
+
+def held_back(
+    times: Mapping[TP, int | None], at_end: Iterable[TP], span_ms: int = ALIGN_SPAN_MS
+) -> set[TP]:
+    """The partitions to leave out of the next fetches: read more than `span_ms` of event time
+    ahead of the least-read partition not at its end. A partition not read yet (None) holds
+    nobody back: it is fetched anyway, and the engine's watermarks wait for it."""
+    done = set(at_end)
+    behind = [t for tp, t in times.items() if t is not None and tp not in done]
+    if not behind:
+        return set()
+    limit = min(behind) + span_ms
+    return {tp for tp, t in times.items() if t is not None and t > limit and tp not in done}
 
 
 async def true_end_offsets(
@@ -153,6 +185,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     # offsets handled but not acknowledged yet (their records not written), and their generation
     _held: dict[TP, list[int]]
     _held_generation: int | None
+    _aligned_out: set[TP]  # input partitions left out of the fetches: read ahead (held_back)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -165,6 +198,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         self._held, self._held_generation = {}, None
+        self._aligned_out = set()
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
@@ -183,7 +217,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _next_batch(self, topics: frozenset[str], handler: BatchHandler) -> None:
         """One turn of the batch path: fetch, hand the input records to `handler`, acknowledge
         their offsets once it says their records are written, commit now and then."""
-        records, active = await self._wait_next_records(1.0)
+        records, active = await self._fetch_aligned()
         await self.sleep(0)
         if records is None or self.should_stop or not self.flow_active:
             # Faust drops these too: after a rebalance the consumer seeks to the committed
@@ -195,7 +229,9 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             # engine dropped its cache; what was held is read again.
             self._held = {}
             self._held_generation = generation
+            self._aligned_out = set()
         batch = await self._split(records, active, topics)
+        self._align(topics, found=bool(batch))
         if not (batch or self._held):
             return
         # The handler may keep the records it changed for a later write (it says whether it
@@ -210,6 +246,46 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             self._n_acked = 0
             self._commit_soon()
         self.diag.unset_flag(CONSUMER_FETCHING)
+
+    async def _fetch_aligned(self) -> tuple[Any, Any]:
+        """Faust's fetch, without the partitions held back for alignment. They are taken out of
+        Faust's set of active partitions for the fetch only, and put back after it unless Faust
+        paused them meanwhile (its table recovery does) or a rebalance happened."""
+        active = self._get_active_partitions()
+        out = self._aligned_out & active
+        fetched: tuple[Any, Any]
+        if not out:
+            fetched = await self._wait_next_records(1.0)
+            return fetched
+        generation = self.app.consumer_generation_id
+        active.difference_update(out)
+        try:
+            fetched = await self._wait_next_records(1.0)
+            return fetched
+        finally:
+            if self.app.consumer_generation_id == generation:
+                back = {tp for tp in out if tp not in self._paused_partitions}
+                self._get_active_partitions().update(back)
+
+    def _align(self, topics: frozenset[str], *, found: bool) -> None:
+        """Choose the input partitions to hold back from the next fetches (`held_back`); a turn
+        that found nothing to read while some were held takes them all back (what is left to
+        read may be nothing but gaps: the least-read partition must not block the others)."""
+        event_time = getattr(self.app, "event_time", None)
+        if event_time is None or (not found and self._aligned_out):
+            self._aligned_out = set()
+            return
+        times: dict[TP, int | None] = {}
+        at_end: list[TP] = []
+        for tp in self.assignment():
+            if tp.topic not in topics:
+                continue
+            times[tp] = event_time(tp.topic, tp.partition)
+            end = self.highwater(tp)
+            read = self._read_offset.get(tp)
+            if end is not None and read is not None and read + 1 >= end:
+                at_end.append(tp)
+        self._aligned_out = held_back(times, at_end)
 
     async def _split(
         self, records: Mapping[TP, Sequence[Any]], active: Any, topics: frozenset[str]

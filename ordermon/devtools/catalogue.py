@@ -47,6 +47,7 @@ class Operations:
 def names() -> list[tuple[str, str]]:
     """(name, description) of every scenario, the realistic ones first."""
     out = [(n, realistic.build(n, days=1, scale=0.01).description) for n in realistic.SCENARIOS]
+    out += [(n, f(days=1, scale=0.01).description) for n, f in realistic.STORIES.items()]
     out += [(n, scenarios.build(n, days=0.01).description) for n in scenarios.SCENARIOS]
     return out
 
@@ -55,6 +56,8 @@ def source(name: str, *, seed: int = 0, days: float | None = None, scale: float 
     """The scenario called `name`; ValueError listing every known name otherwise."""
     if name in realistic.SCENARIOS:
         return Operations(realistic.build(name, seed=seed, days=days, scale=scale))
+    if name in realistic.STORIES:
+        return Operations(realistic.STORIES[name](seed=seed, days=days, scale=scale))
     if name in scenarios.SCENARIOS:
         return scenarios.build(name, seed=seed, days=days, scale=scale)
     known = ", ".join(n for n, _ in names())

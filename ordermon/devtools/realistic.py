@@ -27,6 +27,7 @@ from typing import Final
 from ordermon.devtools.operations import (
     DAY_MS,
     HOUR_MS,
+    MINUTE_MS,
     START_MS,
     TWO_SHIFTS,
     Calendar,
@@ -385,6 +386,101 @@ def burst(
     if len(out) < n_events:
         raise ValueError(f"only {len(out)} messages in {4 * minutes:g} minutes; ask for fewer")
     return out
+
+
+STORY_WAREHOUSE: Final = "WH-STALL"
+
+
+def warm_stall(
+    end_ms: int,
+    *,
+    warehouse: str = STORY_WAREHOUSE,
+    history_days: float = 9.0,
+    orders_per_day: float = 2_000.0,
+    stall_minutes: float = 40.0,
+    after_minutes: float = 25.0,
+    headroom: float = 3.0,
+    seed: int = 0,
+) -> Scenario:
+    """The story the live tests publish: a small shift site (07-23 every day, a desk 09-21,
+    finance on weekdays; `orders_per_day` at a tenth of a big site, so it is cheap) with
+    `history_days` of healthy history, so that its rhythm is learned, then a working-hours stall:
+    dispatch stops for `stall_minutes` and catches up (its team has `headroom` times the orders'
+    pace: it drains within the `after_minutes` that end the story at `end_ms`). The site's
+    local time is chosen so that the stall begins at 13:00 there, whatever `end_ms` is: the live
+    tests end the story a minute before the wall clock, and an alert whose event time is more
+    than an hour old is not paged. The truth is a `dispatch_backpressure` within the stall."""
+    stall_from = end_ms - round((stall_minutes + after_minutes) * MINUTE_MS)
+    stall_from -= stall_from % MINUTE_MS
+    stall_to = stall_from + round(stall_minutes * MINUTE_MS)
+    offset = (13 * HOUR_MS - stall_from % DAY_MS) % DAY_MS
+    start = (
+        end_ms
+        - round((history_days * DAY_MS + (stall_minutes + after_minutes) * MINUTE_MS) / MINUTE_MS)
+        * MINUTE_MS
+    )
+    site = Site(
+        warehouse,
+        orders_per_day,
+        dispatch_headroom=headroom,
+        dispatch_windows=((stall_from, stall_to, 0.0),),
+        utc_offset_ms=offset,
+    )
+    truth = Truth(
+        "dispatch_backpressure",
+        warehouse,
+        fault_start_ms=stall_from,
+        fire_from_ms=stall_from,
+        fire_by_ms=stall_to,
+        fault_end_ms=stall_to,
+        label="working-hours stall (dispatch stops)",
+    )
+    return Scenario(
+        "warm_stall",
+        f"{warehouse}: {history_days:g} days of a small shift site, then dispatch stops for"
+        f" {stall_minutes:g} min at 13:00 local time",
+        (site,),
+        (end_ms - start) / DAY_MS,
+        seed,
+        start_ms=start,
+        truths=(truth,),
+        warmup_days=0,  # the history starts with empty queues: every backlog is counted
+    )
+
+
+# The worker settings the live tests run `warm_stall` under (environment variables, as a
+# deployment sets them): alerts hold 3 minutes before firing and 2 before resolving, so the
+# story's 40-minute stall fires and resolves within the hour before the wall clock.
+STORY_ENV: Final = {
+    "ORDERMON_HORIZON_MINUTES": "5",
+    "ORDERMON_LATENESS_SECONDS": "90",  # topics arrive up to a minute apart
+    "ORDERMON_POLICY_FOR_MS": "3m",
+    "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
+    "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
+    "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
+}
+
+
+def warm_stall_scenario(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """`warm_stall` for `ordermon simulate --scenario warm_stall`: event time from the
+    scenarios' start, `days` (9.5) in all, ending while a 90-minute stall is still on, so that
+    its alert is firing when the stream ends (the live dashboard test reads it)."""
+    d = _days(days, 9.5)
+    end = START_MS + round(d * DAY_MS / MINUTE_MS) * MINUTE_MS
+    stall = 90.0
+    return warm_stall(
+        end,
+        history_days=max(d - stall / 1440, 0.01),
+        orders_per_day=2_000.0 * scale,
+        stall_minutes=stall,
+        after_minutes=0.0,
+        seed=seed,
+    )
+
+
+# Stories: short incidents after a warm history, for the live tests and `ordermon simulate`
+# (not part of the scored suite).
+STORIES: Final[dict[str, Callable[..., Scenario]]] = {"warm_stall": warm_stall_scenario}
 
 
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {

@@ -892,11 +892,12 @@ def stall(
     warehouse: str = "SH-02",
     factor: float = 0.1,
     hours: float = 6.0,
+    from_day: float | None = None,
 ) -> Scenario:
-    """`steady`, but from the midpoint `warehouse` dispatches at 10% of capacity for 6 hours;
-    its backlog builds, then drains over about half a day."""
+    """`steady`, but from the midpoint (or `from_day`) `warehouse` dispatches at 10% of
+    capacity for 6 hours; its backlog builds, then drains over about half a day."""
     duration = _duration_ms(days, 2)
-    at = START_MS + duration // 2
+    at = START_MS + (duration // 2 if from_day is None else round(from_day * DAY_MS))
     models = _network(scale=scale, utilisation=0.6)
     _known(warehouse, models)
     window = (at, at + round(hours * HOUR_MS), factor)

@@ -1,6 +1,8 @@
 """Issue 3 end to end: a dispatch stall published to a real worker fires
 `dispatch_backpressure` on `ordermon.alerts`, in /alerts, in the `ordermon_alert_active` gauge and
-through a real Alertmanager to a webhook; the recovery resolves it everywhere."""
+through a real Alertmanager to a webhook; the recovery resolves it everywhere. The stall comes
+after nine days of the site's history, published at once: the detector judges a stall against
+the site's learned week, so the worker must evaluate the whole catch-up (issue 15)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,11 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ordermon.config import Settings
+from ordermon.devtools.catalogue import Operations
+from ordermon.devtools.realistic import STORY_ENV, STORY_WAREHOUSE, warm_stall
+from ordermon.devtools.scenarios import Malformed
 from ordermon.kafka import ensure_topics
-from ordermon.streams.events import DispatchEvent, Event, OrderEvent
+from ordermon.streams.events import Event
 from ordermon.streams.publisher import Publisher
 from tests.integration.live import Deployment, get_json
 from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
@@ -27,64 +32,20 @@ from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
 )
 
 pytestmark = pytest.mark.integration
-WH = "WH-STALL"
-# Settings under which the stall story fires within minutes of event time and resolves.
-STALL_POLICY = {
-    "ORDERMON_HORIZON_MINUTES": "5",
-    "ORDERMON_LATENESS_SECONDS": "30",
-    "ORDERMON_POLICY_FOR_MS": "3m",
-    "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
-    "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
-    "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
-}
+WH = STORY_WAREHOUSE
+# The settings the story is told under (alerts hold minutes, not half an hour): one place.
+STALL_POLICY = STORY_ENV
 MINUTE = 60_000
 
 
 def stall_story(now_ms: int) -> list[Event]:
-    """An hour ending a minute ago: 10 orders a minute; the warehouse dispatches 12 a minute,
-    stalls completely for minutes 10-30, then dispatches 30 a minute until the queue is empty.
-    Every parcel is delivered two minutes after it leaves.
-
-    The story's minutes are calendar minutes: a minute's orders and the dispatch at its 50th
-    second fall in the same minute bucket, whatever the clock says when the test runs. (Shifted
-    by some seconds, every minute would end with its last orders waiting: a standing queue of
-    about 10, above the drained threshold of 5, and the episode would not resolve.)"""
-    t0 = (now_ms // MINUTE - 61) * MINUTE
-    events: list[Event] = []
-    queue: list[str] = []
-    n = 0
-    for minute in range(60):
-        base = t0 + minute * MINUTE
-        for k in range(10):
-            n += 1
-            oid = f"o{n}"
-            queue.append(oid)
-            events.append(
-                OrderEvent(
-                    event_id=f"p{n}",
-                    status="placed",
-                    order_id=oid,
-                    warehouse=WH,
-                    occurred_at_ms=base + k * 5_000,
-                )
-            )
-        capacity = 0 if 10 <= minute < 30 else (12 if minute < 10 else 30)
-        for k in range(min(capacity, len(queue))):
-            oid = queue.pop(0)
-            at = base + 50_000 + k * 100
-            for status, delay in (("dispatched", 0), ("delivered", 2 * MINUTE)):
-                events.append(
-                    DispatchEvent(
-                        event_id=f"{status}-{oid}",
-                        status=status,  # type: ignore[arg-type]
-                        order_id=oid,
-                        warehouse=WH,
-                        occurred_at_ms=at + delay,
-                    )
-                )
-    events = [e for e in events if e.occurred_at_ms < now_ms]
-    events.sort(key=lambda e: e.occurred_at_ms)
-    return events
+    """`realistic.warm_stall` ending a minute before `now_ms`, as contract events in arrival
+    order: nine days of a small shift site (its rhythm, which the detector needs a week of),
+    then dispatch stops for 40 minutes at 13:00 site time and catches up within the last 25.
+    Its alert fires and resolves within the hour before the wall clock (older event times are
+    not paged); `tests/unit/devtools/test_stories.py` checks that offline."""
+    end = (now_ms // MINUTE - 1) * MINUTE
+    return [e for e in Operations(warm_stall(end)).events() if not isinstance(e, Malformed)]
 
 
 def metric(url: str, name: str, labels: dict[str, str]) -> float | None:
@@ -133,7 +94,7 @@ async def test_a_stall_fires_and_resolves_through_every_sink(
                 for records in batch.values():
                     messages.extend(orjson.loads(r.value) for r in records)
 
-        await asyncio.wait_for(collect_until_resolved(), 120)
+        await asyncio.wait_for(collect_until_resolved(), 300)  # ~60,000 events first
     finally:
         await consumer.stop()
 
@@ -142,6 +103,7 @@ async def test_a_stall_fires_and_resolves_through_every_sink(
     assert len({m["alert_id"] for m in dispatch}) == 1  # one episode
     fired = dispatch[0]
     assert fired["warehouse"] == WH and fired["signals"]["backlog"] >= 20
+    assert fired["signals"]["reason"] == "stall"
     assert "ended_at" in dispatch[-1]
     # the gauge and /alerts agree that nothing is firing any more
     assert get_json(worker.url + "/alerts") == []

@@ -74,7 +74,7 @@ async def test_alerts_wait_for_alertmanager_and_the_stream_does_not(
         await asyncio.to_thread(worker.wait_ready)
         story: list[Event] = stall_story(int(time.time() * 1000))
         await asyncio.to_thread(publish, deployment.bootstrap, deployment.prefix, story)
-        await poll(lambda: am.refused(), 120, "the alert to be refused by Alertmanager")
+        await poll(lambda: am.refused(), 300, "the alert to be refused by Alertmanager")
         outage_began = am.refused()[0]
 
         # While Alertmanager refuses everything, a new stream is counted in full.

@@ -87,10 +87,11 @@ def metrics_target(tmp_path: Path) -> Iterator[str]:
     """host:port of a real worker's /metrics, with data flowing.
 
     Starts the embedded broker (or uses ORDERMON_TEST_BROKER), `ordermon worker` and
-    `ordermon simulate --scenario stall --days 0.75` as fast as it goes: 18 hours that end
-    3 hours after a 6-hour dispatch stall, so a critical alert is still firing when the panels
-    are read, with a fresh topic prefix and
-    consumer group. Skips, saying why, when the commands are not there yet."""
+    `ordermon simulate --scenario warm_stall` as fast as it goes: nine days of a small shift
+    site (the detector judges a stall against the site's learned week), ending 90 minutes into a
+    working-hours dispatch stall, so its alert is still firing when the panels are read, with a
+    fresh topic prefix and consumer group. Skips, saying why, when the commands are not there
+    yet."""
     cli = _ordermon_cli()
     if cli is None:
         pytest.skip("worker not available yet: `ordermon --help` lacks broker/worker/simulate")
@@ -143,7 +144,7 @@ def metrics_target(tmp_path: Path) -> Iterator[str]:
             poll(healthy, 120, "the worker's /healthz")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{tail(worker_log)}") from None
-        spawn("simulate", "simulate", "--scenario", "stall", "--days", "0.75", "--speed", "0")
+        spawn("simulate", "simulate", "--scenario", "warm_stall", "--speed", "0")
         yield f"{HOST}:{web_port}"
     finally:
         for process in reversed(processes):

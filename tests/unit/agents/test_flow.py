@@ -25,7 +25,7 @@ from ordermon.agents.logic.persist import (
     head_to_bytes,
 )
 from ordermon.agents.logic.windows import MINUTE_MS, minute_start
-from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.events import DispatchEvent, Event, OrderEvent
 from ordermon.streams.flows import FLOWS
 from ordermon.streams.timefmt import parse_rfc3339_ms
 
@@ -117,49 +117,66 @@ def test_head_and_bucket_recovered_from_different_points_stay_exact() -> None:
     assert head.minutes[T0].counts == truth.minutes[T0].counts
 
 
+def close(state: WarehouseState) -> list[int]:
+    """The offline rule: every topic counts as read as far as the warehouse's newest event."""
+    return close_minutes(state, CONFIG, watermark(state, CONFIG))
+
+
 def test_events_older_than_retention_count_in_backlog_not_in_a_minute() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0 + 3 * 3600_000), CONFIG)
-    assert apply(state, order(2, T0), CONFIG)  # 3 h older than the newest; retention is 1 h
+    apply(state, order(3, T0 + 3 * 3600_000 + 5 * MINUTE_MS), CONFIG)
+    close(state)  # the warehouse's minutes are now closed through T0 + 3 h 3 min
+    assert apply(state, order(2, T0), CONFIG)  # 3 h older; retention is 1 h
     assert state.late == 1
-    assert state.totals[PLACED] == 2
+    assert state.totals[PLACED] == 3
     assert T0 not in state.minutes
 
 
-def test_watermark_is_the_slowest_topic_less_lateness() -> None:
+def test_a_topic_read_ahead_makes_no_other_topic_late() -> None:
+    """Lateness is judged against the warehouse's closed minutes, not against the newest event
+    of one of its topics: a sparse topic read days ahead (a catch-up) changes nothing."""
     state = WarehouseState("W1")
-    apply(state, order(1, T0 + 30 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
-    apply(state, dispatch(1, T0 + 10 * MINUTE_MS), CONFIG, seen_at_ms=1_000)
-    # complaints and refunds not seen yet: the worker waits idle_after_ms for them
-    assert watermark(state, CONFIG, now_ms=2_000) is None
-    common = {"order_id": "o1", "warehouse": "W1", "occurred_at_ms": T0 + 25 * MINUTE_MS}
-    apply(state, ComplaintEvent(event_id="c1", status="opened", complaint_id="c1", **common),
-          CONFIG, seen_at_ms=1_000)  # fmt: skip
-    apply(state, RefundEvent(event_id="r1", status="requested", refund_id="r1", amount=1.0,
-          **common), CONFIG, seen_at_ms=1_000)  # fmt: skip
-    # dispatches are behind: they hold the watermark
-    assert watermark(state, CONFIG, now_ms=2_000) == T0 + 8 * MINUTE_MS
-    # until the topics have been quiet for idle_after_ms of processing time
-    assert watermark(state, CONFIG, now_ms=1_000 + CONFIG.idle_after_ms) == T0 + 28 * MINUTE_MS
-    # without a clock every topic seen counts ...
-    assert watermark(state, CONFIG) == T0 + 8 * MINUTE_MS
-    # ... unless it lags the newest by more than quiet_after_ms of event time
-    later = T0 + 26 * MINUTE_MS + CONFIG.quiet_after_ms  # every other topic lags by more
-    apply(state, order(2, later), CONFIG, seen_at_ms=1_000)
-    assert watermark(state, CONFIG) == later - CONFIG.lateness_ms
+    apply(state, dispatch(1, T0 + 3 * 24 * 3600_000), CONFIG)  # read 3 days ahead
+    assert apply(state, order(1, T0), CONFIG)
+    assert state.late == 0
+    assert T0 in state.minutes
+    # the network-wide floor of the caller still applies
+    assert apply(state, order(2, T0 - 1), CONFIG, floor_ms=T0)
+    assert state.late == 1
 
 
-def test_a_topic_not_seen_yet_holds_the_worker_for_idle_after() -> None:
-    """Kafka may hand the worker a warehouse's dispatches before its orders: the minutes must
-    not close on dispatches alone while orders may still come."""
+def test_watermark_is_the_newest_event_or_the_callers_bound_less_lateness() -> None:
     state = WarehouseState("W1")
-    apply(state, dispatch(1, T0 + 50 * MINUTE_MS), CONFIG, seen_at_ms=5_000)
-    assert close_minutes(state, CONFIG, now_ms=6_000) == []
-    assert state.closed_through_ms is None
-    apply(state, order(1, T0 + 10 * MINUTE_MS), CONFIG, seen_at_ms=7_000)
-    later = 5_000 + CONFIG.idle_after_ms  # complaints and refunds never come: released
-    assert watermark(state, CONFIG, now_ms=later - 1) is None
-    assert watermark(state, CONFIG, now_ms=later) == T0 + 8 * MINUTE_MS
+    assert watermark(state, CONFIG) is None
+    apply(state, order(1, T0 + 30 * MINUTE_MS), CONFIG)
+    apply(state, dispatch(1, T0 + 10 * MINUTE_MS), CONFIG)
+    assert watermark(state, CONFIG) == T0 + 28 * MINUTE_MS
+    # the caller's bound (how far each source is read) holds it back, never pushes it on
+    assert watermark(state, CONFIG, T0 + 10 * MINUTE_MS) == T0 + 8 * MINUTE_MS
+    assert watermark(state, CONFIG, T0 + 90 * MINUTE_MS) == T0 + 28 * MINUTE_MS
+
+
+def test_a_long_jump_evaluates_every_minute_but_those_with_empty_windows() -> None:
+    """However far the watermark jumps at once, every minute is handed out (warm-ups and
+    windows count from the data), except minutes more than the retention after the last minute
+    with data: their every window is empty. The same minutes, batched or not."""
+    hour = 60 * MINUTE_MS
+    times = [T0 + k * MINUTE_MS for k in range(0, 5 * 60, 7)] + [T0 + 9 * hour, T0 + 9 * hour + 1]
+    one, many = WarehouseState("W1"), WarehouseState("W1")
+    for i, at in enumerate(times):
+        apply(one, order(i, at), CONFIG)
+    closed_one = close(one)
+    closed_many: list[int] = []
+    for i, at in enumerate(times):
+        apply(many, order(i, at), CONFIG)
+        closed_many += close(many)
+    assert closed_one == closed_many
+    last_data = T0 + (5 * 60 - 1) // 7 * 7 * MINUTE_MS
+    expected = list(range(T0 + MINUTE_MS, last_data + CONFIG.retention_ms + MINUTE_MS, MINUTE_MS))
+    expected += list(range(T0 + 9 * hour + MINUTE_MS, one.closed_through_ms + 1, MINUTE_MS))
+    assert closed_one == expected
+    assert len(closed_one) > 5 * 60  # more than the old cap would allow, scaled: no skipping
 
 
 def test_the_first_batch_size_does_not_change_which_minutes_are_closed() -> None:
@@ -167,11 +184,11 @@ def test_the_first_batch_size_does_not_change_which_minutes_are_closed() -> None
     one, many = WarehouseState("W1"), WarehouseState("W1")
     for e in events:
         apply(one, e, CONFIG)
-    closed_one = close_minutes(one, CONFIG)
+    closed_one = close(one)
     closed_many: list[int] = []
     for e in events:
         apply(many, e, CONFIG)
-        closed_many += close_minutes(many, CONFIG)
+        closed_many += close(many)
     assert closed_one == closed_many
     assert closed_one[0] == T0 + MINUTE_MS  # the first minute with data is evaluated
 
@@ -180,19 +197,21 @@ def test_close_minutes_hands_out_each_minute_once_in_order() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0 + 30_000), CONFIG)
     # watermark T0-90s has passed no minute with data: nothing yet, the start is the oldest data
-    assert close_minutes(state, CONFIG) == []
+    assert close(state) == []
     apply(state, order(2, T0 + 5 * MINUTE_MS + 1), CONFIG)
     # watermark = T0+3min+1ms: the minutes ending at T0+1min (the first with data), T0+2min and
     # T0+3min are handed out, oldest first
-    assert close_minutes(state, CONFIG) == [T0 + MINUTE_MS * k for k in (1, 2, 3)]
-    assert close_minutes(state, CONFIG) == []  # nothing new
+    assert close(state) == [T0 + MINUTE_MS * k for k in (1, 2, 3)]
+    assert close(state) == []  # nothing new
 
 
 def test_expire_drops_minutes_out_of_retention() -> None:
     state = WarehouseState("W1")
     apply(state, order(1, T0), CONFIG)
     apply(state, order(2, T0 + 2 * 3600_000), CONFIG)
-    assert expire(state, CONFIG) == [T0]
+    assert expire(state, CONFIG) == []  # nothing closed: a topic may have been read ahead
+    close(state)
+    assert expire(state, CONFIG) == [T0]  # the retention back from the last closed minute
     assert state.totals[PLACED] == 2  # the backlog keeps everything
 
 
@@ -251,6 +270,7 @@ def test_event_ids_are_forgotten_beyond_the_dedup_horizon() -> None:
     apply(
         state, order(2, T0 + CONFIG.dedup_ms + 5 * MINUTE_MS), CONFIG, source="orders/0", offset=1
     )
+    close(state)
     expire(state, CONFIG)
     assert state.minutes[T0].ids == {}  # the counts stay, the ids go
     assert state.minutes[T0].counts[PLACED] == 1

@@ -9,7 +9,15 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from ordermon.agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Outcome
-from ordermon.agents.logic.flow import Bucket, FlowConfig, WarehouseState, apply, expire
+from ordermon.agents.logic.flow import (
+    Bucket,
+    FlowConfig,
+    WarehouseState,
+    apply,
+    close_minutes,
+    expire,
+    watermark,
+)
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.windows import MINUTE_MS
 from ordermon.streams.codec import encode_event
@@ -88,6 +96,9 @@ def test_an_event_far_after_a_years_old_one_walks_no_minutes() -> None:
     apply(state, order(1, "OLD", YEAR_1), config)
     expire(state, config)
     apply(state, order(2, "OLD", T0), config)
+    # closing evaluates the retention after the year-1 minute, then nothing until today
+    closed = close_minutes(state, config, watermark(state, config))
+    assert len(closed) == config.retention_ms // MINUTE_MS
     gone = expire(state, config)
     assert gone == [YEAR_1]  # the year-1 minute is beyond the retention now
     assert CountingMinutes.lookups < 2 * 24 * 60

@@ -86,6 +86,8 @@ def test_from_mapping_reads_values(mapping: dict[str, Any], check: Any) -> None:
         ({"cascade_network_share": 1.5}, "cascade_network_share", 1.5),
         ({"cascade_min_queues": 1}, "cascade_min_queues", 1),
         ({"forecast_fit_days": 40}, "forecast_history_days", 28),
+        ({"forecast_min_days": 5}, "forecast_min_days", 5),  # a trend needs 9 days at least
+        ({"silent_min_events": -1}, "silent_min_events", -1),
         ({"capacity_requires_backlog": "yes"}, "capacity_requires_backlog", "yes"),
         ({"warehouses": {"BJ-01": {"for_ms": "x"}}}, "warehouses.BJ-01.for_ms", "x"),
         ({"warehouses": {"BJ-01": {"typo": 1}}}, "warehouses.BJ-01.typo", 1),
@@ -151,3 +153,58 @@ def test_from_file_that_is_not_toml_names_the_file(tmp_path: Path) -> None:
     bad.write_text("for_ms = = 3\n")
     with pytest.raises(PolicyError, match=r"policy\.toml"):
         Policy.from_file(bad)
+
+
+# ---- declared calendars ------------------------------------------------------------------------
+
+SITE = "warehouses.BJ-01.calendar"
+
+
+def with_calendar(calendar: Any) -> dict[str, Any]:
+    return {"warehouses": {"BJ-01": {"calendar": calendar}}}
+
+
+@pytest.mark.parametrize(
+    ("calendar", "key", "reason"),
+    [
+        ({"dispatch": {"mnd": ["07:00-15:00"]}}, f"{SITE}.dispatch.mnd", "unknown key"),
+        ({"dispatch": {"mon": ["07:00-15:00", "14:00-23:00"]}}, f"{SITE}.dispatch.mon", "overlap"),
+        ({"dispatch": {"mon": ["07:00-25:00"]}}, f"{SITE}.dispatch.mon[0]", "between 00:00"),
+        ({"dispatch": {"mon": ["07:61-15:00"]}}, f"{SITE}.dispatch.mon[0]", "between 00:00"),
+        ({"dispatch": {"mon": ["22:00-06:00"]}}, f"{SITE}.dispatch.mon[0]", "split a night"),
+        ({"dispatch": {"mon": "07:00-15:00"}}, f"{SITE}.dispatch.mon", "must be a list"),
+        ({"dispatch": {"pickups": ["24:00"]}}, f"{SITE}.dispatch.pickups[0]", "23:59"),
+        ({"dispach": {"mon": []}}, f"{SITE}.dispach", "unknown key"),
+        ({"holidays": ["2026-13-01"]}, f"{SITE}.holidays[0]", "a date like"),
+        ({"utc_offset": "+8"}, f"{SITE}.utc_offset", "an offset like"),
+        ("weekdays", SITE, "a table"),
+    ],
+)
+def test_a_bad_calendar_names_its_key(calendar: Any, key: str, reason: str) -> None:
+    with pytest.raises(PolicyError) as info:
+        Policy.from_mapping(with_calendar(calendar))
+    assert info.value.key == key
+    assert reason in str(info.value)
+    assert "\n" not in str(info.value)  # one line at start-up
+
+
+def test_a_declared_calendar_marks_working_hours_in_local_time() -> None:
+    policy = Policy.from_mapping(
+        with_calendar(
+            {
+                "utc_offset": "+08:00",
+                "holidays": ["2026-03-04"],
+                "dispatch": {"mon": ["07:00-15:00", "15:00-23:00"], "pickups": ["10:00"]},
+                "service": {"sat": ["09:00-21:00"]},
+            }
+        )
+    )
+    calendar = policy.for_warehouse("BJ-01").calendar
+    assert calendar is not None and policy.calendar is None
+    monday = 1_772_409_600_000  # 2026-03-02T00:00:00Z, 08:00 local
+    assert calendar.working("dispatch", monday) is True
+    assert calendar.working("dispatch", monday - 2 * HOUR_MS) is False  # 06:00 local
+    assert calendar.working("dispatch", monday + DAY_MS) is False  # Tuesday: closed
+    assert calendar.working("service", monday) is False
+    assert calendar.working("refund", monday) is None  # not declared: learned
+    assert calendar.working("refund", monday + 2 * DAY_MS) is False  # a holiday closes all

@@ -12,7 +12,7 @@ import pytest
 from ordermon.agents.logic.flow import FlowConfig
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.trend import DAY_MS
-from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build
+from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build, stall
 from ordermon.streams.events import Event
 from ordermon.streams.outputs import Alert
 from tests.unit.agents.offline import replay as replay_events
@@ -43,10 +43,21 @@ def test_a_weekend_dip_raises_no_critical_alert() -> None:
 
 
 def test_a_dispatch_stall_fires_for_that_warehouse_only() -> None:
-    scenario = build("stall")
+    # 9.5 days, the stall from day 8.25 (06:00, into the morning): a site is judged for a
+    # stall against its learned week, and only in hours whose normal half hour holds
+    # `min_events` dispatches (SH-02 reaches that from 08:00)
+    scenario = stall(days=9.5, from_day=8.25)
     alerts = replay(scenario)
     fired = {(a.warehouse, a.kind) for a in alerts if a.state == "firing"}
-    assert fired == {("SH-02", "dispatch_backpressure")}
+    # that warehouse only (its catch-up afterwards may also hand carriers a day's worth at once)
+    assert ("SH-02", "dispatch_backpressure") in fired
+    assert {w for w, _ in fired} == {"SH-02"}
+    assert [
+        a for a in alerts if a.severity == "critical" and a.kind != "dispatch_backpressure"
+    ] == []
+    first = next(a for a in alerts if a.kind == "dispatch_backpressure")
+    assert first.signals["reason"] == "stall"
+    assert first.updated_at_ms < scenario.start_ms + round((8.25 + 6 / 24) * DAY_MS)
 
 
 def test_a_silent_warehouse_is_reported() -> None:

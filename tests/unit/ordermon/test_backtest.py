@@ -76,23 +76,31 @@ def _write(tmp_path: Path, name: str, **kw: float) -> Path:
 
 @pytest.fixture(scope="module")
 def stall_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write(tmp_path_factory.mktemp("stall"), "stall")
+    # the realistic stall: FRA-1 at 20% of its pace for 4 h on day 10, after a learned week
+    # (before a week a site is judged over whole days only)
+    return _write(tmp_path_factory.mktemp("stall"), "shift_stall", days=11, scale=0.25)
 
 
 def test_simulate_out_then_backtest_finds_the_stall(stall_file: Path) -> None:
-    """Two commands: the `stall` scenario (SH-02 dispatches at 10% for 6 h) to a file, then the
-    backtest's JSON lists a dispatch_backpressure episode at SH-02, and no other site."""
+    """Two commands: the `shift_stall` scenario (FRA-1 dispatches at 20% of its pace for 4 h on
+    day 10, in working hours, after a learned week) to a file, then the backtest's JSON lists a
+    dispatch_backpressure episode at FRA-1 that began within the hour."""
     path = stall_file
     result = CliRunner().invoke(main, ["backtest", str(path), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"episodes", "summary", "bad_lines", "deadletters"}
-    fired = {(e["kind"], e["warehouse"]) for e in doc["episodes"]}
-    assert fired == {("dispatch_backpressure", "SH-02")}
+    stalls = [
+        e
+        for e in doc["episodes"]
+        if (e["kind"], e["warehouse"]) == ("dispatch_backpressure", "FRA-1")
+        and e["fired_at"].startswith("2026-03-12T11:")
+    ]
+    assert len(stalls) == 1, doc["episodes"]
     lines = path.read_bytes().count(b"\n")
     assert doc["summary"]["messages"] == lines == doc["summary"]["events"]
     assert doc["summary"]["bad_lines"] == doc["summary"]["deadletters"] == 0
-    episode = doc["episodes"][0]
+    episode = stalls[0]
     assert set(episode) == {
         "kind",
         "warehouse",

@@ -125,3 +125,36 @@ def test_a_bad_policy_value_names_its_variable(env: dict[str, str], names: str) 
     with pytest.raises(ConfigError) as err:
         load_policy(env)
     assert names in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[warehouses.BJ-01.calendar.dispatch]\nmnd = ["07:00-23:00"]\n', "calendar.dispatch.mnd"),
+        (
+            '[warehouses.BJ-01.calendar.dispatch]\nmon = ["07:00-15:00", "14:00-23:00"]\n',
+            "calendar.dispatch.mon",
+        ),
+        ('[warehouses.BJ-01.calendar.dispatch]\ntue = ["07:00-25:00"]\n', "calendar.dispatch.tue"),
+        ("silent_min_events = -3\n", "silent_min_events"),
+    ],
+)
+def test_the_worker_refuses_a_bad_policy_at_start_naming_the_key(
+    tmp_path: Path, text: str, key: str
+) -> None:
+    """A bad calendar or policy value stops the worker before it connects to anything: one
+    line naming the key, no traceback."""
+    f = tmp_path / "policy.toml"
+    f.write_text(text)
+    answer = subprocess.run(
+        [sys.executable, "-m", "ordermon", "worker"],
+        env={"ORDERMON_POLICY_FILE": str(f), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert answer.returncode == 2
+    assert key in answer.stderr
+    assert len(answer.stderr.strip().splitlines()) == 1, answer.stderr
+    assert "Traceback" not in answer.stderr

@@ -102,6 +102,8 @@ CALLED = [
     (faust_aiokafka.Consumer, "_wait_next_records", ["self", "timeout"], True),
     (faust_aiokafka.Consumer, "_add_gap", ["self", "tp", "offset_from", "offset_to"], True),
     (faust_aiokafka.Consumer, "_to_message", ["self", "tp", "record"], False),
+    # aligned reading: the set Faust fetches from, mutated in place (see the test below)
+    (faust_aiokafka.Consumer, "_get_active_partitions", ["self"], False),
     (Store, "_db_for_partition", ["self", "partition"], False),
     (Store, "_get_bucket_for_key", ["self", "key"], False),
     (PrometheusMonitor, "_stream_label", ["self", "stream"], False),
@@ -131,6 +133,7 @@ ATTRIBUTES = [
     (faust_consumer.Consumer.__init__, "_read_offset"),
     (faust_consumer.Consumer.__init__, "_committed_offset"),
     (faust_consumer.Consumer.__init__, "_buffered_partitions"),
+    (faust_consumer.Consumer._reset_state, "_paused_partitions"),
     (mode.Service.__init__, "_stopped"),
     (Store.__init__, "_key_index"),
     (PrometheusMonitor.__init__, "_metrics"),
@@ -154,3 +157,18 @@ def test_aiokafka_reads_the_fetch_wait_at_start() -> None:
     """The layer sets `_fetch_max_wait_ms` after the consumer is made; aiokafka must read it when
     it starts its fetcher, not earlier."""
     assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+def test_faust_fetches_from_the_active_set_it_mutates_in_place() -> None:
+    """Aligned reading (agents.worker.transport `_fetch_aligned`) takes partitions out of the set
+    `_get_active_partitions` returns for one fetch and puts them back: Faust must fetch from
+    that very set, and pause/resume must change it in place (not replace it)."""
+    wait = inspect.getsource(faust_consumer.Consumer._wait_next_records)
+    assert "active_partitions = self._get_active_partitions()" in wait
+    assert "active_partitions=active_partitions" in wait
+    assert "self._get_active_partitions().difference_update(tpset)" in inspect.getsource(
+        faust_consumer.Consumer.pause_partitions
+    )
+    assert "self._active_partitions.clear()" in inspect.getsource(
+        faust_consumer.Consumer._set_active_tps
+    )

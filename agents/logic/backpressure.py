@@ -1,0 +1,389 @@
+"""One queue's backpressure, judged against the warehouse's own rhythm.
+
+Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
+
+- **sustained**: over whole cycles, the backlog grows. `growth` is the backlog's change over the
+  last 24 hours beyond the change normal for this hour of the week, and `excess` the backlog's
+  distance above its normal for this hour of the week, both as a fraction of a day's throughput
+  (days of wait). Both above the queue's `fire_growth` (and at least `min_backlog` waiting): the
+  backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
+  The evening peak and the night before the morning shift are the rhythm, not a problem.
+  Until the site has a week of history there is no normal by hour of the week: the growth is the
+  change of the wait (backlog ÷ the day's throughput) over the last whole day, and only days
+  that look like working days (the queue served at least half its inflow, and in- and outflow
+  are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
+- **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
+  this site normally does in these hours of the week, while inflow outruns it and at least a
+  quarter of an hour of its normal work waits. Only in working hours: an hour whose normal
+  outflow is below `idle_share` of the site's mean hour (off shift, a closed desk, between
+  pickups) or declared closed is never judged.
+
+The wait is the real one: hours of wall time until the newest waiting item is served if the
+queue works through its learned week (Little's law with the throughput of its working hours), so
+a parcel ordered at 23:30 waits for the morning shift, not for ever. Severity is critical when
+that wait passes the queue's SLA or will within `critical_margin_hours` at the current growth.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ordermon.agents.logic.alerts import Observation
+from ordermon.agents.logic.policy import Policy, QueuePolicy
+from ordermon.agents.logic.rhythm import (
+    BACKLOG,
+    HOURS_PER_DAY,
+    HOURS_PER_WEEK,
+    IN,
+    OUT,
+    QUEUE_INDEX,
+    Rhythm,
+    hour_of,
+    wait_hours,
+)
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+
+DAY_MS = 24 * HOUR_MS
+STALL_WINDOW_MS = 30 * MINUTE_MS
+TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a week is learned
+TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
+
+
+@dataclass(frozen=True, slots=True)
+class Flows:
+    """What the detector counted for one queue at one minute."""
+
+    backlog: int
+    in_stall: int  # inflow over the stall window (30 min)
+    out_stall: int
+    in_day: int  # inflow over the last 24 h
+    out_day: int
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The numbers one queue is judged by at one minute (None where not known)."""
+
+    queue: str
+    backlog: int
+    learned: bool  # a week of history: judged against the hour-of-week normal
+    judged: bool  # enough history to judge sustained growth at all
+    growth: float | None  # days of wait gained over the last day beyond the normal
+    excess: float | None  # days of wait above the normal backlog of this hour of the week
+    throughput_day: float  # items a day the growth is measured against
+    normal_backlog: float | None
+    outflow_share: float | None  # outflow / normal outflow over the stall window
+    stalled: bool
+    resumed: bool  # no stall now (outflow back near normal, or not a working hour)
+    wait_hours: float  # the real wait of the newest item (inf: never served)
+    normal_wait_hours: float | None  # the wait of the normal backlog of this hour of the week
+    working: bool  # the last complete hour is a working hour of the queue
+
+
+def judge(
+    rhythm: Rhythm, queue: str, flows: Flows, at_ms: int, qp: QueuePolicy, policy: Policy
+) -> Judgement:
+    qi = QUEUE_INDEX[queue]
+    learned = rhythm.complete_hours(hour_of(at_ms)) >= HOURS_PER_WEEK + HOURS_PER_DAY
+    daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
+    learned = learned and daily is not None
+    growth = excess = normal = None
+    throughput = float(flows.out_day)
+    if learned and daily is not None:
+        throughput = max(daily, float(flows.out_day))
+        growth, excess, normal = _learned_growth(rhythm, qi, at_ms, policy)
+    elif _typical_day(rhythm, qi, flows, at_ms):
+        growth = excess = _floor_growth(rhythm, qi, flows, at_ms)
+    working = _worked(rhythm, qi, at_ms, daily, policy)
+    share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
+    scale = max(1.0, flows.out_day / daily) if daily else 1.0
+    if stalled and share is not None:
+        scale = max(share, 0.05)  # while stalled, the wait at the pace it achieves now
+    wait = _wait(rhythm, qi, flows.backlog, flows.out_day, at_ms, scale, policy, learned)
+    normal_wait = None
+    if normal is not None:
+        normal_wait = _wait(rhythm, qi, round(normal), flows.out_day, at_ms, 1.0, policy, learned)
+    return Judgement(
+        queue=queue,
+        backlog=flows.backlog,
+        learned=learned,
+        judged=growth is not None,
+        growth=growth,
+        excess=excess,
+        throughput_day=throughput,
+        normal_backlog=normal,
+        outflow_share=share,
+        stalled=stalled,
+        resumed=resumed,
+        wait_hours=wait,
+        normal_wait_hours=normal_wait,
+        working=working,
+    )
+
+
+def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:
+    cum = rhythm.cumulative(qi, hour_of(at_ms), policy.rhythm_weeks)
+    if cum is None or cum[-1] <= 0:
+        return None
+    return cum[-1] / 7
+
+
+def _learned_growth(
+    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy
+) -> tuple[float | None, float | None, float | None]:
+    """(growth, excess, normal backlog) at the end of the last complete hour, like with like
+    (a pickup at the top of an hour is on the same side of every reading): the backlog in days
+    of the inflow of the 24 hours before it, now against a day ago and against the normal of
+    those hours of the week. In days of inflow, a busier day than usual (that a closed Sunday
+    holds until Monday) is not taken for a site falling behind."""
+    weeks = policy.rhythm_weeks
+    hour = hour_of(at_ms) - 1
+    normal = rhythm.normal(qi, BACKLOG, hour, weeks)
+    now = _days_of_inflow(rhythm, qi, hour)
+    day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
+    normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
+    normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
+    if now is None or day_ago is None or normal_now is None or normal_day is None:
+        return None, None, normal
+    return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal
+
+
+def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
+    backlog = rhythm.backlog_end(qi, hour)
+    inflow = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY))
+    if backlog is None or not inflow:
+        return None
+    return backlog / inflow
+
+
+def _normal_days_of_inflow(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
+    backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
+    day = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
+    inflow = _inflow_day(rhythm, qi, hour, day)
+    if backlog is None or not inflow:
+        return None
+    return backlog / inflow
+
+
+def _inflow_day(rhythm: Rhythm, qi: int, hour: int, day: float | None) -> float | None:
+    """The inflow of the 24 hours up to `hour`'s end, but never less than the mean day of the
+    week before it: a closed day's trickle (no parcels handed to carriers on a Sunday) must
+    not make a day's backlog look like ten."""
+    week = rhythm.total(qi, IN, hour + 1, HOURS_PER_WEEK)
+    if day is None or week is None:
+        return None
+    return max(float(day), week / 7)
+
+
+def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Policy) -> bool:
+    """Whether the last complete hour is one the queue works in: its learned normal outflow
+    (or, before a week is learned, what it served in that hour) is at least `idle_share` of
+    the mean hour. A sustained backpressure starts only at the end of a working hour: at the
+    end of a closed one the backlog holds whatever came in (a busier Sunday than last week's),
+    which the next shift is there to serve."""
+    hour = hour_of(at_ms) - 1
+    if daily is not None:
+        served = rhythm.normal(qi, OUT, hour, policy.rhythm_weeks)
+        mean = daily / HOURS_PER_DAY
+    else:
+        row_out = rhythm.total(qi, OUT, hour + 1, 1)
+        day_out = rhythm.total(qi, OUT, hour + 1, HOURS_PER_DAY)
+        served = None if row_out is None else float(row_out)
+        mean = (day_out or 0) / HOURS_PER_DAY
+    return served is not None and served > 0 and served >= policy.idle_share * mean
+
+
+def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
+    """Before a week is learned: every whole day seen so far, and the last 24 hours, look like
+    one typical working day of this queue (no weekly rhythm seen yet)."""
+    if flows.out_day <= 0 or flows.out_day < flows.in_day / 2:
+        return False  # a closed day, or a whole-day stall: no rhythm to tell them apart yet
+    typical = rhythm.typical_day(qi, hour_of(at_ms), TYPICAL_DAYS, TYPICAL_BAND)
+    if typical is None:
+        return True  # fewer than two whole days: nothing seen says the days differ
+    t_in, t_out, regular = typical
+    low, high = TYPICAL_BAND
+    in_ok = low * t_in <= flows.in_day <= high * t_in
+    return regular and in_ok and low * t_out <= flows.out_day <= high * t_out
+
+
+def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:
+    """Before a week is learned, over whole days: how much the queue's floor (its lowest
+    backlog over the last 24 hours) rose above the floor of the 24 hours before, in days of
+    inflow. A healthy queue comes back to its floor every day however its day is shaped
+    (shifts, pickups, a weekend's extra orders); one that cannot keep up does not. None
+    without two whole days behind the first (the first day fills the queue from empty)."""
+    hour = hour_of(at_ms)
+    if rhythm.complete_hours(hour) < 3 * HOURS_PER_DAY:
+        return None
+    now = rhythm.low(qi, hour, HOURS_PER_DAY)
+    before = rhythm.low(qi, hour - HOURS_PER_DAY, HOURS_PER_DAY)
+    in_now = rhythm.total(qi, IN, hour, HOURS_PER_DAY)
+    in_before = rhythm.total(qi, IN, hour - HOURS_PER_DAY, HOURS_PER_DAY)
+    if now is None or before is None or not in_now or not in_before:
+        return None
+    return now / in_now - before / in_before
+
+
+def _stall(
+    rhythm: Rhythm,
+    queue: str,
+    flows: Flows,
+    at_ms: int,
+    qp: QueuePolicy,
+    policy: Policy,
+    learned: bool,
+) -> tuple[float | None, bool, bool]:
+    """(outflow share of normal over the stall window, stalled, resumed)."""
+    expected = _expected_out(rhythm, queue, at_ms, qp, policy) if learned else None
+    if expected is None:
+        return None, False, True
+    share = flows.out_stall / expected
+    pressure = math.inf if flows.out_stall == 0 else flows.in_stall / flows.out_stall
+    # work is waiting (a quarter of an hour of the normal pace): a team that ran out of work is
+    # not stalled
+    waiting = flows.backlog >= expected / 2
+    stalled = share < qp.stall_ratio and pressure > qp.fire_pressure and waiting
+    resumed = share >= qp.resume_ratio or pressure <= qp.clear_pressure
+    return share, stalled, resumed
+
+
+def _expected_out(
+    rhythm: Rhythm, queue: str, at_ms: int, qp: QueuePolicy, policy: Policy
+) -> float | None:
+    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it
+    and the half hour before it span, so a pickup at the top of one hour is never expected in
+    the next, nor a whole hour's work from a shift that starts within it); None when these are
+    not working hours of the queue, or too few items flow to judge a ratio."""
+    start = at_ms - STALL_WINDOW_MS
+    calendar = policy.calendar
+    if calendar is not None and False in (
+        calendar.working(queue, start),
+        calendar.working(queue, at_ms - 1),
+    ):
+        return None
+    qi = QUEUE_INDEX[queue]
+    weeks = policy.rhythm_weeks
+    # the hours of the window and of the half hour before it: a shift that starts within an
+    # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
+    # a part-hour's work, which the window's first minutes of the shift would not yet show
+    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
+    normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
+    daily = _normal_daily_out(rhythm, qi, at_ms, policy)
+    if None in normals or daily is None:
+        return None
+    hourly = min(n for n in normals if n is not None)
+    if hourly < policy.idle_share * daily / HOURS_PER_DAY:
+        return None  # an idle hour of this queue
+    expected = hourly * STALL_WINDOW_MS / HOUR_MS
+    return expected if expected >= qp.min_events else None
+
+
+def _wait(
+    rhythm: Rhythm,
+    qi: int,
+    backlog: int,
+    out_day: int,
+    at_ms: int,
+    scale: float,
+    policy: Policy,
+    learned: bool,
+) -> float:
+    if backlog <= 0:
+        return 0.0
+    if learned:
+        wait = wait_hours(rhythm, qi, at_ms, backlog, scale, policy.rhythm_weeks)
+        if wait is not None:
+            return wait
+    if out_day <= 0:
+        return math.inf
+    return backlog / out_day * HOURS_PER_DAY
+
+
+def effective_sla(j: Judgement, qp: QueuePolicy) -> float:
+    """The service level as the site's calendar allows it: where the normal backlog of this
+    hour of the week already waits longer (a closed Sunday, the night before the first
+    pickup), the SLA is that normal wait plus the fire mark's worth of a day; a site is not
+    paged for the calendar it keeps."""
+    if j.normal_wait_hours is None:
+        return qp.sla_hours
+    return max(qp.sla_hours, j.normal_wait_hours + qp.fire_growth * 24)
+
+
+def hours_to_breach(j: Judgement, sla_hours: float) -> float | None:
+    """Hours until the wait passes the SLA at the current growth (the wait grows `growth`
+    days per day, i.e. `growth` hours per hour); 0 when it has; None when it is not growing."""
+    if j.wait_hours >= sla_hours:
+        return 0.0
+    if j.growth is None or j.growth <= 0:
+        return None
+    return (sla_hours - j.wait_hours) / j.growth
+
+
+def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
+    """The alert condition of one queue: see the module's docstring."""
+    sustained = (
+        j.working
+        and j.growth is not None
+        and j.excess is not None
+        and j.growth > qp.fire_growth
+        and j.excess > qp.fire_growth
+        and j.backlog >= qp.min_backlog
+    )
+    active = sustained or j.stalled
+    sla = effective_sla(j, qp)
+    within_sla = j.wait_hours < sla
+    back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2
+    not_growing = j.growth is not None and j.growth <= 0 and within_sla
+    still_high = (
+        j.growth is not None
+        and j.excess is not None
+        and j.growth > qp.fire_growth
+        and j.excess > qp.fire_growth
+    )
+    clear = (
+        not active
+        and not still_high
+        and j.resumed
+        and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing or not j.judged)
+    )
+    breach = hours_to_breach(j, sla)
+    escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours
+    deescalate = j.wait_hours < sla * qp.deescalate_ratio and (
+        breach is None or breach > qp.critical_margin_hours / qp.deescalate_ratio
+    )
+    return Observation(
+        active=active,
+        clear=clear,
+        escalate=escalate,
+        deescalate=deescalate,
+        summary=summary,
+        signals=signals(j, qp, breach),
+    )
+
+
+def signals(
+    j: Judgement, qp: QueuePolicy, breach: float | None
+) -> dict[str, float | int | str | None]:
+    reason = "stall" if j.stalled else "growth"
+    return {
+        "reason": reason,
+        "backlog": j.backlog,
+        "normal_backlog": _finite(j.normal_backlog),
+        "growth_days_per_day": _finite(j.growth),
+        "excess_days": _finite(j.excess),
+        "throughput_per_day": _finite(j.throughput_day),
+        "outflow_share_of_normal": _finite(j.outflow_share),
+        "hours_to_clear": _finite(j.wait_hours),
+        "hours_to_sla_breach": _finite(breach),
+        "sla_hours": qp.sla_hours,
+        "normal_wait_hours": _finite(j.normal_wait_hours),
+        "learned_week": int(j.learned),
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or math.isinf(value) or math.isnan(value):
+        return None
+    return round(value, 4)
