@@ -23,6 +23,7 @@ from typing import NamedTuple, Protocol
 from ordermon.agents.logic.alerts import FIRING
 from ordermon.agents.logic.detector import (
     SILENT,
+    AsOf,
     DetectorState,
     NetworkState,
     evaluate_minute,
@@ -50,6 +51,7 @@ from ordermon.agents.logic.persist import (
     minute_key,
 )
 from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.rhythm import Rhythm
 from ordermon.agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.streams.codec import decode, encode_event
 from ordermon.streams.errors import RejectReason
@@ -205,18 +207,21 @@ class NetworkInputs:
         states: Mapping[str, WarehouseState],
         network: NetworkState,
         config: FlowConfig,
-    ) -> dict[str, tuple[DetectorState | bool, int | None]]:
+        detectors: Mapping[str, DetectorState],
+    ) -> dict[str, tuple[DetectorState | AsOf, int | None]]:
         """The warehouses taking part at `end`: those with data within the retention before
         it (a warehouse cannot be called silent on the strength of an event from 1970), and
         those already called silent."""
         silent = {
             e.warehouse for e in network.episodes.values() if e.kind == SILENT and e.phase == FIRING
         }
-        out: dict[str, tuple[DetectorState | bool, int | None]] = {}
+        out: dict[str, tuple[DetectorState | AsOf, int | None]] = {}
         for warehouse in states:
             newest = self.newest_at(warehouse, end)
             if warehouse in silent or not is_stale(newest, end, config.retention_ms):
-                out[warehouse] = (self.pressed_at(warehouse, end), newest)
+                detector = detectors.get(warehouse)
+                rhythm = detector.rhythm if detector is not None else Rhythm()
+                out[warehouse] = (AsOf(self.pressed_at(warehouse, end), rhythm), newest)
         return out
 
 
@@ -540,7 +545,9 @@ class Engine:
         for end in range(first, through + MINUTE_MS, MINUTE_MS):
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
-            members = self._history.members(end, self.states, self.network, self.config)
+            members = self._history.members(
+                end, self.states, self.network, self.config, self.detectors
+            )
             out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
 
     def _close(

@@ -426,17 +426,26 @@ def _pages(det: DetectorState, kind: str) -> bool:
     return episode is not None and episode.phase == FIRING and episode.severity == "critical"
 
 
-def in_backpressure(det: DetectorState | bool) -> bool:
-    """Whether any of the warehouse's backpressure alerts pages (firing and critical); a bool is
-    the answer as of the minute the network is evaluated at, recorded by the engine."""
-    if isinstance(det, bool):
-        return det
+@dataclass(frozen=True)
+class AsOf:
+    """A warehouse as the network reads it at a minute the engine evaluates it at: whether one of
+    its backpressure alerts paged then (recorded as each minute was evaluated), and its learned
+    rhythm (what `warehouse_silent` expects of the hours it was quiet)."""
+
+    pressed: bool
+    rhythm: Rhythm
+
+
+def in_backpressure(det: DetectorState | AsOf) -> bool:
+    """Whether any of the warehouse's backpressure alerts pages (firing and critical)."""
+    if isinstance(det, AsOf):
+        return det.pressed
     return any(_pages(det, kind) for kind in BACKPRESSURE_KINDS.values())
 
 
 def evaluate_network(
     net: NetworkState,
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     at_ms: int,
     policy: Policy,
 ) -> list[Alert]:
@@ -476,7 +485,7 @@ def evaluate_network(
 
 
 def network_cascade_observation(
-    warehouses: Mapping[str, tuple[DetectorState | bool, int | None]],
+    warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     moving: set[str],
     policy: Policy,
 ) -> Observation:

@@ -3,14 +3,16 @@
 First the engine alone (`Engine.process` over the same kind of events, no Kafka: CPU µs per event),
 then one run, one embedded broker (127.0.0.1, a free port), fresh topics under a prefix per phase:
 
-1. **ceiling**: N contract events (~200 bytes, all four topics, keyed by warehouse, event time
-   advancing) read back by a bare aiokafka consumer (getmany + orjson.loads + a dict count);
+1. **ceiling**: N contract events of the one traffic model (`realistic.traffic`: ~160 bytes, all
+   four topics, keyed by warehouse, event time advancing, topics up to a minute apart) read back
+   by a bare aiokafka consumer (getmany + orjson.loads + a dict count);
 2. **worker**: the same topics read by one `python -m ordermon worker` process from the start;
    events/s from its `/metrics` (`ordermon_events_total` summed) in steady state (between 10% and
    90% of the events), worker CPU per event and RSS (peak, and growth per million events);
 3. **cost**: CPU µs per event of the worker with 10, 100 and 1,000 warehouses;
-4. **latency**: at half the measured worker throughput, a paced stream in which warehouse after
-   warehouse slows its dispatching until `dispatch_backpressure` fires; the latency of one alert is
+4. **latency**: at half the measured worker throughput, a paced stream of the same model
+   (`latency_story`) in which warehouse after warehouse slows its dispatching until
+   `dispatch_backpressure` fires; the latency of one alert is
    from the send of the event that closes the minute it fired at (the minute's end is the alert's
    `updated_at`) to its arrival on `<prefix>ordermon.alerts`.
 
@@ -24,7 +26,6 @@ import asyncio
 import json
 import os
 import platform
-import random
 import shutil
 import tempfile
 import time
@@ -41,86 +42,32 @@ from ordermon.agents.engine import Engine, MemoryStore, Message
 from ordermon.agents.logic.flow import FlowConfig, WarehouseState, watermark
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.windows import MINUTE_MS, minute_start
-from ordermon.config import Settings
-from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
+from ordermon.devtools.operations import Scenario
+from ordermon.devtools.realistic import load_site, traffic
 from ordermon.devtools.worker import WorkerProcess
-from ordermon.kafka import ensure_topics
 from ordermon.streams.flows import INPUT_TOPICS
-from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.timefmt import parse_rfc3339_ms
 from ordermon.streams.topics import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-# (topic, status, weight): the mix of tests/integration/test_exact_counts.py
-MIX: tuple[tuple[str, str, int], ...] = (
-    ("orders", "placed", 40),
-    ("orders", "cancelled", 3),
-    ("dispatches", "dispatched", 30),
-    ("dispatches", "delivered", 20),
-    ("dispatches", "failed", 2),
-    ("complaints", "opened", 5),
-    ("complaints", "resolved", 3),
-    ("refunds", "requested", 3),
-    ("refunds", "completed", 2),
-)
-CARRIERS = ("SF-Express", "JD-Logistics", "ZTO-Express", "YTO-Express")
-REASONS = ("late_delivery", "damaged", "wrong_item", "service", "other")
 
 
 def warehouse_ids(n: int) -> list[str]:
     return [f"WH-{i:04d}" for i in range(n)]
 
 
-def wire_event(
-    rnd: random.Random, n: int, topic: str, status: str, wh: str, at_ms: int
-) -> dict[str, Any]:
-    """The contract's JSON object of one event (about 200 bytes once encoded)."""
-    obj: dict[str, Any] = {
-        "event_id": f"evt-{n:012d}-{rnd.getrandbits(64):016x}",
-        "status": status,
-        "order_id": f"ord-{wh}-{n // 3:010d}",
-        "warehouse": wh,
-        "occurred_at": format_rfc3339_ms(at_ms),
-    }
-    if topic == "orders":
-        obj["amount"] = round(rnd.uniform(5, 500), 2)
-        obj["items"] = rnd.randint(1, 6)
-    elif topic == "dispatches":
-        obj["carrier"] = rnd.choice(CARRIERS)
-    elif topic == "complaints":
-        obj["complaint_id"] = f"cmp-{n:010d}"
-        obj["reason"] = rnd.choice(REASONS)
-    else:
-        obj["refund_id"] = f"rfd-{n:010d}"
-        obj["amount"] = round(rnd.uniform(5, 500), 2)
-    return obj
-
-
 def generate(
     n_events: int, warehouses: int, span_minutes: int, end_ms: int, seed: int = 1
 ) -> Iterator[tuple[str, bytes, bytes, int]]:
-    """(topic, key, value, occurred_at_ms) of `n_events`, event time advancing over `span_minutes`
-    that end at `end_ms`, with up to 20 s of disorder."""
-    rnd = random.Random(seed)
-    whs = warehouse_ids(warehouses)
-    weights = [w for _t, _s, w in MIX]
-    picks = rnd.choices(range(len(MIX)), weights, k=n_events)
+    """(topic, key, value, occurred_at_ms) of `n_events` of the one traffic model's load
+    configuration (`realistic.traffic`: every flow, teams serving in order at capacity, topics up
+    to a minute apart), in arrival order over most of the `span_minutes` that end at `end_ms`."""
     start = end_ms - span_minutes * MINUTE_MS
-    step = span_minutes * MINUTE_MS / max(1, n_events)
-    for n in range(n_events):
-        topic, status, _w = MIX[picks[n]]
-        wh = whs[rnd.randrange(warehouses)]
-        at = int(start + n * step) - rnd.randrange(20_000)
-        value = orjson.dumps(wire_event(rnd, n, topic, status, wh, at))
-        yield topic, wh.encode(), value, at
-
-
-async def create_topics(bootstrap: str, prefix: str, partitions: int) -> None:
-    settings = Settings(
-        kafka=bootstrap, topic_prefix=prefix, partitions=partitions, replication_factor=1
-    )
-    await ensure_topics(settings)
+    names = warehouse_ids(warehouses)
+    for m in traffic(n_events, names, seed=seed, minutes=span_minutes, start_ms=start):
+        yield m.topic, m.key, m.value, m.occurred_at_ms
 
 
 async def publish(
@@ -345,43 +292,35 @@ def stall_minutes(
     return stalls, int(lead_min + warehouses * stagger_min + tail_min)
 
 
-def latency_minute(
-    minute: int, t0: int, stalls: dict[str, float], rnd: random.Random, counter: list[int]
+def latency_story(
+    stalls: dict[str, float], minutes: int, t0: int
 ) -> list[tuple[str, bytes, bytes, int]]:
-    """One event minute of the latency story: per warehouse 10 orders, 10 dispatches (4 once
-    stalled), as many deliveries as there were dispatches two minutes before, and one complaint
-    and one refund opened and closed (every topic flows, as in a real stream: a topic never seen
-    would hold the warehouse's watermark for ORDERMON_IDLE_AFTER_SECONDS); sorted by event time."""
-    out: list[tuple[str, bytes, bytes, int]] = []
-    base = t0 + minute * MINUTE_MS
-    for wh, stall in stalls.items():
-        key = wh.encode()
-        for k in range(10):
-            at = base + k * 6_000 + rnd.randrange(1000)
-            counter[0] += 1
-            obj = wire_event(rnd, counter[0], "orders", "placed", wh, at)
-            out.append(("orders", key, orjson.dumps(obj), at))
-        for status, lag in (("dispatched", 0), ("delivered", 2)):
-            if minute < lag:
-                continue
-            capacity = 4 if minute - lag >= stall else 10
-            for k in range(capacity):
-                at = base + 3_000 + k * (60_000 // capacity) + rnd.randrange(1000)
-                counter[0] += 1
-                obj = wire_event(rnd, counter[0], "dispatches", status, wh, at)
-                out.append(("dispatches", key, orjson.dumps(obj), at))
-        for topic, status, second in (
-            ("complaints", "opened", 20),
-            ("refunds", "requested", 25),
-            ("complaints", "resolved", 40),
-            ("refunds", "completed", 45),
-        ):
-            at = base + second * 1000 + rnd.randrange(1000)
-            counter[0] += 1
-            obj = wire_event(rnd, counter[0], topic, status, wh, at)
-            out.append((topic, key, orjson.dumps(obj), at))
-    out.sort(key=lambda e: e[3])
-    return out
+    """The latency story as the one traffic model tells it (`realistic.load_site`, no noise, no
+    arrival lag): per warehouse 10 orders a minute against a dispatch team that packs 15 a minute
+    until its stall minute, then 4; parcels delivered 1-3 minutes after dispatch, and every
+    topic flowing every minute (30% of deliveries complain, half of the resolved ask a refund;
+    the desk and finance keep up: a topic never seen would hold the warehouse's watermark for
+    ORDERMON_IDLE_AFTER_SECONDS). (topic, key, value, occurred_at_ms) in arrival order."""
+    per_day = 10 * 1440
+    sites = tuple(
+        load_site(
+            wh,
+            per_day,
+            dispatch_per_day=1.5 * per_day,
+            dispatch_windows=((t0 + round(at * MINUTE_MS), t0 + minutes * MINUTE_MS, 4 / 15),),
+            desk_per_day=per_day,
+            finance_per_day=per_day,
+            complaint_steps=((t0, 0.3),),
+            complaint_delay_ms=20_000,
+            transit_ms=(MINUTE_MS, 3 * MINUTE_MS),
+            day_noise=0.0,
+            block_noise=0.0,
+            lag_max_ms=0,
+        )
+        for wh, at in stalls.items()
+    )
+    story = Scenario("latency", "latency", sites, minutes / 1440, 2, start_ms=t0, warmup_days=0.01)
+    return [(m.topic, m.key, m.value, m.occurred_at_ms) for m in story.run().messages()]
 
 
 def closing_sends(
@@ -489,8 +428,6 @@ async def latency_run(
                     arrivals.extend((orjson.loads(r.value), now) for r in records)  # type: ignore[arg-type]
 
         collector = asyncio.create_task(collect())
-        rnd = random.Random(2)
-        counter = [0]
         sent = 0
         lags: list[tuple[float, int]] = []  # (seconds since start, events sent but not counted)
 
@@ -506,11 +443,7 @@ async def latency_run(
         lagger = asyncio.create_task(sample_lag())
         # The whole story and the minutes each send closes are worked out before the clock
         # starts, so that the publisher spends as little of the shared CPU as it can.
-        story = [
-            event
-            for minute in range(minutes)
-            for event in latency_minute(minute, t0, stalls, rnd, counter)
-        ]
+        story = latency_story(stalls, minutes, t0)
         closing = closing_sends(story, stalls, config)
         started = time.perf_counter()
         pending = []

@@ -17,6 +17,17 @@ from types import TracebackType
 HOST = "127.0.0.1"
 
 
+async def create_topics(bootstrap: str, prefix: str, partitions: int = 4) -> None:
+    """The monitor's topics under `prefix` on `bootstrap`, through the one topic creator
+    (`ordermon.kafka.ensure_topics`): for the benchmark, the soak and the integration tests."""
+    from ordermon.config import Settings
+    from ordermon.kafka import ensure_topics
+
+    await ensure_topics(
+        Settings(kafka=bootstrap, topic_prefix=prefix, partitions=partitions, replication_factor=1)
+    )
+
+
 class BrokerError(RuntimeError):
     """The embedded broker could not be found or started; the message says what to do."""
 

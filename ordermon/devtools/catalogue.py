@@ -1,47 +1,18 @@
 """Every scenario `ordermon simulate` knows, by name: the realistic operations scenarios
-(`realistic`) and the short fixed-pace ones (`scenarios`), as JSON lines for `--out` or as
-contract events for the Kafka simulator."""
+(`realistic`) and the short fixed-pace ones (`scenarios`), both configurations of the one traffic
+model (`operations`); as JSON lines for `--out` or as contract events for the Kafka simulator."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
 
 from ordermon.backtest import to_line
 from ordermon.devtools import realistic, scenarios
-from ordermon.devtools.operations import Scenario
-from ordermon.devtools.scenarios import Malformed
-from ordermon.streams.codec import decode, encode_event
+from ordermon.devtools.malformed import Malformed
+from ordermon.devtools.operations import Message, Scenario
+from ordermon.streams.codec import decode
 from ordermon.streams.events import Event
 from ordermon.streams.validation import Rejection
-
-
-class Source(Protocol):
-    """What the Kafka simulator sends: contract events (and malformed messages) in order."""
-
-    @property
-    def start_ms(self) -> int: ...
-
-    def events(self) -> Iterator[Event | Malformed]: ...
-
-
-@dataclass(frozen=True)
-class Operations:
-    """A realistic scenario as contract events, in arrival order."""
-
-    scenario: Scenario
-
-    @property
-    def start_ms(self) -> int:
-        return self.scenario.start_ms
-
-    def events(self) -> Iterator[Event | Malformed]:
-        for topic, key, value in self.scenario.wire():
-            event = decode(topic, key, value)
-            if isinstance(event, Rejection):  # the model writes the contract; never happens
-                raise AssertionError(f"the model wrote a bad event: {event.message}: {value!r}")
-            yield event
 
 
 def names() -> list[tuple[str, str]]:
@@ -52,26 +23,34 @@ def names() -> list[tuple[str, str]]:
     return out
 
 
-def source(name: str, *, seed: int = 0, days: float | None = None, scale: float = 1.0) -> Source:
+def source(name: str, *, seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
     """The scenario called `name`; ValueError listing every known name otherwise."""
     if name in realistic.SCENARIOS:
-        return Operations(realistic.build(name, seed=seed, days=days, scale=scale))
+        return realistic.build(name, seed=seed, days=days, scale=scale)
     if name in realistic.STORIES:
-        return Operations(realistic.STORIES[name](seed=seed, days=days, scale=scale))
+        return realistic.STORIES[name](seed=seed, days=days, scale=scale)
     if name in scenarios.SCENARIOS:
         return scenarios.build(name, seed=seed, days=days, scale=scale)
     known = ", ".join(n for n, _ in names())
     raise ValueError(f"unknown scenario {name!r}; known: {known}")
 
 
-def lines(src: Source) -> Iterator[bytes]:
+def event_of(m: Message) -> Event | Malformed:
+    """A message of the model as a contract event, or as the `Malformed` message it is."""
+    if m.why:
+        return Malformed.of(m)
+    event = decode(m.topic, m.key, m.value)
+    if isinstance(event, Rejection):  # the model writes the contract; never happens
+        raise AssertionError(f"the model wrote a bad event: {event.message}: {m.value!r}")
+    return event
+
+
+def events(scenario: Scenario) -> Iterator[Event | Malformed]:
+    """The scenario's messages as contract events (and malformed messages), in arrival order."""
+    return (event_of(m) for m in scenario.run().messages())
+
+
+def lines(scenario: Scenario) -> Iterator[bytes]:
     """The scenario as a recorded-events file (`ordermon backtest` reads it), one line each."""
-    if isinstance(src, Operations):
-        for topic, key, value in src.scenario.wire():
-            yield to_line(topic, key, value)
-        return
-    for item in src.events():
-        if isinstance(item, Malformed):
-            yield to_line(item.topic, item.key, item.value, raw=True)
-        else:
-            yield to_line(item.topic, item.warehouse.encode(), encode_event(item))
+    for m in scenario.run().messages():
+        yield to_line(m.topic, m.key, m.value, raw=bool(m.why))

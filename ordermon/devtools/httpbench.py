@@ -24,13 +24,12 @@ import aiohttp
 
 from ordermon.devtools.bench import (
     bench_worker,
-    create_topics,
     events_total,
     generate,
     percentile,
     publish,
 )
-from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
 from ordermon.devtools.worker import WorkerProcess, get_json
 
 MINUTE_MS = 60_000

@@ -45,12 +45,12 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Final, NamedTuple
 
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
 DAY_MS: Final = 24 * HOUR_MS
-WEEK_MS: Final = 7 * DAY_MS
 START_MS: Final = 1_772_409_600_000  # 2026-03-02T00:00:00Z, a Monday
 TOPICS: Final = ("orders", "dispatches", "complaints", "refunds")
 
@@ -76,6 +76,8 @@ LAG_MAX_MS: Final = 60_000  # arrival up to this long after the event happened
 LAG_STEP_MS: Final = 10 * MINUTE_MS
 CARRIERS: Final = ("DHL", "UPS", "GLS", "DPD")
 REASONS: Final = ("late_delivery", "damaged", "wrong_item", "service", "other")
+LATE_GRACE_HOURS: Final = 4.0  # a parcel that waited longer than this for dispatch ...
+LATE_MAX: Final = 0.45  # ... draws late complaints (`Site.late_complaints` per hour), capped
 
 Shifts = tuple[tuple[int, int], ...]  # (from_minute, to_minute) of the local day, to <= 1440
 Window = tuple[int, int, float]  # [from_ms, to_ms) and a factor
@@ -151,11 +153,36 @@ class Site:
     complaint_steps: tuple[tuple[int, float], ...] = ()  # (from_ms, share of orders)
     silent_from_ms: int | None = None  # nothing at all is sent from this time on
     utc_offset_ms: int = 0
+    # The shape of demand: hourly weights (local time), weekends, Gamma noise (shape; 0: none)
+    # per day and per quarter-hour on top of the Poisson arrivals, promotions (orders x factor).
+    curve: tuple[float, ...] = ORDER_CURVE
+    weekend_factor: float = WEEKEND_FACTOR
+    day_noise: float = DAY_NOISE_SHAPE
+    block_noise: float = BLOCK_NOISE_SHAPE
+    demand_windows: tuple[Window, ...] = ()
+    # Fixed paces of the desk and finance per working day (None: sized from the load).
+    desk_per_day: float | None = None
+    finance_per_day: float | None = None
+    # Complaint probability added per hour a parcel waited for dispatch beyond 4 hours.
+    late_complaints: float = 0.0
+    # Time constants: in transit (uniform), delivery hours, complaint delay (mean), pick lag,
+    # and the arrival lag of each topic (uniform 0 to this, drifting every 10 minutes).
+    transit_ms: tuple[int, int] = (DAY_MS, 3 * DAY_MS)
+    delivery_hours: tuple[int, int] = DELIVERY_HOURS
+    complaint_delay_ms: int = COMPLAINT_MEAN_DELAY_MS
+    pick_lag_ms: int = PICK_LAG_MS
+    lag_max_ms: int = LAG_MAX_MS
+
+    def __post_init__(self) -> None:
+        if len(self.curve) != 24 or min(self.curve) < 0 or sum(self.curve) <= 0:
+            raise ValueError("an order curve is 24 non-negative hourly weights, not all zero")
 
     def weekly_orders(self, day: float = 0.0) -> float:
         """Expected orders in a week that starts `day` days after the start."""
         return (
-            self.orders_per_day * (5 + 2 * WEEKEND_FACTOR) * math.pow(1 + self.growth_per_day, day)
+            self.orders_per_day
+            * (5 + 2 * self.weekend_factor)
+            * math.pow(1 + self.growth_per_day, day)
         )
 
     def capacity_per_working_day(self) -> float:
@@ -204,6 +231,13 @@ class Scenario:
     start_ms: int = START_MS
     truths: tuple[Truth, ...] = ()
     warmup_days: float = 0.0  # simulated before start_ms, not sent: parcels already in flight
+    malformed_share: float = 0.0  # share of all messages that break the contract (`why`)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.malformed_share < 1.0:
+            raise ValueError(f"malformed_share must be in [0, 1), got {self.malformed_share}")
+        if len(set(self.warehouses)) != len(self.sites):
+            raise ValueError("every site of a scenario needs a warehouse id of its own")
 
     @property
     def end_ms(self) -> int:
@@ -227,6 +261,7 @@ class Message(NamedTuple):
     value: bytes
     occurred_at_ms: int
     arrival_ms: int
+    why: str = ""  # a malformed message: the `RejectReason` value the decoder must give
 
 
 class Run:
@@ -242,6 +277,15 @@ class Run:
             yield m.topic, m.key, m.value
 
     def messages(self) -> Iterator[Message]:
+        """Every message in arrival order (with the malformed ones, if the scenario has any)."""
+        sc = self.scenario
+        if not sc.malformed_share:
+            return self._messages()
+        from ordermon.devtools.malformed import mixed_in  # it imports Message
+
+        return mixed_in(self._messages(), sc.malformed_share, sc.warehouses, f"{sc.name}:{sc.seed}")
+
+    def _messages(self) -> Iterator[Message]:
         sc = self.scenario
         sims = [_SiteSim(sc, site, self) for site in sc.sites]
         heap: list[tuple[int, int, str, bytes, bytes, int]] = []
@@ -266,6 +310,12 @@ class Run:
 
 # --------------------------------------------------------------------------------------------
 # One site's simulation, a minute at a time
+
+
+@lru_cache(maxsize=4)
+def minute_prefix(t: int) -> str:
+    """``YYYY-MM-DDTHH:MM:`` of the minute at `t` (UTC), shared by every site of a run."""
+    return datetime.fromtimestamp(t / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:")
 
 
 def poisson(rng: random.Random, lam: float) -> int:
@@ -299,19 +349,26 @@ def _rate_per_duty_minute(calendar: Calendar, weekly_load: float, headroom: floa
     return 0.0 if minutes == 0 else headroom * weekly_load / minutes
 
 
-_CURVE_MEAN: Final = sum(ORDER_CURVE) / 24
-_MINUTE_CURVE: Final = tuple(
-    (
-        ORDER_CURVE[(m // 60) % 24] * (1 - ((m % 60) / 60))
-        + ORDER_CURVE[(m // 60 + 1) % 24] * ((m % 60) / 60)
+def _per_duty_minute(calendar: Calendar, per_working_day: float) -> float:
+    """The pace per minute on duty of a team that serves `per_working_day` in a working day."""
+    working_days = sum(1 for shifts in calendar.days if shifts)
+    return per_working_day / max(1.0, calendar.minutes_per_week() / max(1, working_days))
+
+
+@lru_cache(maxsize=32)
+def minute_curve(curve: tuple[float, ...]) -> tuple[float, ...]:
+    """1440 weights of the minutes of a day, mean 1, linear between the hours' starts."""
+    mean = sum(curve) / 24
+    return tuple(
+        (curve[(m // 60) % 24] * (1 - (m % 60) / 60) + curve[(m // 60 + 1) % 24] * (m % 60) / 60)
+        / mean
+        for m in range(1440)
     )
-    / _CURVE_MEAN
-    for m in range(1440)
-)
+
+
 _WAITING, _PACKED, _CANCELLED, _DISPATCHED = 0, 1, 2, 3
 # scheduled happenings: (ms, seq, kind, number)
 _CANCEL, _SCAN, _DELIVER, _FAIL, _OPEN, _REQUEST = range(6)
-_TOPIC_OF: Final = {_CANCEL: 0, _SCAN: 1, _DELIVER: 1, _FAIL: 1, _OPEN: 2, _REQUEST: 3}
 
 
 class _SiteSim:
@@ -328,15 +385,21 @@ class _SiteSim:
         self.dispatch_duty = _duty(site.dispatch)
         self.desk_duty = _duty(site.desk)
         self.finance_duty = _duty(site.finance)
-        minutes = site.dispatch.minutes_per_week()
-        working_days = sum(1 for s in site.dispatch.days if s)
-        per_day_minutes = minutes / max(1, working_days)
-        self.pack_rate = site.capacity_per_working_day() / max(1.0, per_day_minutes)
+        self.curve = minute_curve(site.curve)
+        self.pack_rate = _per_duty_minute(site.dispatch, site.capacity_per_working_day())
         weekly = site.weekly_orders()
         complaints = weekly * COMPLAINT_SHARE
-        self.desk_rate = _rate_per_duty_minute(site.desk, complaints, site.desk_headroom)
+        self.desk_rate = (
+            _rate_per_duty_minute(site.desk, complaints, site.desk_headroom)
+            if site.desk_per_day is None
+            else _per_duty_minute(site.desk, site.desk_per_day)
+        )
         refunds = complaints * REFUND_SHARE_OF_COMPLAINTS
-        self.finance_rate = _rate_per_duty_minute(site.finance, refunds, site.finance_headroom)
+        self.finance_rate = (
+            _rate_per_duty_minute(site.finance, refunds, site.finance_headroom)
+            if site.finance_per_day is None
+            else _per_duty_minute(site.finance, site.finance_per_day)
+        )
         self.pickups = frozenset(site.pickups)
         # state
         self.n_events = 0
@@ -409,19 +472,21 @@ class _SiteSim:
     def minute(self, t: int) -> list[tuple[int, int, str, bytes]]:
         if self.silent is not None and t >= self.silent:
             return []
-        dt = datetime.fromtimestamp(t / 1000, tz=UTC)
-        self.minute_prefix = dt.strftime("%Y-%m-%dT%H:%M:")
+        self.minute_prefix = minute_prefix(t)
         day, wd, mod = self.local(t)
         rng = self.rng
+        site = self.site
         if day != self.day:
             self.day = day
-            self.day_noise = rng.gammavariate(DAY_NOISE_SHAPE, 1 / DAY_NOISE_SHAPE)
-            j = self.site.capacity_jitter
+            k = site.day_noise
+            self.day_noise = rng.gammavariate(k, 1 / k) if k else 1.0
+            j = site.capacity_jitter
             self.day_capacity = 1 + j * (2 * rng.random() - 1) if j else 1.0
         block = t // BLOCK_MS
         if block != self.block:
             self.block = block
-            self.block_noise = rng.gammavariate(BLOCK_NOISE_SHAPE, 1 / BLOCK_NOISE_SHAPE)
+            k = site.block_noise
+            self.block_noise = rng.gammavariate(k, 1 / k) if k else 1.0
         self.orders(t, day, wd, mod)
         self.pack(t, day, wd, mod)
         if self.pickups and mod in self.pickups and self.on_day(self.site.dispatch, day, wd):
@@ -433,11 +498,14 @@ class _SiteSim:
 
     def orders(self, t: int, day: int, wd: int, mod: int) -> None:
         site = self.site
-        rate = self.base_per_min * _MINUTE_CURVE[mod] * self.day_noise * self.block_noise
+        rate = self.base_per_min * self.curve[mod] * self.day_noise * self.block_noise
         if wd >= 5:
-            rate *= WEEKEND_FACTOR
+            rate *= site.weekend_factor
         if site.growth_per_day:
             rate *= (1 + site.growth_per_day) ** ((t - self.start) / DAY_MS)
+        for a, b, factor in site.demand_windows:
+            if a <= t < b:
+                rate *= factor
         rng = self.rng
         for offset in sorted(int(rng.random() * MINUTE_MS) for _ in range(poisson(rng, rate))):
             ms = t + offset
@@ -471,9 +539,12 @@ class _SiteSim:
             self.deliver_later(ms, n)
         elif kind in (_DELIVER, _FAIL):
             self.emit(ms, 1, self.order_body("delivered" if kind == _DELIVER else "failed", n))
-            if rng.random() < self.complaint_share(ms):
-                delay = 1 + int(rng.expovariate(1 / COMPLAINT_MEAN_DELAY_MS))
-                self.schedule(ms + delay, _OPEN, n, int(kind == _FAIL))
+            share = self.complaint_share(ms)
+            late = self.late_share(extra)
+            u = rng.random()
+            if u < share + late:
+                delay = 1 + int(rng.expovariate(1 / self.site.complaint_delay_ms))
+                self.schedule(ms + delay, _OPEN, n, int(kind == _FAIL or u >= share))
         elif kind == _OPEN:
             self.n_complaints += 1
             c = self.n_complaints
@@ -498,6 +569,13 @@ class _SiteSim:
             f'"refund_id":"{self.prefix}r{r}","amount":{amount:.2f}'
         )
 
+    def late_share(self, waited_ms: int) -> float:
+        """The added complaint probability of a parcel that waited `waited_ms` for dispatch."""
+        per_hour = self.site.late_complaints
+        if not per_hour:
+            return 0.0
+        return min(LATE_MAX, per_hour * max(0.0, waited_ms / HOUR_MS - LATE_GRACE_HOURS))
+
     def complaint_share(self, ms: int) -> float:
         share = COMPLAINT_SHARE
         for since, value in self.site.complaint_steps:
@@ -506,14 +584,16 @@ class _SiteSim:
         return share
 
     def deliver_later(self, ms: int, n: int) -> None:
-        rng = self.rng
-        at = ms + DAY_MS + int(rng.random() * 2 * DAY_MS)
-        local_hour = ((at + self.site.utc_offset_ms) % DAY_MS) / HOUR_MS
-        first, last = DELIVERY_HOURS
+        rng, site = self.rng, self.site
+        low, high = site.transit_ms
+        at = ms + low + int(rng.random() * (high - low))
+        local_hour = ((at + site.utc_offset_ms) % DAY_MS) / HOUR_MS
+        first, last = site.delivery_hours
         if not first <= local_hour < last:
             wait = (first - local_hour) % 24
             at += int(wait * HOUR_MS) + int(rng.random() * 4 * HOUR_MS)
-        self.schedule(at, _FAIL if rng.random() < FAIL_SHARE else _DELIVER, n)
+        kind = _FAIL if rng.random() < FAIL_SHARE else _DELIVER
+        self.schedule(at, kind, n, ms - self.placed_ms[n])
 
     def dispatch_factor(self, t: int) -> float:
         factor = self.day_capacity
@@ -526,7 +606,7 @@ class _SiteSim:
         if not self.on(self.dispatch_duty, self.site.dispatch, day, wd, mod):
             return
         capacity = poisson(self.rng, self.pack_rate * self.dispatch_factor(t))
-        ready_before = t - PICK_LAG_MS
+        ready_before = t - self.site.pick_lag_ms
         waiting, state, placed = self.waiting, self.state, self.placed_ms
         packed: list[int] = []
         while len(packed) < capacity and waiting:
@@ -605,7 +685,7 @@ class _SiteSim:
         step = t // LAG_STEP_MS
         if step != self.lag_step:
             self.lag_step = step
-            self.lag = [int(self.lag_rng.random() * LAG_MAX_MS) for _ in range(4)]
+            self.lag = [int(self.lag_rng.random() * self.site.lag_max_ms) for _ in range(4)]
         out = []
         last = self.last_arrival
         for occurred, topic, value in sorted(self.out):

@@ -22,7 +22,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Final
+from typing import Any, Final
 
 from ordermon.devtools.operations import (
     DAY_MS,
@@ -345,8 +345,33 @@ def jd2008(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scen
     )
 
 
-BURST_START_MS: Final = START_MS + 2 * DAY_MS + 14 * HOUR_MS  # a Wednesday, 14:00: all on duty
+BURST_START_MS: Final = START_MS + 2 * DAY_MS + 14 * HOUR_MS  # a Wednesday, 14:00
 EVENTS_PER_ORDER: Final = 3.0  # placed, dispatched, delivered; a few cancels, complaints, refunds
+ALWAYS: Final = Calendar(week(hours((0, 24))))  # a team on duty around the clock
+FLAT: Final = (1.0,) * 24
+LOAD_WARMUP_MINUTES: Final = 12
+
+
+def load_site(warehouse: str, orders_per_day: float, **changes: Any) -> Site:
+    """A warehouse of the load configuration (the integration tests, the soak and the benchmark):
+    teams around the clock, a flat day with the model's noise, and time compressed so that every
+    flow is under way after `LOAD_WARMUP_MINUTES` of warm-up: an order is packed a minute after
+    it was placed at the earliest, delivered 2-10 minutes after dispatch at any hour, and
+    complaints come about 5 minutes after the delivery. `changes` override any `Site` field."""
+    site = Site(
+        warehouse,
+        orders_per_day,
+        dispatch=ALWAYS,
+        desk=ALWAYS,
+        finance=ALWAYS,
+        curve=FLAT,
+        weekend_factor=1.0,
+        transit_ms=(2 * MINUTE_MS, 10 * MINUTE_MS),
+        delivery_hours=(0, 24),
+        complaint_delay_ms=5 * MINUTE_MS,
+        pick_lag_ms=MINUTE_MS,
+    )
+    return replace(site, **changes)
 
 
 def traffic(
@@ -357,24 +382,26 @@ def traffic(
     minutes: float = 30,
     start_ms: int = BURST_START_MS,
 ) -> Iterator[Message]:
-    """At most `n_events` messages (exactly, unless the sites fall quiet) of healthy sites named
-    `warehouses` (the fleet's kinds in turn, their sizes in proportion), in arrival order over
-    85-90% of `minutes` of event time from `start_ms`, every flow under way (three days of warm-up:
-    parcels in flight, complaints and refunds open): the traffic of the integration tests and the
-    soak, as realistic as the scenarios. Lazy: a million messages cost no memory."""
+    """At most `n_events` messages (exactly, unless the sites fall quiet) of the load configuration
+    (`load_site`) at sites named `warehouses` (sized in turn like the fleet's four sites), in
+    arrival order over 85-90% of `minutes` of event time from `start_ms`, every flow under way
+    (parcels in flight, complaints and refunds open): the traffic of the integration tests, the
+    soak and the benchmark. Lazy: a million messages cost no memory."""
     if n_events < 1 or not warehouses or minutes <= 0:
         raise ValueError("traffic needs n_events >= 1, minutes > 0 and at least one warehouse")
-    kinds = fleet()
-    weights = [kinds[i % len(kinds)].orders_per_day for i in range(len(warehouses))]
+    kinds = [site.orders_per_day for site in fleet()]
+    weights = [kinds[i % len(kinds)] for i in range(len(warehouses))]
     # orders a day, all sites, 15% over: the n-th message comes before `minutes` are up (the
     # soak's stream ends just before now, and the worker refuses events from the future)
     per_day = 1.15 * n_events * 1440 / minutes / EVENTS_PER_ORDER
+    total = sum(weights)
     sites = tuple(
-        replace(kinds[i % len(kinds)], warehouse=wh, orders_per_day=per_day * w / sum(weights))
-        for i, (wh, w) in enumerate(zip(warehouses, weights, strict=True))
+        load_site(wh, per_day * w / total) for wh, w in zip(warehouses, weights, strict=True)
     )
     days = 4 * minutes / 1440  # room enough: the messages are cut at n_events
-    scenario = Scenario("load", "load", sites, days, seed, start_ms=start_ms, warmup_days=3)
+    scenario = Scenario(
+        "load", "load", sites, days, seed, start_ms=start_ms, warmup_days=LOAD_WARMUP_MINUTES / 1440
+    )
     return itertools.islice(scenario.run().messages(), n_events)
 
 

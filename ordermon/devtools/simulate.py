@@ -1,4 +1,4 @@
-"""The thin loop that sends a scenario's events to Kafka on an accelerated event-time clock."""
+"""The thin loop that sends a scenario's messages to Kafka on an accelerated event-time clock."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ordermon.devtools.catalogue import Source
-from ordermon.devtools.scenarios import Malformed
+from ordermon.devtools.catalogue import event_of
+from ordermon.devtools.malformed import Malformed
+from ordermon.devtools.operations import Scenario
 from ordermon.streams.events import Event
 from ordermon.streams.publisher import Publisher
 
@@ -29,7 +30,7 @@ class SimStats:
 
 
 async def run(
-    scenario: Source,
+    scenario: Scenario,
     publisher: Publisher,
     *,
     speed: float = 0.0,
@@ -37,8 +38,9 @@ async def run(
     stats: SimStats | None = None,
     on_progress: Progress | None = None,
 ) -> SimStats:
-    """Send every event of `scenario`. `speed` is event-time seconds per wall second (0: as fast
-    as the broker takes them). Batches of up to `batch` events go out together."""
+    """Send every message of `scenario` in arrival order. `speed` is event-time seconds per wall
+    second (0: as fast as the broker takes them). Batches of up to `batch` events go out
+    together; a malformed message goes out on its own, as it is."""
     stats = stats or SimStats()
     wall0 = time.monotonic()
     pending: list[Event] = []
@@ -50,14 +52,15 @@ async def run(
         if on_progress:
             on_progress(stats)
 
-    for item in scenario.events():
+    for message in scenario.run().messages():
         if speed > 0:
-            due = wall0 + (item.occurred_at_ms - scenario.start_ms) / 1000 / speed
+            due = wall0 + (message.arrival_ms - scenario.start_ms) / 1000 / speed
             delay = due - time.monotonic()
             if delay > 0.005:
                 await flush()
                 await asyncio.sleep(delay)
-        stats.event_time_ms = item.occurred_at_ms
+        item = event_of(message)
+        stats.event_time_ms = message.arrival_ms
         if isinstance(item, Malformed):
             await flush()
             await publisher.send_raw(item.topic, item.value, key=item.key)

@@ -25,12 +25,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from ordermon.config import Settings
 from ordermon.devtools.bench import events_total, proc_mem_kb
-from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
 from ordermon.devtools.realistic import traffic
 from ordermon.devtools.worker import WorkerFailed, WorkerProcess
-from ordermon.kafka import ensure_topics
 
 DAY_MS = 86_400_000
 
@@ -123,13 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = EmbeddedBroker(free_port(), log_path=tmp / "broker.log").start()
     worker: WorkerProcess | None = None
     try:
-        asyncio.run(
-            ensure_topics(
-                Settings.from_env(
-                    {"ORDERMON_KAFKA": broker.bootstrap, "ORDERMON_TOPIC_PREFIX": prefix}
-                )
-            )
-        )
+        asyncio.run(create_topics(broker.bootstrap, prefix))
         worker = WorkerProcess(
             {
                 **os.environ,

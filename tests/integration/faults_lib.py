@@ -19,10 +19,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from ordermon.config import Settings
 from ordermon.devtools.broker import EmbeddedBroker, free_port
+from ordermon.devtools.broker import create_topics as devtools_create_topics
 from ordermon.devtools.realistic import burst
-from ordermon.kafka import ensure_topics
 from ordermon.streams.codec import decode
 from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
 from ordermon.streams.flows import QUEUES
@@ -80,14 +79,7 @@ def generate(
 
 
 def create_topics(bootstrap: str, prefix: str, partitions: int = 4) -> None:
-    settings = Settings.from_env(
-        {
-            "ORDERMON_KAFKA": bootstrap,
-            "ORDERMON_TOPIC_PREFIX": prefix,
-            "ORDERMON_PARTITIONS": str(partitions),
-        }
-    )
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(devtools_create_topics(bootstrap, prefix, partitions))
 
 
 def publish(bootstrap: str, prefix: str, events: Sequence[Event]) -> None:

@@ -16,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ordermon.config import Settings
-from ordermon.devtools.catalogue import Operations
+from ordermon.devtools.catalogue import events as scenario_events
+from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.realistic import STORY_ENV, STORY_WAREHOUSE, warm_stall
-from ordermon.devtools.scenarios import Malformed
 from ordermon.kafka import ensure_topics
 from ordermon.streams.events import Event
 from ordermon.streams.publisher import Publisher
@@ -45,7 +45,7 @@ def stall_story(now_ms: int) -> list[Event]:
     Its alert fires and resolves within the hour before the wall clock (older event times are
     not paged); `tests/unit/devtools/test_stories.py` checks that offline."""
     end = (now_ms // MINUTE - 1) * MINUTE
-    return [e for e in Operations(warm_stall(end)).events() if not isinstance(e, Malformed)]
+    return [e for e in scenario_events(warm_stall(end)) if not isinstance(e, Malformed)]
 
 
 def metric(url: str, name: str, labels: dict[str, str]) -> float | None:

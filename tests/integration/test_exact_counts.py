@@ -8,11 +8,9 @@ import asyncio
 
 import pytest
 
-from ordermon.config import Settings
-from ordermon.kafka import ensure_topics
 from ordermon.streams.flows import QUEUES, STATUSES
 from ordermon.streams.publisher import Publisher
-from tests.integration.faults_lib import generate
+from tests.integration.faults_lib import create_topics, generate
 from tests.integration.live import Deployment, wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,10 +25,7 @@ def test_ten_thousand_events_give_exact_counts_and_backlogs(
     """Both consumer paths: the batch path (the default) and Faust's per-message stream."""
     events, truth = generate(10_000, seed=7, warehouses=WAREHOUSES)
     assert {flow for _wh, flow in truth} == {f"{t}_{s}" for t, ss in STATUSES.items() for s in ss}
-    settings = Settings.from_env(
-        {"ORDERMON_KAFKA": deployment.bootstrap, "ORDERMON_TOPIC_PREFIX": deployment.prefix}
-    )
-    asyncio.run(ensure_topics(settings))
+    create_topics(deployment.bootstrap, deployment.prefix)
     worker = deployment.worker(ORDERMON_CONSUMER_PATH=path)
     worker.wait_ready()
 

@@ -8,9 +8,9 @@ import orjson
 from ordermon.agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
 from ordermon.agents.logic.flow import FlowConfig, source_of
 from ordermon.agents.logic.policy import Policy
-from ordermon.devtools.catalogue import Operations
+from ordermon.devtools.catalogue import events as scenario_events
+from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.realistic import STORY_ENV, warm_stall
-from ordermon.devtools.scenarios import Malformed
 from ordermon.policy import load_policy
 from ordermon.streams.events import Event
 from ordermon.streams.flows import INPUT_TOPICS
@@ -201,7 +201,7 @@ def test_offline_and_with_the_clock_the_warehouse_alerts_agree() -> None:
     keeps sending (the live tests' story: a site's nine days, then a working-hours stall), the
     warehouse alerts are those of the offline run, and the stall is among them."""
     end = T0 + 24 * 60 * M
-    events = [e for e in Operations(warm_stall(end)).events() if not isinstance(e, Malformed)]
+    events = [e for e in scenario_events(warm_stall(end)) if not isinstance(e, Malformed)]
     policy = load_policy(STORY_ENV)
     offline = replay(events, FLOW, policy, batch=50)
     live = Engine(FLOW, policy, MemoryStore(), max_future_ms=None)

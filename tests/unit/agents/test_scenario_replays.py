@@ -12,7 +12,10 @@ import pytest
 from ordermon.agents.logic.flow import FlowConfig
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.trend import DAY_MS
-from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, Malformed, Scenario, build, stall
+from ordermon.devtools.catalogue import events
+from ordermon.devtools.malformed import Malformed
+from ordermon.devtools.operations import Scenario
+from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, build, stall
 from ordermon.streams.events import Event
 from ordermon.streams.outputs import Alert
 from tests.unit.agents.offline import replay as replay_events
@@ -22,7 +25,7 @@ POLICY = Policy()
 
 
 def events_of(scenario: Scenario) -> Iterable[Event]:
-    return (e for e in scenario.events() if not isinstance(e, Malformed))
+    return (e for e in events(scenario) if not isinstance(e, Malformed))
 
 
 def replay(scenario: Scenario, batch: int = 500) -> list[Alert]:
@@ -75,8 +78,8 @@ def test_jd2008_forecast_and_backpressure_come_before_the_crossing(
     the parcels' wait is still under the 24 h service level."""
     full = build("jd2008")
     keep = ("BJ-01", "CD-04", "WH-05")
-    models = tuple(m for m in full.models if m.warehouse in keep)
-    scenario = dataclasses.replace(full, warehouses=keep, models=models)
+    sites = tuple(s for s in full.sites if s.warehouse in keep)
+    scenario = dataclasses.replace(full, sites=sites)
     alerts = replay(scenario)
 
     def day(ms: int) -> float:

@@ -324,3 +324,26 @@ def test_a_burst_is_exactly_n_messages_of_every_flow_in_about_half_an_hour() -> 
     assert min(m.occurred_at_ms for m in messages) >= realistic.BURST_START_MS
     with pytest.raises(ValueError, match="at least one warehouse"):
         realistic.burst(10, [])
+
+
+def test_a_bad_order_curve_or_malformed_share_is_refused() -> None:
+    with pytest.raises(ValueError, match="24 non-negative hourly weights"):
+        Site("X-1", 100, curve=(1.0,) * 23)
+    with pytest.raises(ValueError, match="malformed_share"):
+        Scenario("s", "s", (Site("X-1", 100),), 1, malformed_share=1.0)
+
+
+def test_late_parcels_bring_late_complaints() -> None:
+    """A site that cannot keep up (capacity at half the orders): parcels wait for days, and with
+    `late_complaints` the customers complain about late deliveries far more than the base 2%."""
+    base = Site("X-1", 2000, dispatch_per_day=1000, day_noise=0, block_noise=0)
+    counts = {}
+    for late in (0.0, 0.012):
+        sc = Scenario("late", "late", (replace(base, late_complaints=late),), 8)
+        events = _decoded(_messages(sc))
+        delivered = sum(1 for e in events if e.flow == "dispatches_delivered")
+        late_opened = sum(
+            1 for e in events if e.flow == "complaints_opened" and e.reason == "late_delivery"
+        )
+        counts[late] = late_opened / max(1, delivered)
+    assert counts[0.0] < 0.02 < 0.1 < counts[0.012]
