@@ -10,14 +10,24 @@ Per batch: decode and validate each record (a rejection becomes a dead letter), 
 warehouse's `WarehouseState`; then for each warehouse touched close the minutes its watermark
 passed and evaluate each one (the detector); then, when the newest closed minute of all
 warehouses moved on, evaluate the network (cascade, silent warehouses) at that minute's end over
-the warehouses of caught-up partitions (offline: all of them)."""
+the warehouses of caught-up partitions (offline: all of them).
+
+Network episodes are records of their own (`NETWORK`), so they keep their ids across a restart or
+a rebalance. With several workers, a `warehouse_silent` episode belongs to the worker that holds
+its warehouse's partition, and the network's `cascade` to the worker that holds partition 0 (it is
+judged over that worker's warehouses). `assign`/`revoke` tell the engine which partitions it
+holds: a warehouse of another partition is not this engine's (not in `known`, `state`, `firing`),
+and its alerts are neither resolved nor repeated here; its new owner carries them on.
+
+Every alert carries `live` (`is_live`): evaluated with a processing clock, its partition read to the
+end, its event time within `live_max_age_ms` of the clock. Offline (no clock) nothing is live."""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 from ordermon.agents.logic.alerts import FIRING
@@ -46,24 +56,29 @@ from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
+    episode_from_bytes,
+    episode_to_bytes,
     head_from_bytes,
     head_to_bytes,
     minute_key,
+    network_key,
 )
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import Rhythm
 from ordermon.agents.logic.windows import MINUTE_MS, minute_start
-from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.codec import decode, encode_event, loads
 from ordermon.streams.errors import RejectReason
 from ordermon.streams.events import Event
 from ordermon.streams.flows import INPUT_TOPICS
-from ordermon.streams.outputs import Alert, DeadLetter
+from ordermon.streams.outputs import NETWORK_KEY, Alert, DeadLetter
 from ordermon.streams.timefmt import MIN_MS
 from ordermon.streams.topics import TopicNames
 from ordermon.streams.validation import Rejection
 
 HEADS = "heads"
 MINUTES = "minutes"
+NETWORK = "network"
+LIVE_MAX_AGE_MS = 3_600_000
 
 
 class Message(NamedTuple):
@@ -95,7 +110,7 @@ class Record(Protocol):
 
 
 class Write(NamedTuple):
-    table: str  # HEADS or MINUTES
+    table: str  # HEADS, MINUTES or NETWORK
     partition: int
     key: bytes
     value: bytes | None  # None deletes
@@ -115,7 +130,7 @@ class MemoryStore:
     """Dicts of bytes: the store of offline runs and tests."""
 
     def __init__(self) -> None:
-        self.tables: dict[str, dict[bytes, bytes]] = {HEADS: {}, MINUTES: {}}
+        self.tables: dict[str, dict[bytes, bytes]] = {HEADS: {}, MINUTES: {}, NETWORK: {}}
 
     def get(self, table: str, key: bytes) -> bytes | None:
         return self.tables[table].get(key)
@@ -140,6 +155,14 @@ class Outcome:
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
     released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
+
+
+def is_live(
+    at_ms: int, now_ms: int | None, caught_up: bool, max_age_ms: int = LIVE_MAX_AGE_MS
+) -> bool:
+    """The one rule of what pages: an evaluation with a processing clock (`now_ms`; None offline:
+    never live), of a partition read to its end, at an event time within `max_age_ms` of it."""
+    return now_ms is not None and caught_up and now_ms - at_ms <= max_age_ms
 
 
 class NetworkInputs:
@@ -242,6 +265,7 @@ class Engine:
         max_warehouses: int = 1000,
         max_future_ms: int | None = 300_000,
         release_after_ms: int | None = None,
+        live_max_age_ms: int = LIVE_MAX_AGE_MS,
     ) -> None:
         self.config = config
         self.policy = policy
@@ -254,7 +278,13 @@ class Engine:
         self.release_after_ms = release_after_ms or config.retention_ms
         self.states: dict[str, WarehouseState] = {}
         self.detectors: dict[str, DetectorState] = {}
-        self.network = NetworkState()  # this worker's warehouses; in memory only
+        self.live_max_age_ms = live_max_age_ms
+        self.network = NetworkState()  # this worker's episodes, loaded from NETWORK on first use
+        self._network_loaded = False
+        self._network_written: dict[bytes, bytes] = {}  # NETWORK key -> the record last written
+        self._all_loaded = False  # every warehouse held is in the cache (_load_held)
+        self.assigned: set[int] | None = None  # the partitions this engine holds; None: all
+        self._caught_up: set[int] | None = None  # as of the last batch or tick
         self.partition_of: dict[str, int] = {}
         self.newest_by_topic: dict[str, int] = {}  # contract topic -> newest occurred_at seen
         self._bases: dict[str, str] = {}  # full topic name -> the contract's name
@@ -309,12 +339,43 @@ class Engine:
         self._unwritten.clear()
         self._expired.clear()
         self._known = None
+        self.network = NetworkState()
+        self._network_loaded = False
+        self._network_written.clear()
+        self._all_loaded = False
         self._history.forget()
+
+    def assign(self, partitions: Iterable[int] | None) -> None:
+        """The partitions this engine holds now (None: all). Its cache is rebuilt from the
+        store, where the records of other partitions may still lie (left by a previous owner of
+        theirs, or by this one): they are not this engine's."""
+        self.forget()
+        self.assigned = None if partitions is None else set(partitions)
+
+    def revoke(self) -> None:
+        """A rebalance took the partitions away (until `assign`): the warehouses held leave at
+        once (`known`, metrics, `/warehouses`) and their alerts are neither resolved nor repeated
+        here. Nothing is written: the records stay the truth for the next owner."""
+        self.assign(())
+
+    def holds(self, partition: int | None) -> bool:
+        return self.assigned is None or partition is None or partition in self.assigned
+
+    def partition_for(self, warehouse: str) -> int | None:
+        """The partition of a warehouse's records (``*``, the network's: 0)."""
+        return 0 if warehouse == NETWORK_KEY else self.partition_of.get(warehouse)
 
     def known(self) -> set[str]:
         if self._known is None:
-            self._known = {k.decode() for k in self.store.keys(HEADS)} | set(self.states)
+            keys = [k.decode() for k in self.store.keys(HEADS)]
+            if self.assigned is not None:
+                keys = [k for k in keys if k in self.states or self._stored_here(k)]
+            self._known = set(keys) | set(self.states)
         return self._known
+
+    def _stored_here(self, warehouse: str) -> bool:
+        raw = self.store.get(HEADS, warehouse.encode())
+        return raw is not None and self.holds(loads(raw).get("p"))
 
     def state(self, warehouse: str) -> WarehouseState | None:
         """The cached state, loaded from the store on first use; None if never seen."""
@@ -325,6 +386,8 @@ class Engine:
         if raw is None:
             return None
         state, det = head_from_bytes(warehouse, raw)
+        if not self.holds(state.partition):
+            return None  # another worker's now (a rebalance); its record lies here until recovery
         if state.partition is not None:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
@@ -351,19 +414,39 @@ class Engine:
                 out.append(snapshot(state, self.config))
         return out
 
-    def firing(self, warehouse: str | None = None) -> list[Alert]:
-        """Firing alerts of one warehouse (network-wide ones included), or of all."""
+    def firing(self, warehouse: str | None = None, now_ms: int | None = None) -> list[Alert]:
+        """Firing alerts of one warehouse (network-wide ones included), or of all; `live` as of
+        the processing clock `now_ms` (None: not live) and the partitions last caught up."""
         alerts: list[Alert] = []
         for wh in [warehouse] if warehouse else sorted(self.known()):
             if self.state(wh) is not None:
                 alerts.extend(firing(self.detectors[wh]))
-        network = firing(self.network)
+        network = firing(self._network())
         alerts.extend(a for a in network if warehouse is None or a.warehouse == warehouse)
-        return alerts
+        return self._marked(alerts, now_ms, self._caught_up)
 
     # the status collector's source (ordermon.metrics.MetricsSource)
-    def firing_alerts(self) -> list[Alert]:
-        return self.firing()
+    def firing_alerts(self, now_ms: int | None = None) -> list[Alert]:
+        return self.firing(now_ms=now_ms)
+
+    def _marked(
+        self, alerts: list[Alert], now_ms: int | None, caught_up: set[int] | None
+    ) -> list[Alert]:
+        """`alerts` with `live` set (`is_live`). The network's `*` counts as caught up when every
+        partition of this engine's warehouses is."""
+        if not alerts:
+            return alerts
+        every = caught_up is None or set(self.partition_of.values()) <= caught_up
+        out = []
+        for alert in alerts:
+            if alert.warehouse == NETWORK_KEY:
+                read = every
+            else:
+                partition = self.partition_of.get(alert.warehouse)
+                read = caught_up is None or partition in caught_up
+            live = is_live(alert.updated_at_ms, now_ms, read, self.live_max_age_ms)
+            out.append(alert if alert.live is live else replace(alert, live=live))
+        return out
 
     def newest_event_ms(self) -> Mapping[str, int]:
         return dict(self.newest_by_topic)
@@ -396,9 +479,11 @@ class Engine:
         written once (the caller must not commit these messages' offsets before then)."""
         out = Outcome()
         self.changes += 1
+        self._caught_up = caught_up
         self._ends = ends
         dirty = self._count(records, now_ms, out, caught_up)
         self._evaluate(dirty, now_ms, out, caught_up)
+        out.alerts = self._marked(out.alerts, now_ms, caught_up)
         if flush:
             out.writes = self.flush()
         return out
@@ -427,7 +512,12 @@ class Engine:
         # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
         # costs what any event costs and evaluates nothing.
         floor_ms = self._floor()
+        assigned = self.assigned
         for msg in records:
+            if assigned is not None and msg.partition not in assigned:
+                # fetched before a rebalance took its partition away: the new owner reads it
+                # from the last committed offset (this worker can commit none of it any more)
+                continue
             topic = bases.get(msg.topic)
             if topic is None:
                 topic = bases[msg.topic] = self.names.base(msg.topic)
@@ -516,9 +606,11 @@ class Engine:
         went quiet for `idle_after_ms` of the processing clock and no longer holds them. Called
         on a timer by the worker (`ends` as for `process`)."""
         self.changes += 1
+        self._caught_up = caught_up
         self._ends = ends
         out = Outcome()
         self._evaluate({}, now_ms, out, caught_up)
+        out.alerts = self._marked(out.alerts, now_ms, caught_up)
         out.writes = self.flush()
         return out
 
@@ -529,6 +621,7 @@ class Engine:
         out: Outcome,
         caught_up: set[int] | None = None,
     ) -> None:
+        self._load_held()
         marks = self._close(dirty, now_ms, out)
         # Network-wide alerts: evaluated at every minute end, once the watermark of every
         # partition here has passed it, from each warehouse's state as of that minute, so that
@@ -542,13 +635,77 @@ class Engine:
             return
         # from the first minute any warehouse evaluated, whatever the first batch held
         first = min(self._history.first.values(), default=through) if at is None else at + MINUTE_MS
-        for end in range(first, through + MINUTE_MS, MINUTE_MS):
+        end = first
+        while end <= through:
             self._network_at = end
             self._release_empty(end, out, caught_up, keep=dirty)
-            members = self._history.members(
-                end, self.states, self.network, self.config, self.detectors
-            )
-            out.alerts.extend(evaluate_network(self.network, members, end, self.policy))
+            network = self._network()
+            members = self._history.members(end, self.states, network, self.config, self.detectors)
+            cascade = self.holds(0)  # the network's cascade is the holder of partition 0's
+            out.alerts.extend(evaluate_network(network, members, end, self.policy, cascade=cascade))
+            end = self._next_network_minute(end, through, bool(members or network.episodes))
+        self._network_at = through
+
+    def _next_network_minute(self, end: int, through: int, busy: bool) -> int:
+        """The next minute end at which the network may change: the next one while a warehouse
+        takes part or an episode is open; otherwise (nothing within the retention anywhere, e.g.
+        after history from 2008 and before today's events) the end of the next minute with data
+        already closed, or past `through`: a quiet stretch of years costs nothing, and what is
+        skipped is decided by the events alone."""
+        if busy:
+            return end + MINUTE_MS
+        pending = [q[0] for q in self._history.data.values() if q]
+        if not pending:
+            return through + MINUTE_MS
+        return max(end + MINUTE_MS, min(pending) + MINUTE_MS)
+
+    def _load_held(self) -> None:
+        """Every warehouse this engine holds into the cache, once after a start or a rebalance:
+        one that sends nothing (a silent one) must still close its minutes and take part in the
+        network, or its episode would never go on."""
+        if not self._all_loaded:
+            self._all_loaded = True
+            for warehouse in sorted(self.known()):
+                self.state(warehouse)
+
+    # ---- network episodes (records of their own) ---------------------------------------------
+    def _network(self) -> NetworkState:
+        """The network episodes, loaded from the store on first use (after a start or a
+        rebalance): those of the warehouses this engine holds, and the cascade if it holds
+        partition 0."""
+        if not self._network_loaded:
+            self._network_loaded = True
+            for key in sorted(self.store.keys(NETWORK)):
+                raw = self.store.get(NETWORK, key)
+                if raw is None:
+                    continue
+                episode = episode_from_bytes(raw)
+                wh = episode.warehouse
+                if self.holds(0) if wh == NETWORK_KEY else wh in self.known():
+                    self.network.episodes[f"{episode.kind}:{wh}"] = episode
+                    self._network_written[key] = raw
+        return self.network
+
+    def _network_writes(self) -> list[Write]:
+        """A record for every network episode that changed since it was last written, and a
+        deletion for every one that ended (or was dropped with its warehouse)."""
+        writes: list[Write] = []
+        if not self._network_loaded:
+            return writes
+        current = {network_key(e.kind, e.warehouse): e for e in self.network.episodes.values()}
+        for key in [k for k in self._network_written if k not in current]:
+            del self._network_written[key]
+            partition = self.partition_for(key.split(b"@", 1)[0].decode())
+            if partition is not None:
+                writes.append(Write(NETWORK, partition, key, None))
+        for key, episode in sorted(current.items()):
+            partition = self.partition_for(episode.warehouse)
+            raw = episode_to_bytes(episode)
+            if partition is None or self._network_written.get(key) == raw:
+                continue
+            self._network_written[key] = raw
+            writes.append(Write(NETWORK, partition, key, raw))
+        return writes
 
     def _close(
         self, dirty: dict[str, set[int]], now_ms: int | None, out: Outcome
@@ -665,6 +822,10 @@ class Engine:
         partition = self.partition_of.get(warehouse, state.partition)
         assert partition is not None  # _idle() only returns warehouses whose partition is known
         out.alerts.extend(release_messages(self.firing(warehouse), at_ms, self.release_after_ms))
+        self._network().episodes.pop(f"{SILENT}:{warehouse}", None)
+        key = network_key(SILENT, warehouse)
+        if self._network_written.pop(key, None) is not None:
+            self._deletes.append(Write(NETWORK, partition, key, None))
         del self.states[warehouse]
         self.detectors.pop(warehouse, None)
         self._history.forget(warehouse)
@@ -724,6 +885,7 @@ class Engine:
         changed by several batches in between is written once."""
         writes: list[Write] = self._deletes
         self._deletes = []
+        writes.extend(self._network_writes())
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
             if state is None:

@@ -111,6 +111,13 @@ class Settings:
         "the others) gives its slot to a new warehouse when every slot is taken: state, records "
         "and metric series removed, firing alerts resolved; unset: RETENTION_MINUTES",
     )
+    live_max_age_seconds: int = _setting(
+        "LIVE_MAX_AGE_SECONDS",
+        3600,
+        "an alert is live (pages: Alertmanager, the fallback rule) when the worker has read its "
+        "partition to the end and its event time is at most this far behind the clock; older "
+        "ones are history being replayed or caught up with (the topic and /alerts keep them)",
+    )
     max_future_seconds: int = _setting(
         "MAX_FUTURE_SECONDS", 300, "allowed clock skew: events further ahead are dead-lettered"
     )
@@ -396,6 +403,7 @@ _RULES: dict[str, Callable[[Any], str | None]] = {
     "warehouse_idle_minutes": lambda v: None if v is None else _positive(v),
     "dedup_minutes": _non_negative,
     "max_future_seconds": _non_negative,
+    "live_max_age_seconds": _non_negative,
     "session_timeout_seconds": _positive,
     "consumer_path": _consumer_path,
     "flush_seconds": _positive,

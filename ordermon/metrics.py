@@ -55,6 +55,13 @@ FAUST_PREFIX: Final = "ordermon_faust"
 BATCH_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+LIVE_LABELS: Final = ("true", "false")
+
+
+def _live_label(live: bool | None) -> str:
+    return "true" if live else "false"
+
+
 class MetricsSource(Protocol):
     """What the status collector reads at scrape time. Must be cheap and must not block."""
 
@@ -62,8 +69,8 @@ class MetricsSource(Protocol):
         """One snapshot per warehouse held by this worker."""
         ...
 
-    def firing_alerts(self) -> Iterable[Alert]:
-        """The alerts currently firing on this worker."""
+    def firing_alerts(self, now_ms: int | None = None) -> Iterable[Alert]:
+        """The alerts currently firing on this worker, `live` as of the clock `now_ms`."""
         ...
 
     def newest_event_ms(self) -> Mapping[str, int]:
@@ -239,16 +246,22 @@ class StatusCollector(Collector):
             warehouses.add_metric([], len({snap.warehouse for snap in snaps}))
             yield from (flow, backlog, pressure, to_clear, warehouses)
         try:
-            alerts = list(self._source.firing_alerts())
+            alerts = list(self._source.firing_alerts(int(self._clock() * 1000)))
         except Exception:
             log.exception("metrics: reading the firing alerts failed")
             self._errors += 1
         else:
-            keys = {(a.warehouse, a.kind, a.severity) for a in alerts if a.state == "firing"}
+            keys = {
+                (a.warehouse, a.kind, a.severity, _live_label(a.live))
+                for a in alerts
+                if a.state == "firing"
+            }
             for key in sorted(keys):
                 active.add_metric(list(key), 1.0)
             for severity in SEVERITIES:
-                firing.add_metric([severity], sum(1 for key in keys if key[2] == severity))
+                for live in LIVE_LABELS:
+                    count = sum(1 for key in keys if key[2] == severity and key[3] == live)
+                    firing.add_metric([severity, live], count)
             yield from (active, firing)
         try:
             newest = dict(self._source.newest_event_ms())
@@ -319,13 +332,14 @@ class StatusCollector(Collector):
             g("ordermon_warehouses", "Warehouses tracked by this worker.", labels=[]),
             g(
                 "ordermon_alert_active",
-                "1 while an alert of this kind and severity fires for the warehouse.",
-                labels=["warehouse", "kind", "severity"],
+                "1 while an alert of this kind and severity fires for the warehouse; live: "
+                "whether it pages (evaluated live, not history replayed or caught up with).",
+                labels=["warehouse", "kind", "severity", "live"],
             ),
             g(
                 "ordermon_alerts_firing",
-                "Alerts firing on this worker, by severity.",
-                labels=["severity"],
+                "Alerts firing on this worker, by severity and live (whether they page).",
+                labels=["severity", "live"],
             ),
             g(
                 "ordermon_event_time_lag_seconds",

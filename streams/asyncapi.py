@@ -56,6 +56,7 @@ ALERT_EXAMPLE: Final[dict[str, Any]] = {
     "updated_at": "2026-11-22T09:15:00Z",
     "summary": "orders outrun dispatch at BJ-01: 1,240 parcels wait, 30.5 h to clear (SLA 24 h)",
     "signals": {"backlog": 1240, "hours_to_clear": 30.5, "pressure": 1.18},
+    "live": True,
 }
 
 
@@ -102,6 +103,13 @@ def alert_schema() -> dict[str, Any]:
                 "updated_at": {**_TIME, "description": "Event time of this message."},
                 "ended_at": {**_TIME, "description": "Only when state is resolved."},
                 "summary": {"type": "string", "description": "One sentence for a person."},
+                "live": {
+                    "type": "boolean",
+                    "description": "True when evaluated live (the worker caught up, the event "
+                    "time within ORDERMON_LIVE_MAX_AGE_SECONDS of its clock); false for history "
+                    "being replayed or caught up with. Only live alerts page. Optional: absent "
+                    "in messages of producers that predate it.",
+                },
                 "signals": {
                     "type": "object",
                     "description": "The numbers that justified it (rates, pressure, backlog, …).",

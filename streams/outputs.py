@@ -43,6 +43,10 @@ class Alert:
     summary: str
     signals: dict[str, float | int | str | None] = field(default_factory=dict)
     ended_at_ms: int | None = None
+    # whether the evaluation that made it ran live (the worker caught up, the event time within
+    # ORDERMON_LIVE_MAX_AGE_SECONDS of the processing clock); False for a replay or a catch-up,
+    # None when unknown (a message of a producer before the field existed)
+    live: bool | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -58,6 +62,8 @@ class Alert:
         }
         if self.ended_at_ms is not None:
             wire["ended_at"] = format_rfc3339_ms(self.ended_at_ms)
+        if self.live is not None:
+            wire["live"] = self.live
         return wire
 
 

@@ -448,28 +448,28 @@ def evaluate_network(
     warehouses: Mapping[str, tuple[DetectorState | AsOf, int | None]],
     at_ms: int,
     policy: Policy,
+    *,
+    cascade: bool = True,
 ) -> list[Alert]:
     """Network-wide alerts at `at_ms` (the newest watermark of the worker's warehouses), from
     each warehouse's detector state and newest event time. An `at_ms` older than the last one
-    is skipped (time does not go back). Silent episodes of warehouses no longer passed in (moved
-    to another worker) are dropped without a message."""
+    is skipped (time does not go back). Episodes of warehouses not passed in (a partition still
+    being read) are left as they are: the caller drops those of warehouses that moved to another
+    worker. `cascade` False: the network's cascade is another worker's (agents.engine)."""
     if net.last_at_ms is not None and at_ms < net.last_at_ms:
         return []
     net.last_at_ms = at_ms
-    for key, episode in list(net.episodes.items()):
-        if episode.warehouse != NETWORK_KEY and episode.warehouse not in warehouses:
-            del net.episodes[key]
-
     moving = {
         w
         for w, (_, newest) in warehouses.items()
         if newest is not None and at_ms - newest <= policy.for_warehouse(w).silent_after_ms
     }
     out: list[Alert] = []
-    obs = network_cascade_observation(warehouses, moving, policy)
-    timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
-    key = f"{CASCADE}:{NETWORK_KEY}"
-    out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
+    if cascade:
+        obs = network_cascade_observation(warehouses, moving, policy)
+        timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
+        key = f"{CASCADE}:{NETWORK_KEY}"
+        out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
 
     for warehouse in sorted(warehouses):
         det, newest = warehouses[warehouse]

@@ -1,11 +1,14 @@
 """WarehouseState <-> changelog records. A warehouse is one *head* record (totals, offsets applied,
 watermark inputs, detector state) plus one record per minute bucket; each record carries the offsets
-applied to it, so each is idempotent on its own (see agents.logic.flow)."""
+applied to it, so each is idempotent on its own (see agents.logic.flow). A network-wide episode
+(`cascade` of ``*``, `warehouse_silent` of a warehouse) is one record of its own, so that it keeps
+its alert id across a restart or a rebalance and ends with a `resolved` message."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ordermon.agents.logic.alerts import Episode
 from ordermon.agents.logic.flow import N_FLOWS, Bucket, WarehouseState
 from ordermon.streams.codec import dumps, loads
 
@@ -76,3 +79,17 @@ def bucket_from_bytes(raw: bytes) -> Bucket:
 
 def minute_key(warehouse: str, minute_ms: int) -> bytes:
     return f"{warehouse}@{minute_ms}".encode()
+
+
+def network_key(kind: str, warehouse: str) -> bytes:
+    """``<warehouse>@<kind>``: like a minute key, the part before ``@`` names the warehouse whose
+    partition holds the record (``*``, the network, lives in partition 0)."""
+    return f"{warehouse}@{kind}".encode()
+
+
+def episode_to_bytes(episode: Episode) -> bytes:
+    return dumps({"v": VERSION, "episode": episode.to_json()})
+
+
+def episode_from_bytes(raw: bytes) -> Episode:
+    return Episode.from_json(loads(raw)["episode"])

@@ -4,7 +4,7 @@ imports the runtime package; everything it needs comes in here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -38,6 +38,15 @@ class StartedSink(Sink, Protocol):
     """A sink with background tasks, started once the worker's event loop runs."""
 
     def start(self) -> None: ...
+
+    def offer(self, firing: Iterable[Alert]) -> None:
+        """The alerts firing now (`live` as of now): page the live ones not paged yet."""
+        ...
+
+    def retain(self, held: Callable[[str], bool]) -> None:
+        """Forget, without resolving, the firing alerts of warehouses `held` rejects (moved to
+        another worker by a rebalance: their new owner carries them on)."""
+        ...
 
 
 class Alerts(Protocol):

@@ -145,10 +145,13 @@ class Ingest:
         if outcome.writes or outcome.alerts:
             await self.carry(outcome, time.perf_counter() - started)
 
-    def forget(self) -> None:
+    def revoke(self) -> None:
         """The tables are the truth after a rebalance; the cache is rebuilt from them."""
-        self.engine.forget()
+        self.engine.revoke()
         self.read_to.clear()
+
+    def assign(self, partitions: set[int]) -> None:
+        self.engine.assign(partitions)
 
 
 def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> Any:
@@ -159,7 +162,7 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
         # (agents.worker.transport), which acknowledges the offsets handled once `handle` says
         # their records are written.
         register_batch_path(app, topics.names.inputs, ingest.handle, ingest.event_time)
-    app.partition_of = deps.engine.partition_of.get
+    app.partition_of = deps.engine.partition_for
     app.output_failed = deps.output_failed
 
     async def ingest_stream(stream: Any) -> None:
@@ -173,7 +176,13 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
     app.timer(interval=deps.config.tick_seconds)(tick)
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        ingest.forget()
+        # The partitions held leave at once: their warehouses drop out of /warehouses and
+        # /metrics, and their alerts are neither resolved nor repeated here (the new owner
+        # carries them on, from the tables).
+        ingest.revoke()
+
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        ingest.assign({tp.partition for tp in assigned if tp.topic in topics.names.inputs})
 
     async def on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
         # The tables are complete only now that recovery is over. The engine's cache of known
@@ -183,5 +192,6 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
         deps.engine.forget()
 
     app.on_partitions_revoked.connect(on_revoked)
+    app.on_partitions_assigned.connect(on_assigned)
     app.on_rebalance_complete.connect(on_rebalance_complete)
     return agent

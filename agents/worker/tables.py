@@ -1,8 +1,10 @@
 """Faust tables keyed by warehouse (storage only: the meaning lives in agents.logic).
 
-`heads`: one record per warehouse; `minutes`: one record per (warehouse, minute). Both are backed
-by changelog topics with the input topics' partition count, so a warehouse's records live in the
-partition its events come from. `TableStore` is the engine's `Store` over them."""
+`heads`: one record per warehouse; `minutes`: one record per (warehouse, minute); `network`: one
+record per network-wide episode (`warehouse_silent` of a warehouse, in its partition; `cascade` of
+``*``, in partition 0). All are backed by changelog topics with the input topics' partition count,
+so a warehouse's records live in the partition its events come from. `TableStore` is the
+engine's `Store` over them."""
 
 from __future__ import annotations
 
@@ -10,23 +12,25 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from ordermon.agents.engine import HEADS, MINUTES, Write
+from ordermon.agents.engine import HEADS, MINUTES, NETWORK, Write
 from ordermon.agents.logic.persist import RECORD_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
 HEADS_TABLE = "warehouse-heads"
 MINUTES_TABLE = "warehouse-minutes"
+NETWORK_TABLE = "network-episodes"
 
 
 class TableStore:
     """The engine's Store over the Faust tables."""
 
-    def __init__(self, app: Any, heads: Any, minutes: Any) -> None:
+    def __init__(self, app: Any, heads: Any, minutes: Any, network: Any) -> None:
         self.app = app  # App.output_failed counts a record kept out of the changelog
         self.heads = heads
         self.minutes = minutes
-        self._tables: dict[str, Any] = {HEADS: heads, MINUTES: minutes}
+        self.network = network
+        self._tables: dict[str, Any] = {HEADS: heads, MINUTES: minutes, NETWORK: network}
 
     def get(self, table: str, key: bytes) -> bytes | None:
         value = self._tables[table].data.get(key)
@@ -72,4 +76,5 @@ def register_tables(app: Any, partitions: int) -> TableStore:
         app,
         table(HEADS_TABLE, heads_help),
         table(MINUTES_TABLE, "per-warehouse per-minute counts in event time"),
+        table(NETWORK_TABLE, "network-wide alert episodes (cascade of *, silent warehouses)"),
     )

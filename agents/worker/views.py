@@ -41,6 +41,10 @@ def _json(web: Any, body: Any, status: int = 200, headers: dict[str, str] | None
     return web.bytes(dumps(body), content_type="application/json", status=status, headers=headers)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _local_only(request: Any) -> bool:
     return bool(request.query.get("scope") == "local")
 
@@ -133,7 +137,7 @@ class Views:
         state = self.engine.state(warehouse)
         if state is None:
             return None
-        alerts = [a.to_wire() for a in self.engine.firing(warehouse)]
+        alerts = [a.to_wire() for a in self.engine.firing(warehouse, now_ms=_now_ms())]
         return status_object(snapshot(state, self.engine.config), alerts)
 
     async def local_answer(self) -> tuple[list[dict[str, Any]], bytes]:
@@ -208,7 +212,7 @@ class Views:
         return _json(web, body, code)
 
     async def alerts(self, web: Any, request: Any) -> Any:
-        return _json(web, [a.to_wire() for a in self.engine.firing()])
+        return _json(web, [a.to_wire() for a in self.engine.firing(now_ms=_now_ms())])
 
 
 def register_views(app: Any, deps: Deps) -> Views:

@@ -18,9 +18,10 @@ the label set changes: the old one is resolved and the new one fires.
 
 Alertmanager works in wall-clock time, ordermon in event time: ``startsAt`` is when the sink first
 saw the alert on the injected `clock`, ``endsAt`` is ``now + endsat_intervals x resend_interval``
-while firing and the moment the sink saw the resolve afterwards. An alert whose event time
-(``updated_at``) is more than `max_age` seconds behind the clock is history being replayed: it is
-skipped (`skipped_replay`), not paged. A resolve of an alert this sink has paged is always sent.
+while firing and the moment the sink saw the resolve afterwards. Only live alerts page: an alert
+whose `live` is not true (history replayed or caught up with; the engine decides, see
+agents.engine.is_live) is skipped (`skipped_replay`). A resolve of an alert this sink has paged is
+always sent.
 
 Counters are plain integers: `delivered` (alert objects Alertmanager accepted, repeats included),
 `errors` (failed HTTP attempts), `failed` (alert messages given up after all attempts; each one also
@@ -40,7 +41,7 @@ import re
 import time
 import urllib.parse
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +102,6 @@ class AlertmanagerSink:
         resend_interval: float = 60.0,
         endsat_intervals: float = 3.0,
         resolve_repeat_for: float = 300.0,
-        max_age: float = 3600.0,
         queue_size: int = 1000,
         max_tracked: int = 10_000,
         batch_size: int = 64,
@@ -122,7 +122,7 @@ class AlertmanagerSink:
         `dashboard_url` is Grafana's root URL: each alert then links its warehouse's dashboard in
         a ``dashboard_url`` annotation (none when None).
         Times are seconds. `clock` is the wall clock (epoch seconds) for ``startsAt``/``endsAt``,
-        the replay cut-off and the resolve repeat window; intervals are slept on the event loop.
+        and the resolve repeat window; intervals are slept on the event loop.
         `session_factory` makes the aiohttp session (the sink closes it in `close()`); `sleep` is
         what back-off waits with (tests record the delays); `on_failure` is called with the sink
         name once per alert message given up, e.g. to count
@@ -152,7 +152,6 @@ class AlertmanagerSink:
         self.resend_interval = resend_interval
         self.endsat_intervals = endsat_intervals
         self.resolve_repeat_for = resolve_repeat_for
-        self.max_age = max_age
         self.queue_size = queue_size
         self.max_tracked = max_tracked
         self.batch_size = batch_size
@@ -195,6 +194,25 @@ class AlertmanagerSink:
         return cls(settings.alertmanager_url, **(links | kwargs))
 
     # ---- what the stream sees --------------------------------------------------------------
+    def offer(self, firing: Iterable[Alert]) -> None:
+        """The alerts firing now: the live ones this sink has not paged are paged (one that
+        fired while the worker was catching up, and is still firing now that it is live; or,
+        after a restart or a rebalance, one Alertmanager must hear about again). Those it
+        tracks already are left to the re-send ticker."""
+        for alert in firing:
+            entry = self._tracked.get((alert.kind, alert.warehouse, alert.severity))
+            known = entry is not None and entry.ended_at is None
+            if alert.state == "firing" and alert.live and not known:
+                self._accept(alert)
+
+    def retain(self, held: Callable[[str], bool]) -> None:
+        """Forget, without resolving, the firing alerts of the warehouses `held` rejects: a
+        rebalance moved them to another worker, whose sink sends them on under the same labels
+        (re-sending them from here would keep them firing after their new owner resolves them)."""
+        for key in [k for k, e in self._tracked.items() if e.ended_at is None and not held(k[1])]:
+            del self._tracked[key]
+            self._pending.pop(key, None)
+
     @property
     def pending(self) -> int:
         """Alerts waiting to be POSTed (at most `queue_size`)."""
@@ -248,9 +266,7 @@ class AlertmanagerSink:
             for key in _keys(kind, warehouse, alert.severity)
             if (entry := self._tracked.get(key)) is not None and entry.ended_at is None
         ]
-        if now - alert.updated_at_ms / 1000 > self.max_age and not (
-            alert.state == "resolved" and firing_keys
-        ):
+        if alert.live is not True and not (alert.state == "resolved" and firing_keys):
             self.skipped_replay += 1
             return
         key: _Key = (kind, warehouse, alert.severity)

@@ -159,6 +159,7 @@ def alert(state: str, now_ms: int) -> Alert:
         summary="Orders outrun dispatch at wh-live.",
         signals={"order_rate": 120.0, "dispatch_rate": 80.0, "pressure": 1.5, "backlog": 2400},
         ended_at_ms=now_ms if state == "resolved" else None,
+        live=True,
     )
 
 

@@ -209,6 +209,7 @@ def firing(warehouse: str, kind: str, severity: str) -> Alert:
         started_at_ms=T0_MS,
         updated_at_ms=T0_MS,
         summary="test",
+        live=True,
     )
 
 
@@ -221,7 +222,7 @@ class FakeSource:
     def snapshots(self) -> Iterable[Snapshot]:
         return [snapshot("BJ1"), snapshot("SH2")]
 
-    def firing_alerts(self) -> Iterable[Alert]:
+    def firing_alerts(self, now_ms: int | None = None) -> Iterable[Alert]:
         return [firing("BJ1", "dispatch_backpressure", "critical")]
 
     def newest_event_ms(self) -> dict[str, int]:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.ops
 
 EXAMPLE = ALERTMANAGER / "alertmanager.example.yml"
 TEMPLATES = ALERTMANAGER / "templates" / "ordermon.tmpl"
-NOW_S = 1_790_000_000.0  # the sink's wall clock, so the alert is live (not a replay)
+NOW_S = 1_790_000_000.0  # the sink's wall clock
 
 ALERT = Alert(
     alert_id="dispatch_backpressure-SH-02-1789990000000",
@@ -32,6 +32,7 @@ ALERT = Alert(
     updated_at_ms=1_789_999_000_000,
     summary="orders outrun dispatch at SH-02: 1,240 parcels wait, 30.5 h to clear (SLA 24 h)",
     signals={"backlog": 1240, "hours_to_clear": 30.5, "pressure": 1.18},
+    live=True,  # evaluated live: it pages
 )
 
 

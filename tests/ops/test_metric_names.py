@@ -78,7 +78,8 @@ def test_the_dashboards_show_every_contract_gauge() -> None:
 
 
 def contract_metrics(path: Path) -> dict[str, tuple[str, set[str]]]:
-    """name -> (type, labels) from the contract's metrics table."""
+    """name -> (type, labels) from the contract's metrics table; a later row of the same name
+    adds labels (the repository's extension of a shared row kept as it is)."""
     text = path.read_text(encoding="utf-8")
     section = text.split("## Prometheus metrics", 1)[1].split("\n## ", 1)[0]
     out = {}
@@ -87,7 +88,8 @@ def contract_metrics(path: Path) -> dict[str, tuple[str, set[str]]]:
         if len(cells) >= 3 and cells[0].startswith("`ordermon_"):
             label_cell = re.sub(r"\([^)]*\)", "", cells[2].split(":")[0])  # no value lists
             labels = set(re.findall(r"`([a-z_]+)`", label_cell))
-            out[cells[0].strip("`")] = (cells[1], labels)
+            name = cells[0].strip("`")
+            out[name] = (cells[1], labels | out.get(name, ("", set()))[1])
     return out
 
 

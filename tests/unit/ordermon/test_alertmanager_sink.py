@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -160,6 +161,7 @@ def alert(
     alert_id: str = "ep-1",
     updated_at_ms: int = NOW_MS - 10_000,
     signals: dict[str, float | int | str | None] | None = None,
+    live: bool | None = True,
 ) -> Alert:
     return Alert(
         alert_id=alert_id,
@@ -176,6 +178,7 @@ def alert(
             else signals
         ),
         ended_at_ms=updated_at_ms if state == "resolved" else None,
+        live=live,
     )
 
 
@@ -371,27 +374,52 @@ async def test_a_resolve_the_sink_never_saw_fire_is_still_sent(
 
 
 # ---- replays ---------------------------------------------------------------------------------
-async def test_a_replayed_alert_older_than_max_age_is_skipped(
+async def test_only_live_alerts_page(
     fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink]
 ) -> None:
-    sink = make_sink()  # max_age defaults to one hour
-    await sink.send(alert("old", updated_at_ms=NOW_MS - 3_600_001))
-    await sink.send(alert("old", state="resolved", updated_at_ms=NOW_MS - 3_600_001))
-    await sink.send(alert("edge", updated_at_ms=NOW_MS - 3_600_000))
-    assert sink.skipped_replay == 2
-    await until(lambda: fake.of("edge"), "the alert just inside max_age")
-    assert fake.of("old") == [] and sink.tracked == 1
+    """The engine decides what is live (agents.engine.is_live); the sink only reads the flag:
+    not live (a replay, a catch-up) or unknown (a message without the field) is not paged,
+    however recent its event time."""
+    sink = make_sink()
+    await sink.send(alert("replayed", live=False))
+    await sink.send(alert("replayed", state="resolved", live=False))
+    await sink.send(alert("unknown", live=None))
+    await sink.send(alert("live", updated_at_ms=NOW_MS - 86_400_000))  # the engine's call
+    assert sink.skipped_replay == 3
+    await until(lambda: fake.of("live"), "the live alert")
+    assert fake.of("replayed") == fake.of("unknown") == [] and sink.tracked == 1
     assert sink.pending == 0
 
 
-async def test_a_late_resolve_of_a_paged_alert_is_not_skipped(
+async def test_retain_forgets_moved_warehouses_without_resolving_them(
+    fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink]
+) -> None:
+    sink = make_sink(resend_interval=0.02)
+    await sink.send(alert("stays"))
+    await sink.send(alert("moved"))
+    await until(lambda: fake.of("stays") and fake.of("moved"), "both alerts")
+    sink.retain(lambda warehouse: warehouse != "moved")
+    assert sink.tracked == 1
+
+    async def resends() -> None:
+        seen = len(fake.of("stays"))
+        await until(lambda: len(fake.of("stays")) >= seen + 3, "re-sends of the held alert")
+
+    await resends()  # a batch in flight at retain() may still hold the moved one
+    sent = len(fake.of("moved"))
+    await resends()
+    assert len(fake.of("moved")) == sent
+    assert all(o["endsAt"] != o["startsAt"] for o in fake.of("moved"))  # never resolved here
+
+
+async def test_a_resolve_of_a_paged_alert_is_sent_even_when_not_live(
     fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink], clock: FakeClock
 ) -> None:
-    sink = make_sink(max_age=60.0)
+    sink = make_sink()
     await sink.send(alert())
     await until(lambda: fake.of("wh-1"), "the firing alert")
-    clock.now += 7200.0  # the stream fell two hours behind: its resolve is "old"
-    await sink.send(alert(state="resolved"))
+    clock.now += 7200.0  # the stream fell two hours behind: its resolve is not live
+    await sink.send(alert(state="resolved", live=False))
     await until(lambda: ms(fake.of("wh-1")[-1]["endsAt"]) == NOW_MS + 7_200_000, "the resolve")
     assert sink.skipped_replay == 0
 
@@ -588,10 +616,10 @@ def test_it_is_an_alert_sink_and_built_from_settings() -> None:
     assert sink.name == "alertmanager"
     assert AlertmanagerSink.from_settings(Settings()) is None
     built = AlertmanagerSink.from_settings(
-        Settings.from_env({"ORDERMON_ALERTMANAGER_URL": "http://127.0.0.1:9093"}), max_age=5.0
+        Settings.from_env({"ORDERMON_ALERTMANAGER_URL": "http://127.0.0.1:9093"}), timeout=5.0
     )
     assert built is not None and built.url == "http://127.0.0.1:9093/api/v2/alerts"
-    assert built.max_age == 5.0
+    assert built.timeout == 5.0
     assert built.runbook_url == "https://github.com/ordermon/ordermon/blob/main/README.md"
     assert built.dashboard_url is None
     linked = AlertmanagerSink.from_settings(
@@ -617,3 +645,39 @@ def socket_on_loopback() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+async def test_offer_pages_live_firing_alerts_not_paged_yet(
+    fake: FakeAlertmanager, make_sink: Callable[..., AlertmanagerSink]
+) -> None:
+    """A stall that fired while the worker caught up (not live) pages once it is live: the
+    worker offers what is firing now at every tick; what the sink tracks is left alone."""
+    sink = make_sink()
+    await sink.send(alert("caught-up", alert_id="ep-9", live=False))  # fired during a catch-up
+    await sink.send(alert("paged", alert_id="ep-1"))
+    await until(lambda: fake.of("paged"), "the live alert")
+    assert fake.of("caught-up") == []
+    sink.offer(
+        [
+            alert("caught-up", alert_id="ep-9"),  # firing now, and live as of now
+            alert("paged", alert_id="ep-1"),  # already tracked: not queued again
+            alert("history", live=False),  # still not live
+            alert("gone", state="resolved"),  # only firing alerts are offered
+        ]
+    )
+    await until(lambda: fake.of("caught-up"), "the alert that became live")
+    assert len(fake.of("paged")) == 1 and fake.of("history") == fake.of("gone") == []
+
+
+async def test_the_log_sink_warns_only_of_live_alerts_firing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from ordermon.sinks.log import LogSink
+
+    sink = LogSink()
+    with caplog.at_level(logging.INFO, logger="ordermon.alerts"):
+        await sink.send(alert("now"))
+        await sink.send(alert("then", live=False))
+    (now, then) = caplog.records
+    assert now.levelno == logging.WARNING and "(not live)" not in now.getMessage()
+    assert then.levelno == logging.INFO and "then (not live)" in then.getMessage()

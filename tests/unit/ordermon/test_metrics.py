@@ -46,7 +46,13 @@ def snap(
     return Snapshot(warehouse, NOW_MS, all_rates, dict.fromkeys(FLOWS, 0), all_queues, 0)
 
 
-def alert(warehouse: str, kind: str, severity: str = "warning", state: str = "firing") -> Alert:
+def alert(
+    warehouse: str,
+    kind: str,
+    severity: str = "warning",
+    state: str = "firing",
+    live: bool | None = True,
+) -> Alert:
     return Alert(
         alert_id=f"{kind}:{warehouse}",
         kind=kind,
@@ -56,6 +62,7 @@ def alert(warehouse: str, kind: str, severity: str = "warning", state: str = "fi
         started_at_ms=NOW_MS,
         updated_at_ms=NOW_MS,
         summary="test",
+        live=live,
     )
 
 
@@ -71,7 +78,10 @@ class FakeSource:
             raise RuntimeError("table is being recovered")
         return list(self.snaps)
 
-    def firing_alerts(self) -> Iterable[Alert]:
+    asked_at: list[int | None] = field(default_factory=list)
+
+    def firing_alerts(self, now_ms: int | None = None) -> Iterable[Alert]:
+        self.asked_at.append(now_ms)
         return list(self.alerts)
 
     def newest_event_ms(self) -> Mapping[str, int]:
@@ -245,12 +255,13 @@ def test_alert_active_for_firing_alerts_only(registry: CollectorRegistry) -> Non
             alert("BJ1", "cascade", "warning"),
             alert("SH2", "service_backpressure", "warning", state="resolved"),
             alert("*", "forecast_overload", "warning"),
+            alert("GZ3", "dispatch_backpressure", "critical", live=False),  # a replay's
         ]
     )
     collected(registry, source)
 
-    def active(wh: str, kind: str, severity: str) -> float | None:
-        labels = {"warehouse": wh, "kind": kind, "severity": severity}
+    def active(wh: str, kind: str, severity: str, live: str = "true") -> float | None:
+        labels = {"warehouse": wh, "kind": kind, "severity": severity, "live": live}
         return registry.get_sample_value("ordermon_alert_active", labels)
 
     assert active("BJ1", "dispatch_backpressure", "critical") == 1
@@ -258,15 +269,23 @@ def test_alert_active_for_firing_alerts_only(registry: CollectorRegistry) -> Non
     assert active("BJ1", "cascade", "warning") == 1
     assert active("SH2", "service_backpressure", "warning") is None  # resolved: gone
     assert active("*", "forecast_overload", "warning") == 1  # the network key
+    # not live: shown (an added label), but under live="false", which nothing pages on
+    assert active("GZ3", "dispatch_backpressure", "critical", "false") == 1
+    assert active("GZ3", "dispatch_backpressure", "critical") is None
     firing = registry.get_sample_value
-    assert firing("ordermon_alerts_firing", {"severity": "critical"}) == 1
-    assert firing("ordermon_alerts_firing", {"severity": "warning"}) == 2
+    assert firing("ordermon_alerts_firing", {"severity": "critical", "live": "true"}) == 1
+    assert firing("ordermon_alerts_firing", {"severity": "critical", "live": "false"}) == 1
+    assert firing("ordermon_alerts_firing", {"severity": "warning", "live": "true"}) == 2
+    # the collector asks with its clock, in ms: the engine decides what is live as of it
+    assert source.asked_at and set(source.asked_at) == {NOW_MS}
 
 
 def test_alerts_firing_is_zero_when_quiet(registry: CollectorRegistry) -> None:
     collected(registry, FakeSource())
     for severity in ("warning", "critical"):
-        assert registry.get_sample_value("ordermon_alerts_firing", {"severity": severity}) == 0
+        for live in ("true", "false"):
+            labels = {"severity": severity, "live": live}
+            assert registry.get_sample_value("ordermon_alerts_firing", labels) == 0
     assert registry.get_sample_value("ordermon_warehouses") == 0
 
 
@@ -291,7 +310,7 @@ def test_a_failing_source_does_not_fail_the_scrape(registry: CollectorRegistry) 
     assert (
         registry.get_sample_value("ordermon_backlog", {"warehouse": "A", "queue": "refund"}) is None
     )
-    labels = {"warehouse": "A", "kind": "cascade", "severity": "warning"}
+    labels = {"warehouse": "A", "kind": "cascade", "severity": "warning", "live": "true"}
     assert registry.get_sample_value("ordermon_alert_active", labels) == 1  # the rest still out
     assert registry.get_sample_value("ordermon_status_errors_total") >= 1  # type: ignore[operator]
     source.broken = False
