@@ -8,6 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md constraints.txt ./
+# ordermon/streams and ordermon/agents are symlinks to ../streams and ../agents: COPY keeps them as
+# links, so the folders go beside ordermon/ and pip builds the package `ordermon` from all three
+# (tests/integration/test_publisher_install.py builds from the same files).
 COPY streams ./streams
 COPY agents ./agents
 COPY ordermon ./ordermon

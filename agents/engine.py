@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
-from agents.logic.alerts import FIRING
-from agents.logic.detector import (
+from ordermon.agents.logic.alerts import FIRING
+from ordermon.agents.logic.detector import (
     SILENT,
     AsOf,
     DetectorState,
@@ -43,7 +43,7 @@ from agents.logic.detector import (
     firing,
     in_backpressure,
 )
-from agents.logic.flow import (
+from ordermon.agents.logic.flow import (
     FlowConfig,
     Snapshot,
     WarehouseState,
@@ -54,8 +54,8 @@ from agents.logic.flow import (
     snapshot,
     source_of,
 )
-from agents.logic.idle import is_stale, release_messages
-from agents.logic.persist import (
+from ordermon.agents.logic.idle import is_stale, release_messages
+from ordermon.agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
     episode_from_bytes,
@@ -65,17 +65,17 @@ from agents.logic.persist import (
     minute_key,
     network_key,
 )
-from agents.logic.policy import Policy
-from agents.logic.rhythm import Rhythm
-from agents.logic.windows import MINUTE_MS, minute_start
-from streams.codec import decode, encode_event, loads
-from streams.errors import RejectReason
-from streams.events import Event
-from streams.flows import INPUT_TOPICS
-from streams.outputs import NETWORK_KEY, Alert, DeadLetter
-from streams.timefmt import MIN_MS
-from streams.topics import TopicNames
-from streams.validation import Rejection
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.rhythm import Rhythm
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.streams.codec import decode, encode_event, loads
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import Event
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import NETWORK_KEY, Alert, DeadLetter
+from ordermon.streams.timefmt import MIN_MS
+from ordermon.streams.topics import TopicNames
+from ordermon.streams.validation import Rejection
 
 HEADS = "heads"
 MINUTES = "minutes"

@@ -12,7 +12,7 @@ the committed files and what this script renders from dashboards/config.toml dis
 Every dashboard imports into any Grafana: its panels use a `$datasource` variable, `__inputs`
 asks the import UI for a Prometheus (it becomes the variable's default), and `$job`/`$instance`
 narrow every query to the workers the selector finds. The queues' inflow and outflow panels come
-from `streams.flows.QUEUES`, so they follow the code.
+from `ordermon.streams.flows.QUEUES`, so they follow the code.
 """
 
 from __future__ import annotations

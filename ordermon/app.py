@@ -9,12 +9,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from agents.engine import Engine, Outcome
-from agents.logic.policy import Policy
-from agents.worker import Deps, Worker, WorkerConfig, create_app, register
-from agents.worker.monitor import lean_monitor
-from agents.worker.tables import register_tables
-from agents.worker.topics import register_topics
+from ordermon.agents.engine import Engine, Outcome
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.worker import Deps, Worker, WorkerConfig, create_app, register
+from ordermon.agents.worker.monitor import lean_monitor
+from ordermon.agents.worker.tables import register_tables
+from ordermon.agents.worker.topics import register_topics
 from ordermon.config import Settings
 from ordermon.metrics import FAUST_PREFIX, Metrics, StatusCollector, exposition
 from ordermon.security import broker_credentials
@@ -22,7 +22,7 @@ from ordermon.sinks.alertmanager import AlertmanagerSink
 from ordermon.sinks.fanout import Fanout
 from ordermon.sinks.kafka import KafkaSink
 from ordermon.sinks.log import LogSink
-from streams.topics import TopicNames
+from ordermon.streams.topics import TopicNames
 
 SINK_NAMES = ("kafka", "log", "alertmanager")
 

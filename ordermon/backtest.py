@@ -1,7 +1,7 @@
 """Replay recorded contract events offline through the worker's own code, and list the episodes.
 
 `replay()` is the one place that drives the worker's batch loop offline (today
-`agents.engine.Engine.offline`: the worker's engine with a store that keeps everything in
+`ordermon.agents.engine.Engine.offline`: the worker's engine with a store that keeps everything in
 memory); the backtest command, the scenario suite and the tests all go through it.
 No Kafka, no wall clock: the processing clock of a replay is the newest event time read so far,
 so a replay of the same file gives the same alerts every time.
@@ -22,13 +22,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from agents.engine import Engine, Message
-from agents.logic.flow import FlowConfig
-from agents.logic.policy import Policy
-from streams.codec import decode
-from streams.outputs import Alert, DeadLetter
-from streams.timefmt import format_rfc3339_ms
-from streams.validation import Rejection
+from ordermon.agents.engine import Engine, Message
+from ordermon.agents.logic.flow import FlowConfig
+from ordermon.agents.logic.policy import Policy
+from ordermon.streams.codec import decode
+from ordermon.streams.outputs import Alert, DeadLetter
+from ordermon.streams.timefmt import format_rfc3339_ms
+from ordermon.streams.validation import Rejection
 
 BATCH = 500  # messages per batch, as the worker takes them from Kafka
 

@@ -23,7 +23,7 @@ from ordermon.config import ConfigError, Settings, documented, in_effect
 from ordermon.logging import log_config
 
 if TYPE_CHECKING:
-    from agents.logic.policy import Policy
+    from ordermon.agents.logic.policy import Policy
 
 
 def fail(message: str) -> NoReturn:
@@ -127,7 +127,7 @@ def worker() -> None:
     require_worker_extra("ordermon worker")
     from ordermon.kafka import KafkaUnavailable, preflight
     from ordermon.startup import StartupError, check_local
-    from streams.errors import PartitionsMismatch
+    from ordermon.streams.errors import PartitionsMismatch
 
     settings = load_settings()
     policy = load_policy()
@@ -206,7 +206,7 @@ def simulate(
     from ordermon.devtools.simulate import run
     from ordermon.kafka import KafkaUnavailable, ensure_topics
     from ordermon.security import client_options
-    from streams.publisher import Publisher
+    from ordermon.streams.publisher import Publisher
 
     async def go() -> None:
         await ensure_topics(settings)
@@ -332,8 +332,8 @@ def _selection(
     until: str | None,
 ) -> Any:
     from ordermon.deadletters import Selection
-    from streams.timefmt import parse_rfc3339_ms
-    from streams.topics import TopicNames
+    from ordermon.streams.timefmt import parse_rfc3339_ms
+    from ordermon.streams.topics import TopicNames
 
     bounds: list[int | None] = []
     for flag, text in (("--since", since), ("--until", until)):

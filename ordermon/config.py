@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from agents.logic.flow import FlowConfig
+from ordermon.agents.logic.flow import FlowConfig
 
 PREFIX = "ORDERMON_"
 T = TypeVar("T")

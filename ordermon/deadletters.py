@@ -26,8 +26,8 @@ import orjson
 from ordermon.config import Settings
 from ordermon.kafka import ensure_topic
 from ordermon.security import client_options
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from streams.topics import TopicNames
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.topics import TopicNames
 
 REPLAYED: Final = "ordermon.deadletter.replayed"
 """The topic that records replayed letters (contract name; the deployment prefix applies)."""

@@ -46,7 +46,7 @@ def print_summary(base: str, last: list[dict[str, Any]], sent: int) -> None:
 def run_demo(duration: float = 600.0, days: float | None = None, speed: float | None = None) -> int:
     from ordermon.devtools.scenarios import build
     from ordermon.devtools.simulate import SimStats, run
-    from streams.publisher import Publisher
+    from ordermon.streams.publisher import Publisher
 
     started = time.monotonic()
     deadline = started + duration

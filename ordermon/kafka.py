@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ordermon.config import Settings
 from ordermon.security import client_options
-from streams.topics import TopicNames, require_copartitioned
+from ordermon.streams.topics import TopicNames, require_copartitioned
 
 log = logging.getLogger(__name__)
 

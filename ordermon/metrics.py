@@ -31,13 +31,13 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
-from agents.engine import Outcome
-from agents.logic.flow import Snapshot
 from ordermon import __version__
-from streams.errors import RejectReason
-from streams.flows import INPUT_TOPICS
-from streams.outputs import ALERT_KINDS, Alert
-from streams.topics import TopicNames
+from ordermon.agents.engine import Outcome
+from ordermon.agents.logic.flow import Snapshot
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import ALERT_KINDS, Alert
+from ordermon.streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
 

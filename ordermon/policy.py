@@ -14,9 +14,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from agents.logic.policy import Policy, PolicyError, QueuePolicy
+from ordermon.agents.logic.policy import Policy, PolicyError, QueuePolicy
 from ordermon.config import PREFIX, ConfigError
-from streams.flows import QUEUE_NAMES
+from ordermon.streams.flows import QUEUE_NAMES
 
 POLICY_PREFIX = PREFIX + "POLICY_"
 FILE_VARIABLE = PREFIX + "POLICY_FILE"

@@ -2,9 +2,9 @@
 
 Imports nothing from agents/ordermon and nothing from faust or aiokafka."""
 
-from streams.codec import decode, dumps, encode_event, event_to_wire, loads
-from streams.errors import ContractError, PartitionsMismatch, RejectReason
-from streams.events import (
+from ordermon.streams.codec import decode, dumps, encode_event, event_to_wire, loads
+from ordermon.streams.errors import ContractError, PartitionsMismatch, RejectReason
+from ordermon.streams.events import (
     EVENT_TYPES,
     ComplaintEvent,
     DispatchEvent,
@@ -12,11 +12,19 @@ from streams.events import (
     OrderEvent,
     RefundEvent,
 )
-from streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES, QUEUES, STATUSES, Queue, flow_name
-from streams.outputs import ALERT_KINDS, Alert, DeadLetter
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
-from streams.topics import TopicNames, require_copartitioned
-from streams.validation import Rejection
+from ordermon.streams.flows import (
+    FLOWS,
+    INPUT_TOPICS,
+    QUEUE_NAMES,
+    QUEUES,
+    STATUSES,
+    Queue,
+    flow_name,
+)
+from ordermon.streams.outputs import ALERT_KINDS, Alert, DeadLetter
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.topics import TopicNames, require_copartitioned
+from ordermon.streams.validation import Rejection
 
 __all__ = [
     "ALERT_KINDS",

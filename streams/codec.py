@@ -10,12 +10,12 @@ from typing import Any, Final
 
 import orjson
 
-from streams.errors import RejectReason
-from streams.events import Event
-from streams.flows import STATUSES
-from streams.outputs import DeadLetter
-from streams.timefmt import format_rfc3339_ms
-from streams.validation import MAX_VALUE_BYTES, Rejection, validate
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import Event
+from ordermon.streams.flows import STATUSES
+from ordermon.streams.outputs import DeadLetter
+from ordermon.streams.timefmt import format_rfc3339_ms
+from ordermon.streams.validation import MAX_VALUE_BYTES, Rejection, validate
 
 _OPTIONAL_WIRE = (
     "schema_version",

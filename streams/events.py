@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-from streams.flows import COMPLAINTS, DISPATCHES, ORDERS, REFUNDS, flow_name
+from ordermon.streams.flows import COMPLAINTS, DISPATCHES, ORDERS, REFUNDS, flow_name
 
 OrderStatus = Literal["placed", "cancelled"]
 DispatchStatus = Literal["dispatched", "delivered", "failed"]

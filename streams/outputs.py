@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from streams.timefmt import format_rfc3339_ms
+from ordermon.streams.timefmt import format_rfc3339_ms
 
 ALERT_KINDS = (
     "dispatch_backpressure",

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from streams.codec import decode, encode_event
-from streams.events import Event
-from streams.topics import TopicNames
-from streams.validation import Rejection
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.events import Event
+from ordermon.streams.topics import TopicNames
+from ordermon.streams.validation import Rejection
 
 
 class InvalidEvent(ValueError):

@@ -1,12 +1,14 @@
 """The published JSON Schemas (draft 2020-12) of the input topics, built from validation's rules.
 
-``python -m streams.schemas`` (re)writes ``streams/schemas/<topic>.schema.json``;
-``python -m streams.schemas --check`` exits 1 and names the files that are stale or missing.
+``python -m ordermon.streams.schemas`` (re)writes ``streams/schemas/<topic>.schema.json``;
+``python -m ordermon.streams.schemas --check`` exits 1 and names the files that are stale or
+missing.
 
-A schema says what `streams.validation.validate` accepts, except what JSON Schema cannot express:
-that the date exists in the calendar (no February 30) and lies within years 1-9999 in UTC, and that
-`warehouse` equals the message key (the key is not part of the value). ``format: date-time`` is
-there for validators that assert formats; the pattern alone already demands the offset.
+A schema says what `ordermon.streams.validation.validate` accepts, except what JSON Schema cannot
+express: that the date exists in the calendar (no February 30) and lies within years 1-9999 in UTC,
+and that `warehouse` equals the message key (the key is not part of the value).
+``format: date-time`` is there for validators that assert formats; the pattern alone already
+demands the offset.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
-from streams.timefmt import TIMESTAMP_PATTERN
-from streams.validation import WAREHOUSE_PATTERN, FieldRule, rules_for
+from ordermon.streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
+from ordermon.streams.timefmt import TIMESTAMP_PATTERN
+from ordermon.streams.validation import WAREHOUSE_PATTERN, FieldRule, rules_for
 
 DRAFT: Final = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR: Final = Path(__file__).resolve().parent / "schemas"
@@ -132,7 +134,7 @@ def schema_for(topic: str) -> dict[str, Any]:
     return {
         "$schema": DRAFT,
         "$id": f"urn:ordermon:contract:v{CONTRACT_VERSION}:{topic}",
-        "$comment": "Generated from streams/validation.py by `python -m streams.schemas`; "
+        "$comment": "Generated from streams/validation.py by `python -m ordermon.streams.schemas`; "
         "do not edit by hand.",
         "title": f"ordermon '{topic}' event (contract v{CONTRACT_VERSION})",
         "description": f"{TOPIC_DESCRIPTIONS[topic]} The message key is the warehouse id as "
@@ -176,7 +178,7 @@ def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m streams.schemas",
+        prog="python -m ordermon.streams.schemas",
         description="Write the input topics' JSON Schemas from streams/validation.py's rules.",
     )
     parser.add_argument(
@@ -192,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in stale:
             print(f"stale: {path}", file=sys.stderr)
         if stale:
-            print("run `python -m streams.schemas` to regenerate", file=sys.stderr)
+            print("run `python -m ordermon.streams.schemas` to regenerate", file=sys.stderr)
             return 1
         return 0
     for path in write_all(directory):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from streams.errors import PartitionsMismatch
-from streams.flows import INPUT_TOPICS
+from ordermon.streams.errors import PartitionsMismatch
+from ordermon.streams.flows import INPUT_TOPICS
 
 ALERTS = "ordermon.alerts"
 DEADLETTER = "ordermon.deadletter"

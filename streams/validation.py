@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias, cast
 
-from streams.errors import RejectReason
-from streams.events import EVENT_TYPES, Event
-from streams.flows import COMPLAINTS, DISPATCHES, ORDERS, REFUNDS, STATUSES
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import EVENT_TYPES, Event
+from ordermon.streams.flows import COMPLAINTS, DISPATCHES, ORDERS, REFUNDS, STATUSES
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 MAX_VALUE_BYTES: Final = 64 * 1024
 WAREHOUSE_PATTERN: Final = r"^[A-Za-z0-9_.-]{1,64}$"

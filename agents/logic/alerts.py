@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from streams.outputs import Alert, Severity
+from ordermon.streams.outputs import Alert, Severity
 
 Phase = Literal["pending", "firing"]
 Signals = dict[str, float | int | str | None]

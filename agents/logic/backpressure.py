@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from agents.logic.alerts import Observation
-from agents.logic.policy import Policy, QueuePolicy
-from agents.logic.rhythm import (
+from ordermon.agents.logic.alerts import Observation
+from ordermon.agents.logic.policy import Policy, QueuePolicy
+from ordermon.agents.logic.rhythm import (
     BACKLOG,
     HOURS_PER_DAY,
     HOURS_PER_WEEK,
@@ -42,7 +42,7 @@ from agents.logic.rhythm import (
     hour_of,
     wait_hours,
 )
-from agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 DAY_MS = 24 * HOUR_MS
 STALL_WINDOW_MS = 30 * MINUTE_MS

@@ -8,7 +8,7 @@ Per warehouse, once per closed minute (event time `at_ms`, the minute's end):
   (hours_to_clear) passes the SLA or will within the margin (hours_to_sla_breach).
 - `cascade`: `cascade_min_queues` or more of the warehouse's backpressure alerts firing at once.
 - `forecast_overload`: the log-linear trend of daily orders crosses dispatch capacity within the
-  look-ahead (see `agents.logic.trend`).
+  look-ahead (see `ordermon.agents.logic.trend`).
 Across the warehouses of one worker, after a batch (`evaluate_network`):
 - `cascade` with warehouse ``*``: backpressure in a large share of the warehouses with traffic.
 - `warehouse_silent`: a warehouse that had traffic lags the newest watermark by more than
@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from agents.logic.alerts import FIRING, Episode, Observation, Timing, step
-from agents.logic.backpressure import STALL_WINDOW_MS, Flows, Judgement, judge, observation
-from agents.logic.flow import (
+from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
+from ordermon.agents.logic.backpressure import STALL_WINDOW_MS, Flows, Judgement, judge, observation
+from ordermon.agents.logic.flow import (
     FLOW_INDEX,
     FlowConfig,
     QueueStatus,
@@ -32,10 +32,10 @@ from agents.logic.flow import (
     WarehouseState,
     queue_status,
 )
-from agents.logic.policy import Policy, QueuePolicy
-from agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
-from agents.logic.sliding import Sliding, window_sums
-from agents.logic.trend import (
+from ordermon.agents.logic.policy import Policy, QueuePolicy
+from ordermon.agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
+from ordermon.agents.logic.sliding import Sliding, window_sums
+from ordermon.agents.logic.trend import (
     DAY_MS,
     DailyTotals,
     backlog_grows,
@@ -43,10 +43,10 @@ from agents.logic.trend import (
     observed_capacity,
     summary_numbers,
 )
-from agents.logic.windows import MINUTE_MS
-from streams.flows import FLOWS, QUEUE_NAMES, QUEUES, Queue
-from streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
-from streams.timefmt import format_rfc3339_ms
+from ordermon.agents.logic.windows import MINUTE_MS
+from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES, Queue
+from ordermon.streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
+from ordermon.streams.timefmt import format_rfc3339_ms
 
 BACKPRESSURE_KINDS: Final = {queue: f"{queue}_backpressure" for queue in QUEUE_NAMES}
 CASCADE: Final = "cascade"

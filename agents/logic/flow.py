@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from agents.logic.sliding import Sliding
-from agents.logic.windows import MINUTE_MS, minute_start
-from streams.events import Event
-from streams.flows import FLOWS, INPUT_TOPICS, QUEUES, STATUSES, Queue, flow_name
+from ordermon.agents.logic.sliding import Sliding
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.streams.events import Event
+from ordermon.streams.flows import FLOWS, INPUT_TOPICS, QUEUES, STATUSES, Queue, flow_name
 
 FLOW_INDEX: Final = {name: i for i, name in enumerate(FLOWS)}
 # (topic, status) -> index in FLOWS: the hot path's lookup, without building the flow's name

@@ -19,8 +19,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 
-from agents.logic.windows import MINUTE_MS
-from streams.outputs import Alert
+from ordermon.agents.logic.windows import MINUTE_MS
+from ordermon.streams.outputs import Alert
 
 
 def is_stale(newest_ms: int | None, at_ms: int, after_ms: int) -> bool:

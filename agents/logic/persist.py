@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.logic.alerts import Episode
-from agents.logic.flow import N_FLOWS, Bucket, WarehouseState
-from streams.codec import dumps, loads
+from ordermon.agents.logic.alerts import Episode
+from ordermon.agents.logic.flow import N_FLOWS, Bucket, WarehouseState
+from ordermon.streams.codec import dumps, loads
 
 VERSION = 1
 #: Largest record written to a changelog: under Kafka's default 1,000,000-byte message limit, with

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
-from agents.logic.errors import PolicyError
-from agents.logic.schedule import Calendar, parse_calendar
-from streams.flows import QUEUE_NAMES
+from ordermon.agents.logic.errors import PolicyError
+from ordermon.agents.logic.schedule import Calendar, parse_calendar
+from ordermon.streams.flows import QUEUE_NAMES
 
 __all__ = ["Calendar", "Policy", "PolicyError", "QueuePolicy"]
 
@@ -307,8 +307,8 @@ class Policy:
     stall, and its slowness never makes a wait infinite."""
 
     calendar: Calendar | None = None
-    """Declared working hours, pickups and holidays (see `agents.logic.schedule`); None: the
-    rhythm is learned. Usually set per warehouse (`[warehouses.<id>.calendar]`)."""
+    """Declared working hours, pickups and holidays (see `ordermon.agents.logic.schedule`); None:
+    the rhythm is learned. Usually set per warehouse (`[warehouses.<id>.calendar]`)."""
 
     warehouses: Mapping[str, Policy] = field(default_factory=dict, repr=False)
     """Per-warehouse policies, already merged with this one (see `for_warehouse`)."""

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any, Final
 
-from agents.logic.windows import HOUR_MS, MINUTE_MS
-from streams.flows import QUEUE_NAMES
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.streams.flows import QUEUE_NAMES
 
 HOURS_PER_DAY: Final = 24
 HOURS_PER_WEEK: Final = 7 * HOURS_PER_DAY

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
-from agents.logic.errors import PolicyError
-from agents.logic.windows import HOUR_MS, MINUTE_MS
-from streams.flows import QUEUE_NAMES
+from ordermon.agents.logic.errors import PolicyError
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.streams.flows import QUEUE_NAMES
 
 DAY_MS: Final = 24 * HOUR_MS
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

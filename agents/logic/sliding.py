@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 if TYPE_CHECKING:
-    from agents.logic.flow import WarehouseState
+    from ordermon.agents.logic.flow import WarehouseState
 
 # The windows the detector may use: the horizon and longer ones for slow queues.
 WINDOWS_MS: Final = (
@@ -51,7 +51,7 @@ def _bucket_counts(state: WarehouseState, minute_ms: int) -> list[int] | None:
 
 
 def _rebuild(state: WarehouseState, at_ms: int, windows: tuple[int, ...]) -> Sliding:
-    from agents.logic.flow import counts_between, totals_before
+    from ordermon.agents.logic.flow import counts_between, totals_before
 
     return Sliding(
         at_ms=at_ms,

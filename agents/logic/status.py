@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agents.logic.flow import Snapshot
-from streams.timefmt import format_rfc3339_ms
+from ordermon.agents.logic.flow import Snapshot
+from ordermon.streams.timefmt import format_rfc3339_ms
 
 
 def status_object(snap: Snapshot, alerts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from agents.logic.windows import MINUTE_MS
+from ordermon.agents.logic.windows import MINUTE_MS
 
 DAY_MS: Final = 86_400_000
 MINUTES_PER_DAY: Final = DAY_MS // MINUTE_MS

@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agents.worker.app import App, create_app
-from agents.worker.deps import Deps, StartedSink, WorkerConfig
-from agents.worker.ingest import register_ingest
-from agents.worker.tables import TableStore, register_tables
-from agents.worker.topics import Topics, register_topics
-from agents.worker.views import Views, register_views
-from streams.outputs import NETWORK_KEY
+from ordermon.agents.worker.app import App, create_app
+from ordermon.agents.worker.deps import Deps, StartedSink, WorkerConfig
+from ordermon.agents.worker.ingest import register_ingest
+from ordermon.agents.worker.tables import TableStore, register_tables
+from ordermon.agents.worker.topics import Topics, register_topics
+from ordermon.agents.worker.views import Views, register_views
+from ordermon.streams.outputs import NETWORK_KEY
 
 __all__ = [
     "App",

@@ -9,9 +9,9 @@ from typing import Any
 
 import faust
 
-from agents.worker.transport import BatchHandler, Transport
+from ordermon.agents.worker.transport import BatchHandler, Transport
 
-ROCKSDICT_STORE = "agents.worker.store:RocksDictStore"
+ROCKSDICT_STORE = "ordermon.agents.worker.store:RocksDictStore"
 
 
 class App(faust.App):  # type: ignore[misc]

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agents.engine import Engine, Outcome
-from streams.outputs import Alert
+from ordermon.agents.engine import Engine, Outcome
+from ordermon.streams.outputs import Alert
 
 
 @dataclass(frozen=True, slots=True)

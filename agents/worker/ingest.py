@@ -10,14 +10,14 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from agents.engine import Message, Outcome, Record
-from agents.logic.flow import source_of
-from agents.worker.delivery import deliver
-from agents.worker.deps import Deps
-from agents.worker.tables import TableStore
-from agents.worker.topics import Topics
-from agents.worker.transport import register_batch_path
-from streams.codec import encode_deadletter
+from ordermon.agents.engine import Message, Outcome, Record
+from ordermon.agents.logic.flow import source_of
+from ordermon.agents.worker.delivery import deliver
+from ordermon.agents.worker.deps import Deps
+from ordermon.agents.worker.tables import TableStore
+from ordermon.agents.worker.topics import Topics
+from ordermon.agents.worker.transport import register_batch_path
+from ordermon.streams.codec import encode_deadletter
 
 MAX_UNSENT_RECORDS = 5_000
 

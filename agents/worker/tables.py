@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from agents.engine import HEADS, MINUTES, NETWORK, Write
-from agents.logic.persist import RECORD_MAX_BYTES
+from ordermon.agents.engine import HEADS, MINUTES, NETWORK, Write
+from ordermon.agents.logic.persist import RECORD_MAX_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streams.topics import TopicNames
+from ordermon.streams.topics import TopicNames
 
 
 @dataclass(frozen=True, slots=True)

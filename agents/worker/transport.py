@@ -52,7 +52,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
 
-from agents.worker.delivery import deliver
+from ordermon.agents.worker.delivery import deliver
 
 log = logging.getLogger(__name__)
 

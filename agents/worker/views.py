@@ -20,16 +20,16 @@ from typing import Any
 import aiohttp
 from faust.exceptions import NotReady
 
-from agents.engine import Engine
-from agents.logic.flow import counts_between, snapshot
-from agents.logic.status import status_object
-from agents.logic.windows import MINUTE_MS
-from agents.worker.deps import Deps
-from agents.worker.tables import HEADS_TABLE
-from agents.worker.webguard import Rendering, SharedAnswer, harden
-from streams.codec import dumps, loads
-from streams.flows import FLOWS
-from streams.timefmt import MIN_MS, format_rfc3339_ms
+from ordermon.agents.engine import Engine
+from ordermon.agents.logic.flow import counts_between, snapshot
+from ordermon.agents.logic.status import status_object
+from ordermon.agents.logic.windows import MINUTE_MS
+from ordermon.agents.worker.deps import Deps
+from ordermon.agents.worker.tables import HEADS_TABLE
+from ordermon.agents.worker.webguard import Rendering, SharedAnswer, harden
+from ordermon.streams.codec import dumps, loads
+from ordermon.streams.flows import FLOWS
+from ordermon.streams.timefmt import MIN_MS, format_rfc3339_ms
 
 log = logging.getLogger(__name__)
 

@@ -38,17 +38,17 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from agents.engine import Engine, MemoryStore, Message
-from agents.logic.flow import FlowConfig, WarehouseState, watermark
-from agents.logic.policy import Policy
-from agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.agents.engine import Engine, MemoryStore, Message
+from ordermon.agents.logic.flow import FlowConfig, WarehouseState, watermark
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
 from ordermon.devtools.operations import Scenario
 from ordermon.devtools.realistic import load_site, traffic
 from ordermon.devtools.worker import WorkerProcess
-from streams.flows import INPUT_TOPICS
-from streams.timefmt import parse_rfc3339_ms
-from streams.topics import ALERTS
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.timefmt import parse_rfc3339_ms
+from ordermon.streams.topics import ALERTS
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK")

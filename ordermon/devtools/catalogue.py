@@ -10,9 +10,9 @@ from ordermon.backtest import to_line
 from ordermon.devtools import realistic, scenarios
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.operations import Message, Scenario
-from streams.codec import decode
-from streams.events import Event
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.events import Event
+from ordermon.streams.validation import Rejection
 
 
 def names() -> list[tuple[str, str]]:

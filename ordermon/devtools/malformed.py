@@ -14,8 +14,8 @@ from typing import Any, Final
 import orjson
 
 from ordermon.devtools.operations import Message
-from streams.errors import RejectReason
-from streams.validation import MAX_VALUE_BYTES
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.validation import MAX_VALUE_BYTES
 
 KINDS: Final[tuple[RejectReason, ...]] = (
     RejectReason.NOT_JSON,

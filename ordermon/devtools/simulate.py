@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from ordermon.devtools.catalogue import event_of
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.operations import Scenario
-from streams.events import Event
-from streams.publisher import Publisher
+from ordermon.streams.events import Event
+from ordermon.streams.publisher import Publisher
 
 Progress = Callable[["SimStats"], None]
 

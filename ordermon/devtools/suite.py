@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from agents.logic.policy import Policy
+from ordermon.agents.logic.policy import Policy
 from ordermon.backtest import Record, replay
 from ordermon.devtools import realistic
 from ordermon.devtools.operations import DAY_MS, HOUR_MS, Scenario

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from streams.outputs import NETWORK_KEY, Alert
-from streams.timefmt import format_rfc3339_ms
+from ordermon.streams.outputs import NETWORK_KEY, Alert
+from ordermon.streams.timefmt import format_rfc3339_ms
 
 if TYPE_CHECKING:
     from ordermon.config import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 
 
 class AlertSink(Protocol):

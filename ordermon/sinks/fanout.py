@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 
-from agents.worker.delivery import deliver
+from ordermon.agents.worker.delivery import deliver
 from ordermon.sinks.base import AlertSink
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 
 
 class Fanout:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.codec import dumps
-from streams.outputs import Alert
+from ordermon.streams.codec import dumps
+from ordermon.streams.outputs import Alert
 
 
 class KafkaSink:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 
 log = logging.getLogger("ordermon.alerts")
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from streams import asyncapi
-from streams.flows import INPUT_TOPICS
-from streams.outputs import ALERT_KINDS, Alert, DeadLetter
-from streams.schemas import schema_for
+from ordermon.streams import asyncapi
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import ALERT_KINDS, Alert, DeadLetter
+from ordermon.streams.schemas import schema_for
 
 HERE = Path(__file__).resolve().parent
 VALIDATE = HERE / "validate_asyncapi.mjs"
@@ -22,7 +22,7 @@ PARSER = HERE / "node_modules" / "@asyncapi" / "parser"
 
 
 def test_the_committed_files_are_current() -> None:
-    assert asyncapi.stale_files() == [], "run `python -m streams.asyncapi`"
+    assert asyncapi.stale_files() == [], "run `python -m ordermon.streams.asyncapi`"
     assert asyncapi.main(["--check"]) == 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agents.logic.policy import Policy
+from ordermon.agents.logic.policy import Policy
 from ordermon.app import Built, build
 from ordermon.config import Settings
 

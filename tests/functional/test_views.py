@@ -12,12 +12,12 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from agents.logic.policy import Policy
+from ordermon.agents.logic.policy import Policy
 from ordermon.app import Built, build
 from ordermon.config import Settings
-from streams.codec import encode_event
-from streams.events import OrderEvent
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.streams.codec import encode_event
+from ordermon.streams.events import OrderEvent
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
 

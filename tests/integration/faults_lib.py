@@ -22,11 +22,11 @@ from aiokafka import AIOKafkaConsumer
 from ordermon.devtools.broker import EmbeddedBroker, free_port
 from ordermon.devtools.broker import create_topics as devtools_create_topics
 from ordermon.devtools.realistic import burst
-from streams.codec import decode
-from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
-from streams.flows import QUEUES
-from streams.publisher import Publisher
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.flows import QUEUES
+from ordermon.streams.publisher import Publisher
+from ordermon.streams.validation import Rejection
 from tests.integration.live import Deployment, Worker, get_json, wait_for
 
 Truth = Counter[tuple[str, str]]  # (warehouse, flow) -> events
@@ -277,9 +277,9 @@ def listening_addresses(pid: int) -> set[tuple[str, int]]:
 def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
     """(warehouse, flow) -> events, summed over the newest record of every key of the
     `warehouse-minutes` changelog: what a worker rebuilding from Kafka alone would see."""
-    from agents.logic.persist import bucket_from_bytes
-    from agents.worker.store import warehouse_of
-    from streams.flows import FLOWS
+    from ordermon.agents.logic.persist import bucket_from_bytes
+    from ordermon.agents.worker.store import warehouse_of
+    from ordermon.streams.flows import FLOWS
 
     async def go() -> dict[bytes, bytes | None]:
         topic = f"{app_id}-warehouse-minutes-changelog"

@@ -20,8 +20,8 @@ from ordermon.devtools.catalogue import events as scenario_events
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.realistic import STORY_ENV, STORY_WAREHOUSE, warm_stall
 from ordermon.kafka import ensure_topics
-from streams.events import Event
-from streams.publisher import Publisher
+from ordermon.streams.events import Event
+from ordermon.streams.publisher import Publisher
 from tests.integration.live import Deployment, get_json
 from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
     LiveAlertmanager,

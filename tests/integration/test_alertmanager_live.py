@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from ordermon.sinks.alertmanager import AlertmanagerSink
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 
 pytestmark = pytest.mark.integration
 

@@ -29,11 +29,11 @@ import pytest
 
 from ordermon.backtest import Record, read_lines, replay
 from ordermon.devtools import realistic
-from streams.codec import decode
-from streams.events import Event
-from streams.flows import INPUT_TOPICS
-from streams.timefmt import format_rfc3339_ms
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.events import Event
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.timefmt import format_rfc3339_ms
+from ordermon.streams.validation import Rejection
 from tests.integration.faults_lib import (
     ChunkedPublisher,
     counted,

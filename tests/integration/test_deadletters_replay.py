@@ -13,9 +13,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.codec import encode_event
-from streams.events import OrderEvent
-from streams.publisher import Publisher
+from ordermon.streams.codec import encode_event
+from ordermon.streams.events import OrderEvent
+from ordermon.streams.publisher import Publisher
 from tests.integration.faults_lib import counted, create_topics, read_topic, wait_counted
 from tests.integration.live import Deployment
 

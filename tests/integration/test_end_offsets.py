@@ -12,7 +12,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faust.types import TP
 
-from agents.worker.transport import true_end_offsets
+from ordermon.agents.worker.transport import true_end_offsets
 
 pytestmark = pytest.mark.integration
 

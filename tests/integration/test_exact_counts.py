@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from streams.flows import QUEUES, STATUSES
-from streams.publisher import Publisher
+from ordermon.streams.flows import QUEUES, STATUSES
+from ordermon.streams.publisher import Publisher
 from tests.integration.faults_lib import create_topics, generate
 from tests.integration.live import Deployment, wait_for
 

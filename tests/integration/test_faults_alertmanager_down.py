@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from ordermon.devtools.broker import free_port
-from streams.events import Event
+from ordermon.streams.events import Event
 from tests.integration.faults_lib import counted, create_topics, generate, publish, wait_counted
 from tests.integration.live import Deployment
 from tests.integration.test_alert_pipeline_live import STALL_POLICY, WH, stall_story

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.codec import encode_event
-from streams.events import OrderEvent
-from streams.publisher import Publisher
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.codec import encode_event
+from ordermon.streams.events import OrderEvent
+from ordermon.streams.publisher import Publisher
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests.integration.faults_lib import counted, create_topics, metric, read_topic, wait_counted
 from tests.integration.live import Deployment
 

@@ -36,9 +36,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from ordermon.devtools.broker import port_is_open
-from streams.events import Event
-from streams.flows import flow_name
-from streams.timefmt import format_rfc3339_ms
+from ordermon.streams.events import Event
+from ordermon.streams.flows import flow_name
+from ordermon.streams.timefmt import format_rfc3339_ms
 from tests.integration.faults_lib import (
     create_topics,
     make_event,

@@ -19,7 +19,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from streams.events import Event
+from ordermon.streams.events import Event
 from tests.integration.faults_lib import (
     WAREHOUSES,
     counted,

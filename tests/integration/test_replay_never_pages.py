@@ -23,7 +23,7 @@ from ordermon.devtools.realistic import STORY_ENV, warm_stall
 from ordermon.devtools.scenarios import START_MS
 from ordermon.devtools.simulate import run as simulate
 from ordermon.kafka import ensure_topics
-from streams.publisher import Publisher
+from ordermon.streams.publisher import Publisher
 from tests.integration.live import Deployment, get_json
 from tests.integration.test_alertmanager_live import (  # noqa: F401 - fixtures
     LiveAlertmanager,

@@ -19,11 +19,11 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
-from agents.logic.flow import QueueStatus, Snapshot
-from agents.worker.monitor import lean_monitor
+from ordermon.agents.logic.flow import QueueStatus, Snapshot
+from ordermon.agents.worker.monitor import lean_monitor
 from ordermon.metrics import FAUST_PREFIX, Metrics, StatusCollector
-from streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
-from streams.outputs import Alert
+from ordermon.streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
+from ordermon.streams.outputs import Alert
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"

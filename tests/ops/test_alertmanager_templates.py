@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ordermon.sinks.alertmanager import AlertmanagerSink
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 from tests.ops.opslib import ALERTMANAGER, binary, load_yaml
 
 pytestmark = pytest.mark.ops

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ordermon.config import Settings, documented
-from streams.flows import INPUT_TOPICS
-from streams.topics import ALERTS, DEADLETTER
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.topics import ALERTS, DEADLETTER
 from tests.ops.opslib import COMPOSE, PROMETHEUS, ROOT, load_yaml
 
 COMPOSE_FILE: dict[str, Any] = load_yaml(COMPOSE)

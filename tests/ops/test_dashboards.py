@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ordermon.config import Settings
-from streams.outputs import ALERT_KINDS
+from ordermon.streams.outputs import ALERT_KINDS
 from tests.ops.opslib import (
     COMPOSE,
     DASHBOARD_FILES,

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from agents.engine import Engine, message_of
-from agents.logic.flow import FlowConfig
-from agents.logic.policy import Policy
-from streams.events import Event
-from streams.outputs import Alert
+from ordermon.agents.engine import Engine, message_of
+from ordermon.agents.logic.flow import FlowConfig
+from ordermon.agents.logic.policy import Policy
+from ordermon.streams.events import Event
+from ordermon.streams.outputs import Alert
 
 
 def feed(engine: Engine, events: Sequence[Event]) -> list[Alert]:

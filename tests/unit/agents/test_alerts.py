@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.logic.alerts import Episode, Observation, Timing, step
-from streams.outputs import Alert
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.agents.logic.alerts import Episode, Observation, Timing, step
+from ordermon.streams.outputs import Alert
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 M = 60_000
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0

@@ -12,12 +12,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from agents.engine import Engine, MemoryStore, Message, Outcome
-from agents.logic.flow import FlowConfig, source_of
-from agents.logic.policy import Policy
+from ordermon.agents.engine import Engine, MemoryStore, Message, Outcome
+from ordermon.agents.logic.flow import FlowConfig, source_of
+from ordermon.agents.logic.policy import Policy
 from ordermon.devtools import realistic
-from streams.flows import INPUT_TOPICS
-from streams.outputs import Alert
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import Alert
 
 PARTITIONS = 2
 CONFIG = FlowConfig()

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.engine import Engine
-from agents.logic.alerts import Episode
-from agents.logic.detector import (
+from ordermon.agents.engine import Engine
+from ordermon.agents.logic.alerts import Episode
+from ordermon.agents.logic.detector import (
     DetectorState,
     NetworkState,
     evaluate_minute,
@@ -24,12 +24,12 @@ from agents.logic.detector import (
     firing,
     forecast_observation,
 )
-from agents.logic.flow import FLOW_INDEX, Bucket, FlowConfig, WarehouseState, expire
-from agents.logic.policy import Policy
-from agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
-from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
-from streams.outputs import Alert
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.agents.logic.flow import FLOW_INDEX, Bucket, FlowConfig, WarehouseState, expire
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.trend import DAY_MS, MINUTES_PER_DAY, Day
+from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.outputs import Alert
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 from tests.unit.agents.offline import feed, replay
 
 M = 60_000
@@ -369,8 +369,8 @@ def test_a_network_cascade_is_made_of_pages_only() -> None:
 
 
 def in_cascade(det: DetectorState) -> bool:
-    from agents.logic.detector import cascade_observation
-    from agents.logic.flow import snapshot
+    from ordermon.agents.logic.detector import cascade_observation
+    from ordermon.agents.logic.flow import snapshot
 
     snap = snapshot(WarehouseState("A"), FLOW, T0)
     return cascade_observation("A", det, snap, Policy()).active
@@ -478,7 +478,7 @@ def test_any_chunking_gives_the_same_alerts(
     # states written to JSON and read back between batches, as a restarted worker would.
     # A batch also ends after each warehouse's first event: a warehouse's first close_minutes
     # starts at its watermark, so minutes inside its first batch are never evaluated (a rule of
-    # agents.logic.flow, not of the detector).
+    # ordermon.agents.logic.flow, not of the detector).
     firsts = {w: i for i, e in reversed(list(enumerate(events))) if (w := e.warehouse)}
     ends = set(itertools.accumulate(itertools.islice(itertools.cycle(cuts), len(events))))
     ends |= {i + 1 for i in firsts.values()}
@@ -546,20 +546,24 @@ def test_logic_imports_no_io_or_framework() -> None:
     import ast
     from pathlib import Path
 
-    import agents.logic
+    from ordermon.agents import logic
 
     allowed = {"__future__", "collections", "dataclasses", "typing", "math", "re", "agents"}
     allowed |= {"streams", "json", "tomllib", "pathlib"}  # the last three: Policy.from_file
     allowed |= {"bisect", "statistics", "datetime", "itertools"}
-    folder = Path(agents.logic.__file__).parent
+    folder = Path(logic.__file__).parent
+
+    def root(module: str) -> str:  # ordermon.agents.x -> agents; ordermon.config -> config
+        return module.removeprefix("ordermon.").split(".")[0]
+
     names = ("policy", "alerts", "detector", "trend", "rhythm", "backpressure")
     for name in (*names, "schedule", "errors"):
         tree = ast.parse((folder / f"{name}.py").read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                roots = {a.name.split(".")[0] for a in node.names}
+                roots = {root(a.name) for a in node.names}
             elif isinstance(node, ast.ImportFrom):
-                roots = {(node.module or "").split(".")[0]}
+                roots = {root(node.module or "")}
             else:
                 continue
             assert roots <= allowed, f"{name}.py imports {roots - allowed}"

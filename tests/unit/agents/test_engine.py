@@ -7,17 +7,17 @@ import dataclasses
 
 import orjson
 
-from agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
-from agents.logic.flow import FlowConfig, source_of
-from agents.logic.policy import Policy
+from ordermon.agents.engine import MINUTES, Engine, MemoryStore, Message, message_of
+from ordermon.agents.logic.flow import FlowConfig, source_of
+from ordermon.agents.logic.policy import Policy
 from ordermon.devtools.catalogue import events as scenario_events
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.realistic import STORY_ENV, warm_stall
 from ordermon.policy import load_policy
-from streams.events import Event
-from streams.flows import INPUT_TOPICS
-from streams.outputs import Alert
-from streams.topics import TopicNames
+from ordermon.streams.events import Event
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import Alert
+from ordermon.streams.topics import TopicNames
 from tests.unit.agents.offline import replay
 from tests.unit.agents.test_detector import FLOW, POLICY, T0, M, interleave, orders, scenario
 

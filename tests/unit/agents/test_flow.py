@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.logic.flow import (
+from ordermon.agents.logic.flow import (
     FlowConfig,
     WarehouseState,
     apply,
@@ -18,16 +18,16 @@ from agents.logic.flow import (
     snapshot,
     watermark,
 )
-from agents.logic.persist import (
+from ordermon.agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
     head_from_bytes,
     head_to_bytes,
 )
-from agents.logic.windows import MINUTE_MS, minute_start
-from streams.events import DispatchEvent, Event, OrderEvent
-from streams.flows import FLOWS
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.streams.events import DispatchEvent, Event, OrderEvent
+from ordermon.streams.flows import FLOWS
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
 CONFIG = FlowConfig(

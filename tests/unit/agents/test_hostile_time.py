@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Outcome
-from agents.logic.flow import (
+from ordermon.agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Outcome
+from ordermon.agents.logic.flow import (
     Bucket,
     FlowConfig,
     WarehouseState,
@@ -18,11 +18,11 @@ from agents.logic.flow import (
     expire,
     watermark,
 )
-from agents.logic.policy import Policy
-from agents.logic.windows import MINUTE_MS
-from streams.codec import encode_event
-from streams.events import DispatchEvent, Event, OrderEvent
-from streams.timefmt import MIN_MS
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.windows import MINUTE_MS
+from ordermon.streams.codec import encode_event
+from ordermon.streams.events import DispatchEvent, Event, OrderEvent
+from ordermon.streams.timefmt import MIN_MS
 
 T0 = 1_795_334_400_000  # 2026-11-22T00:00:00Z
 YEAR_1 = MIN_MS  # 0001-01-01T00:00:00Z

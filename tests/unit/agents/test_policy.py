@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from agents.logic.policy import DAY_MS, HOUR_MS, MINUTE_MS, Policy, PolicyError, QueuePolicy
+from ordermon.agents.logic.policy import (
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    Policy,
+    PolicyError,
+    QueuePolicy,
+)
 
 
 def test_defaults_are_the_documented_ones() -> None:

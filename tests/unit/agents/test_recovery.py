@@ -8,11 +8,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from agents.engine import NETWORK, Engine, MemoryStore, is_live, message_of
-from agents.logic.alerts import Episode
-from agents.logic.persist import episode_from_bytes
-from streams.events import Event
-from streams.outputs import Alert
+from ordermon.agents.engine import NETWORK, Engine, MemoryStore, is_live, message_of
+from ordermon.agents.logic.alerts import Episode
+from ordermon.agents.logic.persist import episode_from_bytes
+from ordermon.streams.events import Event
+from ordermon.streams.outputs import Alert
 from tests.unit.agents.test_detector import FLOW, POLICY, T0, M, interleave, orders, scenario
 
 Key = tuple[str, str, str, str, str, int]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.logic.rhythm import (
+from ordermon.agents.logic.rhythm import (
     BACKLOG,
     HOURS_PER_WEEK,
     IN,
@@ -18,7 +18,7 @@ from agents.logic.rhythm import (
     Rhythm,
     wait_hours,
 )
-from agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 Q = 0  # the dispatch queue's index
 H0 = 500_000  # an absolute hour (a Monday 08:00 UTC is not needed: slots are relative)

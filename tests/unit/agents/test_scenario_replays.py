@@ -9,15 +9,15 @@ from collections.abc import Iterable
 
 import pytest
 
-from agents.logic.flow import FlowConfig
-from agents.logic.policy import Policy
-from agents.logic.trend import DAY_MS
+from ordermon.agents.logic.flow import FlowConfig
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.trend import DAY_MS
 from ordermon.devtools.catalogue import events
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.operations import Scenario
 from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, build, stall
-from streams.events import Event
-from streams.outputs import Alert
+from ordermon.streams.events import Event
+from ordermon.streams.outputs import Alert
 from tests.unit.agents.offline import replay as replay_events
 
 FLOW = FlowConfig()  # the defaults of a deployment

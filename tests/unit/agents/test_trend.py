@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from agents.logic.trend import (
+from ordermon.agents.logic.trend import (
     DAY_MS,
     MINUTES_PER_DAY,
     DailyTotals,
@@ -15,8 +15,8 @@ from agents.logic.trend import (
     forecast,
     observed_capacity,
 )
-from agents.logic.windows import MINUTE_MS
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.agents.logic.windows import MINUTE_MS
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 D0 = parse_rfc3339_ms("2026-11-01T00:00:00Z") or 0
 

@@ -14,8 +14,8 @@ from ordermon.devtools.bench import (
     warehouse_ids,
 )
 from ordermon.devtools.operations import MINUTE_MS
-from streams.codec import decode
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.validation import Rejection
 
 END = 1_795_335_300_000
 

@@ -24,10 +24,10 @@ from ordermon.devtools.operations import (
     hours,
     week,
 )
-from streams.codec import decode
-from streams.events import Event
-from streams.flows import FLOWS
-from streams.validation import Rejection
+from ordermon.streams.codec import decode
+from ordermon.streams.events import Event
+from ordermon.streams.flows import FLOWS
+from ordermon.streams.validation import Rejection
 
 SMALL = 0.05  # 125-900 orders a day: quick, and every mechanism still at work
 

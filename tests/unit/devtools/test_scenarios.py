@@ -25,10 +25,10 @@ from ordermon.devtools.malformed import KINDS as MALFORMED_KINDS
 from ordermon.devtools.malformed import Malformed
 from ordermon.devtools.operations import DAY_MS, HOUR_MS, LAG_MAX_MS, MINUTE_MS, Scenario, Site
 from ordermon.devtools.scenarios import JD2008_CROSSING_DAY, SCENARIOS, build, crossing_day
-from streams.codec import decode, encode_event
-from streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
-from streams.flows import FLOWS
-from streams.validation import Rejection
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.events import ComplaintEvent, DispatchEvent, Event, OrderEvent, RefundEvent
+from ordermon.streams.flows import FLOWS
+from ordermon.streams.validation import Rejection
 
 REPO = Path(__file__).resolve().parents[3]
 NAMES = (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ordermon.backtest import Episode, episodes
 from ordermon.devtools.operations import Truth
 from ordermon.devtools.scoring import duration, score, table
-from streams.outputs import Alert
+from ordermon.streams.outputs import Alert
 
 H = 3_600_000
 D = 24 * H

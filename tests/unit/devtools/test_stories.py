@@ -9,7 +9,7 @@ from ordermon.backtest import Record, replay
 from ordermon.devtools import realistic
 from ordermon.devtools.operations import MINUTE_MS
 from ordermon.policy import load_policy
-from streams.timefmt import parse_rfc3339_ms
+from ordermon.streams.timefmt import parse_rfc3339_ms
 
 END = parse_rfc3339_ms("2026-12-02T03:41:00Z") or 0  # any time of day: the site's clock follows
 

@@ -22,8 +22,8 @@ from aiohttp.test_utils import TestServer
 from ordermon.config import Settings
 from ordermon.sinks.alertmanager import DEFAULT_RUNBOOK_URL, AlertmanagerSink, describe, render
 from ordermon.sinks.base import AlertSink
-from streams.outputs import Alert
-from streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.outputs import Alert
+from ordermon.streams.timefmt import format_rfc3339_ms, parse_rfc3339_ms
 
 NOW = 1_800_000_000.0  # the injected wall clock, epoch seconds
 NOW_MS = int(NOW * 1000)

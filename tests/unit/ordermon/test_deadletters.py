@@ -19,9 +19,9 @@ from ordermon.deadletters import (
     plan,
     read_corrections,
 )
-from streams.outputs import DeadLetter
-from streams.timefmt import parse_rfc3339_ms
-from streams.topics import TopicNames
+from ordermon.streams.outputs import DeadLetter
+from ordermon.streams.timefmt import parse_rfc3339_ms
+from ordermon.streams.topics import TopicNames
 
 T0 = parse_rfc3339_ms("2026-11-22T08:00:00Z") or 0
 EVENT = (

@@ -10,17 +10,17 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents.logic.flow import QueueStatus, Snapshot
-from agents.worker.monitor import lean_monitor
+from ordermon.agents.logic.flow import QueueStatus, Snapshot
+from ordermon.agents.worker.monitor import lean_monitor
 from ordermon.metrics import (
     FAUST_PREFIX,
     Metrics,
     StatusCollector,
     exposition,
 )
-from streams.errors import RejectReason
-from streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
-from streams.outputs import Alert
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
+from ordermon.streams.outputs import Alert
 
 NOW_S = 1_795_000_000.0  # the fixed processing clock, seconds
 NOW_MS = int(NOW_S * 1000)

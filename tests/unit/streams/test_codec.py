@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.codec import decode, dumps, encode_event, event_to_wire, loads
-from streams.errors import RejectReason
-from streams.events import EVENT_TYPES, Event, OrderEvent, RefundEvent
-from streams.flows import INPUT_TOPICS
-from streams.timefmt import MAX_MS, MIN_MS, format_rfc3339_ms, parse_rfc3339_ms
-from streams.validation import MAX_VALUE_BYTES, Rejection
+from ordermon.streams.codec import decode, dumps, encode_event, event_to_wire, loads
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import EVENT_TYPES, Event, OrderEvent, RefundEvent
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.timefmt import MAX_MS, MIN_MS, format_rfc3339_ms, parse_rfc3339_ms
+from ordermon.streams.validation import MAX_VALUE_BYTES, Rejection
 from tests.unit.streams.wire_cases import EVENTS, T0_MS, body, event_times
 
 R = RejectReason

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.codec import PRODUCER_MAX_BYTES, decode, encode_deadletter
-from streams.errors import RejectReason
-from streams.flows import INPUT_TOPICS
-from streams.outputs import PAYLOAD_KEPT_BYTES, DeadLetter, payload_fields
-from streams.validation import Rejection
+from ordermon.streams.codec import PRODUCER_MAX_BYTES, decode, encode_deadletter
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.outputs import PAYLOAD_KEPT_BYTES, DeadLetter, payload_fields
+from ordermon.streams.validation import Rejection
 
 MAX_INPUT = 2 * 1024 * 1024
 

@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import timefmt
-from streams.codec import event_to_wire
-from streams.events import Event
-from streams.flows import INPUT_TOPICS, STATUSES
-from streams.timefmt import _parse_full, parse_rfc3339_ms
-from streams.validation import (
+from ordermon.streams import timefmt
+from ordermon.streams.codec import event_to_wire
+from ordermon.streams.events import Event
+from ordermon.streams.flows import INPUT_TOPICS, STATUSES
+from ordermon.streams.timefmt import _parse_full, parse_rfc3339_ms
+from ordermon.streams.validation import (
     _FAST,
     COMPLAINT_REASONS,
     Rejection,

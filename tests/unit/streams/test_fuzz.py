@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import codec
-from streams.codec import decode, encode_event
-from streams.errors import RejectReason
-from streams.events import EVENT_TYPES
-from streams.flows import INPUT_TOPICS
-from streams.validation import Rejection
+from ordermon.streams import codec
+from ordermon.streams.codec import decode, encode_event
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import EVENT_TYPES
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.validation import Rejection
 from tests.unit.streams.wire_cases import json_objects, json_values, mutated_wire
 
 FUZZ = settings(max_examples=300, deadline=None)

@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import schemas
-from streams.codec import event_to_wire
-from streams.events import EVENT_TYPES
-from streams.flows import INPUT_TOPICS, STATUSES
-from streams.timefmt import TIMESTAMP_PATTERN
-from streams.validation import TOPIC_RULES, FieldRule, Rejection, rules_for, validate
+from ordermon.streams import schemas
+from ordermon.streams.codec import event_to_wire
+from ordermon.streams.events import EVENT_TYPES
+from ordermon.streams.flows import INPUT_TOPICS, STATUSES
+from ordermon.streams.timefmt import TIMESTAMP_PATTERN
+from ordermon.streams.validation import TOPIC_RULES, FieldRule, Rejection, rules_for, validate
 from tests.unit.streams.wire_cases import CASES, EVENTS, any_event, mutated_wire
 
 VALIDATORS = {
@@ -34,9 +34,9 @@ VALIDATORS = {
 @pytest.mark.parametrize("topic", INPUT_TOPICS)
 def test_committed_schema_is_current(topic: str) -> None:
     path = schemas.schema_path(topic)
-    assert path == Path(schemas.__file__).parent / "schemas" / f"{topic}.schema.json"
+    assert path == Path(schemas.__file__).resolve().parent / "schemas" / f"{topic}.schema.json"
     assert path.read_text(encoding="utf-8") == schemas.render(topic), (
-        f"{path} is stale: run `python -m streams.schemas`"
+        f"{path} is stale: run `python -m ordermon.streams.schemas`"
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streams.errors import ContractError, PartitionsMismatch
-from streams.flows import INPUT_TOPICS
-from streams.topics import ALERTS, DEADLETTER, TopicNames, require_copartitioned
+from ordermon.streams.errors import ContractError, PartitionsMismatch
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.topics import ALERTS, DEADLETTER, TopicNames, require_copartitioned
 
 
 def test_contract_names() -> None:

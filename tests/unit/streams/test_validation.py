@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.codec import decode
-from streams.errors import RejectReason
-from streams.events import EVENT_TYPES, OrderEvent
-from streams.flows import INPUT_TOPICS
-from streams.validation import TOPIC_RULES, Rejection, rules_for, validate
+from ordermon.streams.codec import decode
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import EVENT_TYPES, OrderEvent
+from ordermon.streams.flows import INPUT_TOPICS
+from ordermon.streams.validation import TOPIC_RULES, Rejection, rules_for, validate
 from tests.unit.streams.wire_cases import BASE, CASES, T0_MS, Case, body
 
 

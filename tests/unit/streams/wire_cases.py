@@ -11,18 +11,18 @@ from typing import Any
 import orjson
 from hypothesis import strategies as st
 
-from streams.codec import event_to_wire
-from streams.errors import RejectReason
-from streams.events import (
+from ordermon.streams.codec import event_to_wire
+from ordermon.streams.errors import RejectReason
+from ordermon.streams.events import (
     ComplaintEvent,
     DispatchEvent,
     Event,
     OrderEvent,
     RefundEvent,
 )
-from streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
-from streams.timefmt import MAX_MS, MIN_MS
-from streams.validation import COMPLAINT_REASONS, rules_for
+from ordermon.streams.flows import COMPLAINTS, DISPATCHES, INPUT_TOPICS, ORDERS, REFUNDS, STATUSES
+from ordermon.streams.timefmt import MAX_MS, MIN_MS
+from ordermon.streams.validation import COMPLAINT_REASONS, rules_for
 
 R = RejectReason
 T0_MS = 1_795_335_300_000  # 2026-11-22T08:15:00Z

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from faust.types import TP
 
-from agents.worker.transport import ALIGN_SPAN_MS, held_back
+from ordermon.agents.worker.transport import ALIGN_SPAN_MS, held_back
 
 H = 60 * 60_000
 A, B, C, D = (TP("orders", 0), TP("complaints", 0), TP("orders", 1), TP("refunds", 1))

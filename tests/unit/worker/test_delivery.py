@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from agents.worker.delivery import deliver
+from ordermon.agents.worker.delivery import deliver
 
 
 class MessageSizeTooLargeError(Exception):
@@ -80,7 +80,7 @@ async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_work
     import asyncio
     from types import SimpleNamespace
 
-    from agents.worker.transport import guard_buffer
+    from ordermon.agents.worker.transport import guard_buffer
 
     calls: list[object] = []
 
@@ -105,7 +105,7 @@ async def test_a_changelog_send_that_fails_stops_neither_the_buffer_nor_the_work
 def test_the_workers_producer_buffer_is_guarded() -> None:
     """Pins the Faust internals guard_buffer relies on: Transport.Producer and its buffer's
     `_send_pending`, which the buffer's task looks up on the instance."""
-    from agents.logic.policy import Policy
+    from ordermon.agents.logic.policy import Policy
     from ordermon.app import build
     from ordermon.config import Settings
 

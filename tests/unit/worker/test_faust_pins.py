@@ -20,10 +20,10 @@ from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import ProducerBuffer
 
-from agents.worker.app import App
-from agents.worker.monitor import LeanPrometheusMonitor
-from agents.worker.store import RocksDictStore
-from agents.worker.transport import Consumer, ConsumerThread
+from ordermon.agents.worker.app import App
+from ordermon.agents.worker.monitor import LeanPrometheusMonitor
+from ordermon.agents.worker.store import RocksDictStore
+from ordermon.agents.worker.transport import Consumer, ConsumerThread
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,7 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from agents.worker.monitor import lean_monitor
+from ordermon.agents.worker.monitor import lean_monitor
 from ordermon.metrics import FAUST_PREFIX
 
 

@@ -9,8 +9,8 @@ import logging
 import pytest
 from aiohttp.http_exceptions import BadHttpMessage, BadStatusLine
 
-from agents.logic.policy import Policy
-from agents.worker.webguard import (
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.worker.webguard import (
     SERVER_LOGGER,
     Memo,
     Rendering,
