@@ -48,7 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadfile --durations=25
 
 bench: $(STAMP)
 	$(BIN)/python -m ordermon.devtools.bench
