@@ -62,6 +62,7 @@ from ordermon.agents.logic.persist import (
     episode_to_bytes,
     head_from_bytes,
     head_to_bytes,
+    held_minutes,
     minute_key,
     network_key,
 )
@@ -311,6 +312,9 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
+        # the newest event of the warehouses loaded from the store since the start or the last
+        # rebalance: read too (by another worker, or before a restart), though not here
+        self._stored_ms: int | None = None
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -361,8 +365,16 @@ class Engine:
     def revoke(self) -> None:
         """A rebalance took the partitions away (until `assign`): the warehouses held leave at
         once (`known`, metrics, `/warehouses`) and their alerts are neither resolved nor repeated
-        here. Nothing is written: the records stay the truth for the next owner."""
+        here. Nothing is written: the records stay the truth for the next owner.
+
+        What was read is forgotten too: the consumer reads every partition it gets again from
+        its committed offset, which may lie behind what was read here (not committed yet) or
+        ahead of it (read by another worker meanwhile), so the event times read before say
+        nothing about where each source stands now (`_mark`, `_floor`)."""
         self.assign(())
+        self.read_ms.clear()
+        self._read_at.clear()
+        self._stored_ms = None
 
     def holds(self, partition: int | None) -> bool:
         return self.assigned is None or partition is None or partition in self.assigned
@@ -398,10 +410,16 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
+            if self._stored_ms is None or newest > self._stored_ms:
+                self._stored_ms = newest
             first = retention_floor(state, self.config)
-            if first is None:  # nothing closed yet: what a retention back from the newest holds
+            # nothing closed yet: the minutes the head names (a sparse topic may have been read
+            # days ahead before a restart), else what a retention back from the newest holds
+            held = held_minutes(raw) if first is None else None
+            if first is None:
                 first = minute_start(newest - self.config.retention_ms)
-            for start in range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS):
+            starts = range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS)
+            for start in starts if held is None else held:
                 bucket = self.store.get(MINUTES, minute_key(warehouse, start))
                 if bucket is not None:
                     state.minutes[start] = bucket_from_bytes(bucket)
@@ -641,6 +659,10 @@ class Engine:
             return
         # from the first minute any warehouse evaluated, whatever the first batch held
         first = min(self._history.first.values(), default=through) if at is None else at + MINUTE_MS
+        if first > through:
+            # after a start or a rebalance the warehouses loaded were evaluated up to `first`:
+            # the network has nothing new, and must not go back to minutes they passed
+            return
         end = first
         while end <= through:
             self._network_at = end
@@ -748,7 +770,9 @@ class Engine:
     # ---- event time ------------------------------------------------------------------------
     def _mark(self, partition: int | None, now_ms: int | None) -> int | None:
         """The watermark of the warehouses of an input partition: the newest event read from
-        any source, held back by each source of the partition that is not complete: one not
+        any source (or held by a warehouse loaded from the store: after a restart or a rebalance
+        a partition read to its end by another worker, or before the restart, sends nothing
+        more), held back by each source of the partition that is not complete: one not
         read to its end is complete up to the newest event read from it (not read yet, e.g.
         since a restart: nothing closes); one read to its end holds at that time while it is
         fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
@@ -756,9 +780,12 @@ class Engine:
         Offline (`ends` None) every source is complete. Nothing of this is remembered: it
         follows from what the caller reads."""
         read_ms = self.read_ms
-        if not read_ms:
+        bound = max(read_ms.values(), default=None)
+        stored = self._stored_ms
+        if stored is not None and (bound is None or stored > bound):
+            bound = stored
+        if bound is None:
             return None
-        bound = max(read_ms.values())
         ends = self._ends
         if ends is not None:
             sources = self._sources

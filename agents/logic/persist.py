@@ -40,6 +40,10 @@ def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None)
             "closed": state.closed_through_ms,
             "p": state.partition,
             "det": detector,
+            # nothing closed yet: the minutes held may lie anywhere (a sparse topic read days
+            # ahead), so the head names them; once a minute closed, they lie within the
+            # retention back from it (see `held_minutes`)
+            **({"held": sorted(state.minutes)} if state.closed_through_ms is None else {}),
         }
     )
 
@@ -59,6 +63,13 @@ def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[st
         partition=obj.get("p"),
     )
     return state, obj.get("det")
+
+
+def held_minutes(raw: bytes) -> list[int] | None:
+    """The minutes a head written before any minute of its warehouse closed says it holds (None:
+    not named, the retention back from the newest event holds them)."""
+    held = loads(raw).get("held")
+    return None if held is None else [int(m) for m in held]
 
 
 def bucket_to_bytes(bucket: Bucket) -> bytes:

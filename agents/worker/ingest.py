@@ -6,7 +6,7 @@ dead-letter topic, the tables (changelogs), the metrics and the alert sinks."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -47,6 +47,8 @@ class Ingest:
             return None, None
         names = self.topics.names
         inputs = names.inputs
+        # where reading started after the last rebalance (agents.worker.transport)
+        starts = getattr(consumer, "start_offsets", {})
         ends: dict[str, bool] = {}
         seen: set[int] = set()
         behind: set[int] = set()
@@ -58,11 +60,21 @@ class Ingest:
                 end = consumer.highwater(tp)
             except Exception:  # not fetched yet: unknown, so not at its end
                 end = None
-            done = end is not None and self.read_to.get((tp.topic, tp.partition), -1) + 1 >= end
+            done = end is not None and self.next_offset(tp, starts) >= end
             ends[source_of(names.base(tp.topic), tp.partition)] = done
             if not done:
                 behind.add(tp.partition)
         return ends, seen - behind
+
+    def next_offset(self, tp: Any, starts: Mapping[Any, int | None]) -> int:
+        """The next offset of an input partition to read: after the last one handled, or, when
+        none was since the last rebalance, where reading starts (its committed offset: a
+        partition another worker read to its end and committed sends nothing more, and would
+        otherwise hold its warehouses' minutes open for ever). 0 when unknown."""
+        done = self.read_to.get((tp.topic, tp.partition))
+        if done is not None:
+            return done + 1
+        return starts.get(tp) or 0
 
     def event_time(self, topic: str, partition: int) -> int | None:
         """The newest event time read from an input partition (full topic name), if any: what

@@ -186,6 +186,16 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     _held: dict[TP, list[int]]
     _held_generation: int | None
     _aligned_out: set[TP]  # input partitions left out of the fetches: read ahead (held_back)
+    # where reading of each partition starts again after the last rebalance: its committed
+    # offset, the next one read (None: no commit yet, read from the beginning)
+    start_offsets: Mapping[TP, int | None] = {}
+
+    async def perform_seek(self) -> None:
+        """Faust seeks every assigned partition to its committed offset after a rebalance (and at
+        start); note where, so that a partition another worker read to its end counts as read to
+        its end here too, though no record of it will ever come (agents.worker.ingest)."""
+        await super().perform_seek()
+        self.start_offsets = dict(self._read_offset)
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

@@ -63,6 +63,7 @@ OVERRIDES = [
     ),
     (Consumer, faust_aiokafka.Consumer, "_new_consumer_thread", ["self"], False),
     (Consumer, faust_aiokafka.Consumer, "_drain_messages", ["self", "fetcher"], True),
+    (Consumer, faust_aiokafka.Consumer, "perform_seek", ["self"], True),
     (RocksDictStore, Store, "_set", ["self", "key", "value"], False),
     (RocksDictStore, Store, "_get", ["self", "key"], False),
     (
