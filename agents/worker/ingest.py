@@ -150,7 +150,13 @@ class Ingest:
 
     async def tick(self) -> None:
         """Minutes that close without new events: a partition read to its end went quiet and the
-        processing clock released it (ORDERMON_IDLE_AFTER_SECONDS)."""
+        processing clock released it (ORDERMON_IDLE_AFTER_SECONDS).
+
+        Not before the first assignment, nor during a rebalance (until the tables are recovered
+        and the partitions sought to their committed offsets): the tables may hold only part of
+        their records then, and where reading starts is not known yet."""
+        if self.app.rebalancing or self.engine.assigned is None:
+            return
         started = time.perf_counter()
         ends, caught_up = self.positions()
         outcome = self.engine.tick(int(time.time() * 1000), caught_up=caught_up, ends=ends)
