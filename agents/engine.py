@@ -312,9 +312,6 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
-        # the newest event of the warehouses loaded from the store since the start or the last
-        # rebalance: read too (by another worker, or before a restart), though not here
-        self._stored_ms: int | None = None
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -374,7 +371,6 @@ class Engine:
         self.assign(())
         self.read_ms.clear()
         self._read_at.clear()
-        self._stored_ms = None
 
     def holds(self, partition: int | None) -> bool:
         return self.assigned is None or partition is None or partition in self.assigned
@@ -410,8 +406,6 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
-            if self._stored_ms is None or newest > self._stored_ms:
-                self._stored_ms = newest
             first = retention_floor(state, self.config)
             # nothing closed yet: the minutes the head names (a sparse topic may have been read
             # days ahead before a restart), else what a retention back from the newest holds
@@ -770,9 +764,7 @@ class Engine:
     # ---- event time ------------------------------------------------------------------------
     def _mark(self, partition: int | None, now_ms: int | None) -> int | None:
         """The watermark of the warehouses of an input partition: the newest event read from
-        any source (or held by a warehouse loaded from the store: after a restart or a rebalance
-        a partition read to its end by another worker, or before the restart, sends nothing
-        more), held back by each source of the partition that is not complete: one not
+        any source, held back by each source of the partition that is not complete: one not
         read to its end is complete up to the newest event read from it (not read yet, e.g.
         since a restart: nothing closes); one read to its end holds at that time while it is
         fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
@@ -780,12 +772,9 @@ class Engine:
         Offline (`ends` None) every source is complete. Nothing of this is remembered: it
         follows from what the caller reads."""
         read_ms = self.read_ms
-        bound = max(read_ms.values(), default=None)
-        stored = self._stored_ms
-        if stored is not None and (bound is None or stored > bound):
-            bound = stored
-        if bound is None:
+        if not read_ms:
             return None
+        bound = max(read_ms.values())
         ends = self._ends
         if ends is not None:
             sources = self._sources
