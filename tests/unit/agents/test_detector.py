@@ -510,7 +510,7 @@ def _day_site(days: int, start_ms: int) -> DetectorState:
 @pytest.mark.parametrize("history_days", [2, 8])  # before a week: the previous days' hours
 def test_warehouse_silent_not_at_hours_the_site_is_normally_quiet(history_days: int) -> None:
     """Silent 40 minutes at night (normally no flow then): no alert; silent 40 minutes at 14:00
-    (normally 1,600 flows then): silent, with what it normally sends in the summary."""
+    (normally 800 arrivals then: the orders, not their dispatch): silent, with what it normally sends in the summary."""
     start = T0 - T0 % (24 * 60 * M) - history_days * 24 * 60 * M  # midnight, days before
     det = _day_site(history_days, start)
     day = start + history_days * 24 * 60 * M
@@ -523,8 +523,8 @@ def test_warehouse_silent_not_at_hours_the_site_is_normally_quiet(history_days: 
         out = evaluate_network(net, inputs, at, policy)
         assert [a.kind for a in out] == (["warehouse_silent"] if fires else []), quiet_from
         if fires:
-            assert "normally sends about 1,600 in that time" in out[0].summary
-            assert out[0].signals["expected_events"] == 1600.0
+            assert "normally sends about 800 in that time" in out[0].summary
+            assert out[0].signals["expected_events"] == 800.0
 
 
 def test_replay_reports_a_warehouse_that_goes_quiet() -> None:
