@@ -151,8 +151,12 @@ def _learned_growth(
     day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
     normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
     normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
-    if now is None or day_ago is None or normal_now is None or normal_day is None:
+    if now is None or normal_now is None:
         return None, None, normal, 0.0
+    if day_ago is None or normal_day is None:
+        # the first day of a learned week (the normal a day ago is not known yet): how far
+        # the backlog is above its normal is known, its growth is not
+        return None, now - normal_now, normal, 0.0
     per_day = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)) or 0.0
     noise = counting_noise(now * per_day, day_ago * per_day, per_day)
     return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal, noise
@@ -366,7 +370,7 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
         not active
         and not still_high
         and j.resumed
-        and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing or not j.judged)
+        and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing)
     )
     breach = hours_to_breach(j, sla)
     escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours

@@ -495,7 +495,7 @@ def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> 
     theirs: when the night falls on every site, a quiet one is not silent."""
     ratios = []
     for rhythm in others:
-        then = rhythm.recent_pace(hour_of(since_ms))
+        then = rhythm.recent_pace(hour_of(since_ms) - 1)  # the hours before it only
         now = rhythm.recent_pace(hour_of(at_ms - 1))
         if then and now is not None:
             ratios.append(now / then)

@@ -275,7 +275,11 @@ class Rhythm:
         The lowest, not the median: the rate of an hour varies from day to day beyond Poisson
         (a closed day, a quiet morning, the curve that ramps up within the hour), and silence
         is judged against the quietest this hour has been lately, so that an absence is never
-        one the site has shown when healthy."""
+        one the site has shown when healthy. With few samples the lowest is no bound (one
+        night seen once): then what their sum shows at the least (`at_least`), per sample,
+        when that is lower. The lowest of n Poisson draws lies about 1.35 standard deviations
+        below their mean for n = 7 (1.0 for n = 4), the sum's bound 2 / sqrt(n) of them: from
+        about four samples on, the lowest decides."""
         key = ("events", hour, weeks)
         if key in self._cache:
             cached: float | None = self._cache[key]
@@ -284,7 +288,9 @@ class Rhythm:
         hours = {hour - HOURS_PER_DAY * k for k in range(1, QUIET_DAYS + 1)}
         hours |= {hour - HOURS_PER_WEEK * k for k in range(1, weeks + 1)}
         counts = [float(sum(r[c] for c in cols)) for h in hours if (r := self.row(h)) is not None]
-        result = min(counts) if counts else None
+        result = None
+        if counts:  # the quietest; with few samples, what their sum shows at the least
+            result = min(min(counts), at_least(sum(counts)) / len(counts))
         self._cache[key] = result
         return result
 
@@ -313,16 +319,16 @@ class Rhythm:
         return total if known else None
 
     def recent_pace(self, hour: int) -> float | None:
-        """Arrivals an hour at the pace of the newest two rows at or before `hour`, the lower (a
-        part-row counts for the minutes it saw; the evening's pace is not the night's); None
-        without one."""
+        """Arrivals an hour (`at_least` of the count) at the pace of the newest two rows at or
+        before `hour`, the lower (a part-row counts for the minutes it saw; the evening's pace is
+        not the night's); None without one."""
         if self.first_hour is None:
             return None
         paces: list[float] = []
         for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
             row = self.rows[i]
             if row[MINUTES] > 0:
-                paces.append(sum(row[c] for c in _EVENT_COLS) * 60 / row[MINUTES])
+                paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / row[MINUTES])
             if len(paces) == 2:
                 break
         return min(paces) if paces else None
@@ -400,6 +406,13 @@ _EVENT_COLS: Final = [
     _col(QUEUE_INDEX["service"], IN),
     _col(QUEUE_INDEX["refund"], IN),
 ]
+
+
+def at_least(count: float) -> float:
+    """The Poisson mean a count of `count` shows at the least: (sqrt(count) - 1)^2, two standard
+    deviations below it on the square-root scale (where a Poisson count's spread is 1/2). A
+    count is itself a draw: an hour seen once with 12 arrivals says 6 an hour at the least."""
+    return max(0.0, math.sqrt(max(count, 0.0)) - 1) ** 2
 
 
 def _recent_median(values: Sequence[float]) -> float | None:
