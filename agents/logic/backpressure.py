@@ -158,20 +158,22 @@ def _learned_growth(
         # the backlog is above its normal is known, its growth is not
         return None, now - normal_now, normal, 0.0
     per_day = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)) or 0.0
-    noise = counting_noise(now * per_day, day_ago * per_day, per_day)
+    # the normals are counts too (a median of a few weeks, one week at first): all four count
+    readings = (now, day_ago, normal_now, normal_day)
+    noise = counting_noise(per_day, *(r * per_day for r in readings))
     return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal, noise
 
 
-def counting_noise(first: float, second: float, per_day: float) -> float:
-    """Three standard deviations of the counting noise of the difference of two backlogs of
-    `first` and `second` items, in days of `per_day` items: a backlog of b items that arrive
-    one by one varies by about sqrt(b) (Poisson), a difference of two by sqrt(b1 + b2). At 250
-    orders a day a day-over-day change of 0.1 days (25 items) is within the noise of a
-    300-item backlog; at 2,500 a day it is not. Growth is judged against this noise as well as
-    against the queue's `fire_growth`: a small site is not paged for its own randomness."""
+def counting_noise(per_day: float, *backlogs: float) -> float:
+    """Three standard deviations of the counting noise of a sum or difference of `backlogs`
+    (items), in days of `per_day` items: a backlog of b items that arrive one by one varies by
+    about sqrt(b) (Poisson), a difference of two by sqrt(b1 + b2). At 250 orders a day a
+    day-over-day change of 0.1 days (25 items) is within the noise of a 300-item backlog; at
+    2,500 a day it is not. Growth is judged against this noise as well as against the queue's
+    `fire_growth`: a small site is not paged for its own randomness."""
     if per_day <= 0:
         return 0.0
-    return 3 * math.sqrt(max(first, 0.0) + max(second, 0.0)) / per_day
+    return 3 * math.sqrt(sum(max(b, 0.0) for b in backlogs)) / per_day
 
 
 def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
@@ -249,7 +251,7 @@ def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> tuple[fl
     in_before = rhythm.total(qi, IN, hour - HOURS_PER_DAY, HOURS_PER_DAY)
     if now is None or before is None or not in_now or not in_before:
         return None
-    return now / in_now - before / in_before, counting_noise(now, before, in_now)
+    return now / in_now - before / in_before, counting_noise(in_now, now, before)
 
 
 def _stall(

@@ -589,7 +589,7 @@ def test_logic_imports_no_io_or_framework() -> None:
 def test_growth_is_judged_against_its_counting_noise(
     first: float, second: float, per_day: float, noise: float
 ) -> None:
-    assert counting_noise(first, second, per_day) == pytest.approx(noise)
+    assert counting_noise(per_day, first, second) == pytest.approx(noise)
 
 
 def _steady(rhythm: Rhythm, start: int, minutes: int, per_minute: Callable[[int], int]) -> None:
