@@ -23,7 +23,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
-from ordermon.agents.logic.backpressure import STALL_WINDOW_MS, Flows, Judgement, judge, observation
+from ordermon.agents.logic.backpressure import (
+    STALL_WINDOW_MS,
+    Flows,
+    Judgement,
+    fires,
+    judge,
+    observation,
+)
 from ordermon.agents.logic.flow import (
     FLOW_INDEX,
     FlowConfig,
@@ -54,6 +61,13 @@ FORECAST: Final = "forecast_overload"
 SILENT: Final = "warehouse_silent"
 _KIND_ORDER: Final = {kind: i for i, kind in enumerate(ALERT_KINDS)}
 STATE_VERSION: Final = 2
+# per queue, the FLOWS columns of its inflow and of its outflow
+_QUEUE_COLUMNS: Final = {
+    q.name: (tuple(FLOW_INDEX[f] for f in q.inflow), tuple(FLOW_INDEX[f] for f in q.outflow))
+    for q in QUEUES
+}
+_ORDERS: Final = FLOW_INDEX["orders_placed"]
+_ZEROS: Final = (0,) * len(FLOWS)
 
 # How each queue is described to a person: inflow, outflow, what waits.
 _WORDS: Final = {
@@ -172,52 +186,73 @@ def evaluate_minute(
 ) -> list[Alert]:
     """Evaluate the closed minute that ends at `at_ms` (ascending; a minute at or before the
     last one evaluated is skipped, so a replayed close changes nothing). `policy` may be the
-    base policy or the warehouse's own: the warehouse's override is applied either way."""
+    base policy or the warehouse's own: the warehouse's override is applied either way.
+
+    A quiet minute is cheap: a kind with no episode open is only judged as far as whether it
+    fires (a queue still in its warm-up not at all), and its summary and signals are worded
+    only when there is an episode to carry them."""
     if det.last_at_ms is not None and at_ms <= det.last_at_ms:
         return []
     warehouse = flow_state.warehouse
     policy = policy.for_warehouse(warehouse)
     det.warehouse = warehouse
-    snap, sums = signals_at(flow_state, flow_config, at_ms)
+    sums = _window_sums(flow_state, flow_config, at_ms)
     minute = _minute_counts(flow_state, at_ms)
     out: list[Alert] = []
     held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
-    judgements: dict[str, Judgement] = {}
+    episodes = det.episodes
+    backlogs: dict[str, int] = {}
     for queue in QUEUES:
-        kind = BACKPRESSURE_KINDS[queue.name]
-        qp = policy.queues[queue.name]
+        name = queue.name
+        kind = BACKPRESSURE_KINDS[name]
+        qp = policy.queues[name]
         flows = _queue_flows(queue, sums)
-        if flows.in_day > 0 and queue.name not in det.first_inflow_ms:
-            det.first_inflow_ms[queue.name] = at_ms
-        first = det.first_inflow_ms.get(queue.name)
-        qi = QUEUE_INDEX[queue.name]
+        if flows.in_day > 0 and name not in det.first_inflow_ms:
+            det.first_inflow_ms[name] = at_ms
+        first = det.first_inflow_ms.get(name)
+        qi = QUEUE_INDEX[name]
         if first is not None and det.rhythm.since[qi] is None:
             # the first day fills an empty queue: learned from after it, and the warm-up
             det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
-        j = judgements[queue.name] = judge(det.rhythm, queue.name, flows, at_ms, qp, policy)
-        obs = observation(j, qp, queue_summary(warehouse, snap.queues[queue.name], j, qp))
-        if first is None or at_ms - first < qp.warmup_ms:
+        warm = first is not None and at_ms - first >= qp.warmup_ms
+        episode = episodes.get(kind)
+        backlogs[name] = flows.backlog
+        if episode is None and not warm:
+            continue  # not judged yet (no evidence either way), and nothing open to go on
+        j = judge(det.rhythm, name, flows, at_ms, qp, policy)
+        if episode is None and not fires(j, qp):
+            continue  # nothing opens: the alert's step would change nothing
+        status = queue_status(
+            queue, sums.sums[flow_config.horizon_ms], sums.before, _horizon(flow_config)
+        )
+        obs = observation(j, qp, queue_summary(warehouse, status, j, qp))
+        if not warm:
             obs = replace(obs, active=False)  # not judged yet: no evidence either way
-        out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
+        out += _some(_advance(episodes, kind, kind, warehouse, obs, at_ms, held))
 
-    dj = judgements["dispatch"]
     det.daily.fold(
-        at_ms, minute["orders"], minute["dispatch"][1], dj.backlog, policy.forecast_history_days
+        at_ms,
+        minute["orders"],
+        minute["dispatch"][1],
+        backlogs["dispatch"],
+        policy.forecast_history_days,
     )
     flagged = sum(  # hours of a firing backpressure teach nothing about the normal
         1 << i
         for i, q in enumerate(QUEUE_NAMES)
-        if (e := det.episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
+        if (e := episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
     )
-    rows = [(*minute[q], judgements[q].backlog) for q in QUEUE_NAMES]
+    rows = [(*minute[q], backlogs[q]) for q in QUEUE_NAMES]
     det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)
 
-    cascade_timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
-    obs = cascade_observation(warehouse, det, snap, policy)
-    out += _some(_advance(det.episodes, CASCADE, CASCADE, warehouse, obs, at_ms, cascade_timing))
+    if CASCADE in episodes or len(_paging_queues(det)) >= policy.cascade_min_queues:
+        timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
+        snap = _snapshot(flow_state, flow_config, at_ms, sums)
+        obs = cascade_observation(warehouse, det, snap, policy)
+        out += _some(_advance(episodes, CASCADE, CASCADE, warehouse, obs, at_ms, timing))
 
     obs = forecast_observation(warehouse, det, at_ms, policy)
-    out += _some(_advance(det.episodes, FORECAST, FORECAST, warehouse, obs, at_ms, held))
+    out += _some(_advance(episodes, FORECAST, FORECAST, warehouse, obs, at_ms, held))
     det.last_at_ms = at_ms
     return out
 
@@ -225,21 +260,17 @@ def evaluate_minute(
 def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
     """The closed minute's orders placed, and per queue (inflow, outflow)."""
     bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
-    counts = bucket.counts if bucket else [0] * len(FLOWS)
-    out: dict[str, Any] = {"orders": counts[FLOW_INDEX["orders_placed"]]}
-    for queue in QUEUES:
-        out[queue.name] = (
-            sum(counts[FLOW_INDEX[f]] for f in queue.inflow),
-            sum(counts[FLOW_INDEX[f]] for f in queue.outflow),
-        )
+    counts = bucket.counts if bucket else _ZEROS
+    out: dict[str, Any] = {"orders": counts[_ORDERS]}
+    for name, (inflow, outflow) in _QUEUE_COLUMNS.items():
+        out[name] = (sum(counts[i] for i in inflow), sum(counts[i] for i in outflow))
     return out
 
 
 def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
-    inflow = [FLOW_INDEX[f] for f in queue.inflow]
-    outflow = [FLOW_INDEX[f] for f in queue.outflow]
-    stall, day = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS]
-    backlog = max(0, sum(sums.before[i] for i in inflow) - sum(sums.before[i] for i in outflow))
+    inflow, outflow = _QUEUE_COLUMNS[queue.name]
+    stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
+    backlog = max(0, sum(before[i] for i in inflow) - sum(before[i] for i in outflow))
     return Flows(
         backlog=backlog,
         in_stall=sum(stall[i] for i in inflow),
@@ -249,17 +280,23 @@ def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
     )
 
 
-def signals_at(
-    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int
-) -> tuple[Snapshot, Sliding]:
-    """The warehouse's signals at `at_ms` from what happened before it: rates over the horizon,
-    and the window sums (30 minutes for stalls, 24 hours for whole days) the judgement uses."""
+def _horizon(flow_config: FlowConfig) -> float:
+    return flow_config.horizon_ms / MINUTE_MS
+
+
+def _window_sums(flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int) -> Sliding:
+    """The window sums the detector reads at `at_ms`: the horizon's, the stall window's (30
+    minutes) and the day's."""
     horizon = flow_config.horizon_ms
-    windows = tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS}))
-    sums = window_sums(flow_state, at_ms, windows)
-    horizon_min = horizon / MINUTE_MS
-    counts = sums.sums[horizon]
-    snap = Snapshot(
+    return window_sums(flow_state, at_ms, tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS})))
+
+
+def _snapshot(
+    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int, sums: Sliding
+) -> Snapshot:
+    horizon_min = _horizon(flow_config)
+    counts = sums.sums[flow_config.horizon_ms]
+    return Snapshot(
         warehouse=flow_state.warehouse,
         at_ms=at_ms,
         rates={f: counts[i] / horizon_min for i, f in enumerate(FLOWS)},
@@ -267,7 +304,15 @@ def signals_at(
         queues={q.name: queue_status(q, counts, sums.before, horizon_min) for q in QUEUES},
         late=flow_state.late,
     )
-    return snap, sums
+
+
+def signals_at(
+    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int
+) -> tuple[Snapshot, Sliding]:
+    """The warehouse's signals at `at_ms` from what happened before it: rates over the horizon,
+    and the window sums (30 minutes for stalls, 24 hours for whole days) the judgement uses."""
+    sums = _window_sums(flow_state, flow_config, at_ms)
+    return _snapshot(flow_state, flow_config, at_ms, sums), sums
 
 
 def _some(message: Alert | None) -> list[Alert]:
@@ -301,7 +346,7 @@ def cascade_observation(
 ) -> Observation:
     """Backpressure in `cascade_min_queues` or more queues at once, counting only alerts that
     page on their own (firing and critical): a cascade is never made of warnings."""
-    firing_queues = [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
+    firing_queues = _paging_queues(det)
     critical = bool(firing_queues)
     active = len(firing_queues) >= policy.cascade_min_queues
     signals: dict[str, float | int | str | None] = {
@@ -418,6 +463,11 @@ def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | N
 
 
 # ---- the network ------------------------------------------------------------------------------
+
+
+def _paging_queues(det: DetectorState) -> list[str]:
+    """The queues whose backpressure alert pages on its own (firing and critical)."""
+    return [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
 
 
 def _pages(det: DetectorState, kind: str) -> bool:
