@@ -18,7 +18,7 @@ Across the warehouses of one worker, after a batch (`evaluate_network`):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -68,6 +68,8 @@ _QUEUE_COLUMNS: Final = {
 }
 _ORDERS: Final = FLOW_INDEX["orders_placed"]
 _ZEROS: Final = (0,) * len(FLOWS)
+# `_capacity`'s ((hour, days kept, first day), policy, (capacity, source))
+_CapacityCache = tuple[tuple[int, int, int | None], Policy, tuple[float | None, str]]
 
 # How each queue is described to a person: inflow, outflow, what waits.
 _WORDS: Final = {
@@ -93,6 +95,8 @@ class DetectorState:
     daily: DailyTotals = field(default_factory=DailyTotals)
     first_inflow_ms: dict[str, int] = field(default_factory=dict)  # queue -> first minute in
     rhythm: Rhythm = field(default_factory=Rhythm)  # hourly rollups: each queue's normal week
+    # (key, policy, value) of `_capacity`, derived, not persisted
+    capacity_cache: _CapacityCache | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,22 +266,38 @@ def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
     bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
     counts = bucket.counts if bucket else _ZEROS
     out: dict[str, Any] = {"orders": counts[_ORDERS]}
-    for name, (inflow, outflow) in _QUEUE_COLUMNS.items():
-        out[name] = (sum(counts[i] for i in inflow), sum(counts[i] for i in outflow))
+    for name, (inflow, outflow) in _QUEUE_SUMS.items():
+        out[name] = (inflow(counts), outflow(counts))
     return out
 
 
 def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
-    inflow, outflow = _QUEUE_COLUMNS[queue.name]
+    inflow, outflow = _QUEUE_SUMS[queue.name]
     stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
-    backlog = max(0, sum(before[i] for i in inflow) - sum(before[i] for i in outflow))
     return Flows(
-        backlog=backlog,
-        in_stall=sum(stall[i] for i in inflow),
-        out_stall=sum(stall[i] for i in outflow),
-        in_day=sum(day[i] for i in inflow),
-        out_day=sum(day[i] for i in outflow),
+        backlog=max(0, inflow(before) - outflow(before)),
+        in_stall=inflow(stall),
+        out_stall=outflow(stall),
+        in_day=inflow(day),
+        out_day=outflow(day),
     )
+
+
+def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
+    """The sum of `columns` of a row of counts, as one call (the hot path of every minute)."""
+    if len(columns) == 1:
+        (a,) = columns
+        return lambda row: row[a]
+    if len(columns) == 2:
+        a, b = columns
+        return lambda row: row[a] + row[b]
+    return lambda row: sum(row[i] for i in columns)
+
+
+# per queue, the sum of its inflow columns and of its outflow columns of a row of counts
+_QUEUE_SUMS: Final = {
+    name: (_adder(inflow), _adder(outflow)) for name, (inflow, outflow) in _QUEUE_COLUMNS.items()
+}
 
 
 def _horizon(flow_config: FlowConfig) -> float:
@@ -434,6 +454,20 @@ def forecast_observation(
 
 
 def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | None, str]:
+    """`_capacity_now`, once per hour: it reads complete days and complete hourly rows only,
+    and a day completes at midnight, a row at the top of an hour (so the key below changes
+    whenever they may have)."""
+    days = det.daily.days
+    key = (hour_of(at_ms), len(days), days[0].start_ms if days else None)
+    cached = det.capacity_cache
+    if cached is not None and cached[0] == key and cached[1] is policy:
+        return cached[2]
+    value = _capacity_now(det, at_ms, policy)
+    det.capacity_cache = (key, policy, value)
+    return value
+
+
+def _capacity_now(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | None, str]:
     """Daily dispatch capacity: configured; or the higher of the busy-time pace (scaled to the
     site's working day) and the dispatch of days whose backlog grew (what a site did while it
     could not keep up is what it can)."""
@@ -525,12 +559,17 @@ def evaluate_network(
     for warehouse in sorted(warehouses):
         det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
-        expected = None
-        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
-            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
-        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
-        timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
+        lagging = newest is not None and at_ms - newest > wp.silent_after_ms
+        if not lagging and key not in net.episodes:
+            continue  # not silent and no episode: nothing to word, nothing changes
+        expected = None
+        if lagging:  # only then: O(1) else
+            assert newest is not None
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
+        others = len(moving) - (warehouse in moving)
+        obs = silent_observation(warehouse, newest, at_ms, others, wp, expected)
+        timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
     return out
 
