@@ -51,7 +51,7 @@ from ordermon.agents.logic.trend import (
     summary_numbers,
 )
 from ordermon.agents.logic.windows import MINUTE_MS
-from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES, Queue
+from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES
 from ordermon.streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
 from ordermon.streams.timefmt import format_rfc3339_ms
 
@@ -67,6 +67,7 @@ _QUEUE_COLUMNS: Final = {
     for q in QUEUES
 }
 _ORDERS: Final = FLOW_INDEX["orders_placed"]
+_WINDOWS: dict[int, tuple[int, ...]] = {}  # horizon -> the windows the detector reads
 _ZEROS: Final = (0,) * len(FLOWS)
 # `_capacity`'s ((hour, days kept, first day), policy, (capacity, source))
 _CapacityCache = tuple[tuple[int, int, int | None], Policy, tuple[float | None, str]]
@@ -206,12 +207,14 @@ def evaluate_minute(
     held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
     episodes = det.episodes
     backlogs: dict[str, int] = {}
+    stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
     for queue in QUEUES:
         name = queue.name
         kind = BACKPRESSURE_KINDS[name]
         qp = policy.queues[name]
-        flows = _queue_flows(queue, sums)
-        if flows.in_day > 0 and name not in det.first_inflow_ms:
+        inflow, outflow = _QUEUE_SUMS[name]
+        backlog = max(0, inflow(before) - outflow(before))
+        if name not in det.first_inflow_ms and inflow(day) > 0:
             det.first_inflow_ms[name] = at_ms
         first = det.first_inflow_ms.get(name)
         qi = QUEUE_INDEX[name]
@@ -220,9 +223,10 @@ def evaluate_minute(
             det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
         warm = first is not None and at_ms - first >= qp.warmup_ms
         episode = episodes.get(kind)
-        backlogs[name] = flows.backlog
+        backlogs[name] = backlog
         if episode is None and not warm:
             continue  # not judged yet (no evidence either way), and nothing open to go on
+        flows = Flows(backlog, inflow(stall), outflow(stall), inflow(day), outflow(day))
         j = judge(det.rhythm, name, flows, at_ms, qp, policy)
         if episode is None and not fires(j, qp):
             continue  # nothing opens: the alert's step would change nothing
@@ -255,8 +259,9 @@ def evaluate_minute(
         obs = cascade_observation(warehouse, det, snap, policy)
         out += _some(_advance(episodes, CASCADE, CASCADE, warehouse, obs, at_ms, timing))
 
-    obs = forecast_observation(warehouse, det, at_ms, policy)
-    out += _some(_advance(episodes, FORECAST, FORECAST, warehouse, obs, at_ms, held))
+    forecast_obs = _forecast_observation(warehouse, det, at_ms, policy, FORECAST in episodes)
+    if forecast_obs is not None:
+        out += _some(_advance(episodes, FORECAST, FORECAST, warehouse, forecast_obs, at_ms, held))
     det.last_at_ms = at_ms
     return out
 
@@ -269,18 +274,6 @@ def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
     for name, (inflow, outflow) in _QUEUE_SUMS.items():
         out[name] = (inflow(counts), outflow(counts))
     return out
-
-
-def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
-    inflow, outflow = _QUEUE_SUMS[queue.name]
-    stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
-    return Flows(
-        backlog=max(0, inflow(before) - outflow(before)),
-        in_stall=inflow(stall),
-        out_stall=outflow(stall),
-        in_day=inflow(day),
-        out_day=outflow(day),
-    )
 
 
 def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
@@ -308,7 +301,10 @@ def _window_sums(flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int
     """The window sums the detector reads at `at_ms`: the horizon's, the stall window's (30
     minutes) and the day's."""
     horizon = flow_config.horizon_ms
-    return window_sums(flow_state, at_ms, tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS})))
+    windows = _WINDOWS.get(horizon)
+    if windows is None:
+        windows = _WINDOWS[horizon] = tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS}))
+    return window_sums(flow_state, at_ms, windows)
 
 
 def _snapshot(
@@ -403,11 +399,23 @@ def cascade_observation(
 def forecast_observation(
     warehouse: str, det: DetectorState, at_ms: int, policy: Policy
 ) -> Observation:
+    obs = _forecast_observation(warehouse, det, at_ms, policy, True)
+    assert obs is not None  # always worded when asked to
+    return obs
+
+
+def _forecast_observation(
+    warehouse: str, det: DetectorState, at_ms: int, policy: Policy, words: bool
+) -> Observation | None:
+    """The forecast's observation; None, without `words`, when it would not fire (with no
+    episode open that is all there is to know)."""
     days = det.daily.days
     capacity, source = _capacity(det, at_ms, policy)
     fc = None
     if capacity is not None:
         fc = forecast(days, at_ms, capacity, policy.forecast_fit_days, policy.forecast_min_days)
+    if not words and (fc is None or fc.days_to_cross is None):
+        return None
     if fc is None or fc.days_to_cross is None:
         reason = "no dispatch capacity known" if capacity is None else "no crossing ahead"
         if capacity is not None and fc is None:
@@ -429,6 +437,8 @@ def forecast_observation(
         )
     to_cross_ms = fc.days_to_cross * DAY_MS
     active = to_cross_ms <= policy.forecast_lookahead_ms
+    if not words and not active:
+        return None
     trend = (
         f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
         f" (at least {fc.growth_low_per_day * 100:+.1f}%/day)"
