@@ -13,10 +13,11 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   that look like working days (the queue served at least half its inflow, and in- and outflow
   are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
 - **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
-  this site normally does in these hours of the week, while inflow outruns it and at least a
-  quarter of an hour of its normal work waits. Only in working hours: an hour whose normal
-  outflow is below `idle_share` of the site's mean hour (off shift, a closed desk, between
-  pickups) or declared closed is never judged.
+  this site normally does in these hours of the week, and so low that Poisson chance explains it
+  less than once in 10,000 windows (`STALL_SIGNIFICANCE`: a small site's normal half hour is
+  noisy), while inflow outruns it and at least a quarter of an hour of its normal work waits.
+  Only in working hours: an hour whose normal outflow is below `idle_share` of the site's mean
+  hour (off shift, a closed desk, between pickups) or declared closed is never judged.
 
 The wait is the real one: hours of wall time until the newest waiting item is served if the
 queue works through its learned week (Little's law with the throughput of its working hours), so
@@ -46,6 +47,10 @@ from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 DAY_MS = 24 * HOUR_MS
 STALL_WINDOW_MS = 30 * MINUTE_MS
+# A stall is an outflow so far below normal that chance explains it less than once in 10,000
+# windows: at a small site's 15 parcels a normal half hour, 8 is noise (p 0.04) and 2 is not;
+# at 400, anything below `stall_ratio` is far beyond chance.
+STALL_SIGNIFICANCE = 1e-4
 TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a week is learned
 TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
 
@@ -244,9 +249,29 @@ def _stall(
     # work is waiting (a quarter of an hour of the normal pace): a team that ran out of work is
     # not stalled
     waiting = flows.backlog >= expected / 2
-    stalled = share < qp.stall_ratio and pressure > qp.fire_pressure and waiting
+    stalled = (
+        share < qp.stall_ratio
+        and pressure > qp.fire_pressure
+        and waiting
+        and poisson_at_most(flows.out_stall, expected) < STALL_SIGNIFICANCE
+    )
     resumed = share >= qp.resume_ratio or pressure <= qp.clear_pressure
     return share, stalled, resumed
+
+
+def poisson_at_most(k: int, mean: float) -> float:
+    """P(X <= k) for X ~ Poisson(`mean`): how likely an outflow of `k` or less is by chance when
+    `mean` is normal. Exact by summation (only called for outflows already below the ratio, so
+    k is at most a fraction of the mean); underflows to 0.0 for means above ~700, where an
+    outflow far below the mean is never chance."""
+    if k < 0:
+        return 0.0
+    term = math.exp(-mean)
+    total = term
+    for i in range(1, k + 1):
+        term *= mean / i
+        total += term
+    return min(1.0, total)
 
 
 def _expected_out(

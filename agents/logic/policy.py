@@ -106,8 +106,9 @@ class QueuePolicy:
     normally does at this hour of the week (its working hours only), while inflow outruns it
     (pressure above `fire_pressure`) and a quarter of an hour of normal work waits. 0.6: a team
     that keeps up works below its capacity, so a line at a fifth of its pace still shows 40-50%
-    of the normal outflow; with `min_events` (40) in the normal window, 0.6 is more than three
-    Poisson deviations below normal."""
+    of the normal outflow. The outflow must also be one that Poisson chance gives less than once
+    in 10,000 windows (agents.logic.backpressure.STALL_SIGNIFICANCE): with `min_events` (40) in
+    the normal window that is 18 or fewer (0.45 of normal); from about 100 the ratio decides."""
 
     resume_ratio: float = 0.8
     """A stall is over once outflow is back above this fraction of the normal for the hour."""
