@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import Any, Final
 
 from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
@@ -576,12 +577,28 @@ def evaluate_network(
         expected = None
         if lagging:  # only then: O(1) else
             assert newest is not None
-            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
+            rhythms = [warehouses[w][0].rhythm for w in moving - {warehouse}]
+            scale = network_pace_change(rhythms, newest, at_ms)
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks, scale)
         others = len(moving) - (warehouse in moving)
         obs = silent_observation(warehouse, newest, at_ms, others, wp, expected)
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
     return out
+
+
+def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> float:
+    """How the arrivals of the other sites changed from the hour `since_ms` falls in to now:
+    the median of their ratios, at most 1 (1 without any). A site that fell quiet before its
+    first day is known is judged against its own last pace only as far as the others kept
+    theirs: when the night falls on every site, a quiet one is not silent."""
+    ratios = []
+    for rhythm in others:
+        then = rhythm.recent_pace(hour_of(since_ms) - 1)  # the hours before it only
+        now = rhythm.recent_pace(hour_of(at_ms - 1))
+        if then and now is not None:
+            ratios.append(now / then)
+    return min(1.0, median(ratios)) if ratios else 1.0
 
 
 def network_cascade_observation(

@@ -16,9 +16,13 @@ from ordermon.agents.logic.rhythm import (
     IN,
     OUT,
     Rhythm,
+    at_least,
+    hour_of,
     wait_hours,
 )
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+
+DAY_MS = 24 * HOUR_MS
 
 Q = 0  # the dispatch queue's index
 H0 = 500_000  # an absolute hour (a Monday 08:00 UTC is not needed: slots are relative)
@@ -302,3 +306,26 @@ def _same_normals(r: Rhythm, hour: int) -> None:
             assert r.normal(Q, what, hour, weeks) == fresh.normal(Q, what, hour, weeks)
             total = r.normal_total(Q, what, hour, 24, weeks)
             assert total == fresh.normal_total(Q, what, hour, 24, weeks)
+
+
+@pytest.mark.parametrize(
+    ("count", "low"),
+    [(0, 0.0), (1, 0.0), (4, 1.0), (12, (12**0.5 - 1) ** 2), (100, 81.0), (10_000, 9801.0)],
+)
+def test_at_least_is_two_poisson_deviations_below_a_count(count: float, low: float) -> None:
+    assert at_least(count) == pytest.approx(low)
+
+
+def test_silence_expects_the_quietest_arrivals_of_the_hour_never_the_site_s_own_work() -> None:
+    """Orders (arrivals) of 20 and 5 on two days at the same hour, each dispatched (the site's
+    own work, not counted): the hour expects what the two show at the least, per day."""
+    r = Rhythm()
+    start = 1_000 * DAY_MS
+    for day, orders in enumerate((20, 5)):
+        for minute in range(24 * 60):
+            end = start + day * DAY_MS + (minute + 1) * MINUTE_MS
+            n = orders if minute == 14 * 60 else 0  # all in the minute 14:00
+            r.fold(end, [(n, n, 0)] + [(0, 0, 0)] * 3, 0, 10_000)
+    hour = hour_of(start + 2 * DAY_MS + 14 * HOUR_MS)
+    assert r.normal_events(hour, 3) == pytest.approx(min(5, at_least(25) / 2))
+    assert r.normal_events(hour + 1, 3) == 0.0  # never an arrival at 15:00
