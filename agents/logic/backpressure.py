@@ -5,13 +5,16 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
 - **sustained**: over whole cycles, the backlog grows. `growth` is the backlog's change over the
   last 24 hours beyond the change normal for this hour of the week, and `excess` the backlog's
   distance above its normal for this hour of the week, both as a fraction of a day's throughput
-  (days of wait). Both above the queue's `fire_growth` (and at least `min_backlog` waiting): the
+  (days of wait). Both above the queue's `fire_growth` and above the counting noise of the
+  backlogs they are read from (`counting_noise`), and at least `min_backlog` waiting: the
   backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
   The evening peak and the night before the morning shift are the rhythm, not a problem.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
   change of the wait (backlog ÷ the day's throughput) over the last whole day, and only days
   that look like working days (the queue served at least half its inflow, and in- and outflow
   are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
+  A firing alert resolves only on evidence (drained, back to its normal, or not growing): while
+  its queue cannot be judged (the first day of a learned week) it holds.
 - **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
   this site normally does in these hours of the week, and so low that Poisson chance explains it
   less than once in 10,000 windows (`STALL_SIGNIFICANCE`: a small site's normal half hour is
