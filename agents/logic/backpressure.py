@@ -377,9 +377,15 @@ def hours_to_breach(j: Judgement, sla_hours: float) -> float | None:
     return (sla_hours - j.wait_hours) / j.growth
 
 
-def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
-    """The alert condition of one queue: see the module's docstring."""
-    mark = max(qp.fire_growth, j.noise)  # beyond the queue's mark and its counting noise
+def _mark(j: Judgement, qp: QueuePolicy) -> float:
+    """Growth and excess must pass the queue's mark and their counting noise."""
+    return max(qp.fire_growth, j.noise)
+
+
+def fires(j: Judgement, qp: QueuePolicy) -> bool:
+    """The fire condition alone (`observation`'s `active`): what the detector needs to know of
+    a queue with no episode open, so that it words no summary nobody reads."""
+    mark = _mark(j, qp)  # beyond the queue's mark and its counting noise
     sustained = (
         j.working
         and j.growth is not None
@@ -388,7 +394,13 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
         and j.excess > mark
         and j.backlog >= qp.min_backlog
     )
-    active = sustained or j.stalled
+    return sustained or j.stalled
+
+
+def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
+    """The alert condition of one queue: see the module's docstring."""
+    mark = _mark(j, qp)
+    active = fires(j, qp)
     sla = effective_sla(j, qp)
     within_sla = j.wait_hours < sla
     back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2

@@ -236,8 +236,12 @@ class Rhythm:
     def normal(self, queue: int, what: int, hour: int, weeks: int) -> float | None:
         """Median of the column over the same hour of the previous `weeks` weeks, from rows
         complete, not flagged for this queue and not before its `since` hour (a queue that starts
-        empty fills up first: that is not its normal); None without any."""
+        empty fills up first: that is not its normal); None without any. Cached per hour."""
         since_hour = self.since[queue]
+        key = ("normal", queue, what, hour, weeks, since_hour)
+        if key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
         col = _col(queue, what)
         bit = 1 << queue
         values = []
@@ -248,14 +252,19 @@ class Rhythm:
             r = self.row(past)
             if r is not None and not r[FLAGS] & bit:
                 values.append(r[col])
-        return _recent_median(values)
+        result = self._cache[key] = _recent_median(values)
+        return result
 
     def normal_total(
         self, queue: int, what: int, end_hour: int, hours: int, weeks: int
     ) -> float | None:
         """Median over the previous `weeks` weeks of `total` at the same hour of the week, of
-        spans that end after the queue's `since`; None without any."""
+        spans that end after the queue's `since`; None without any. Cached per hour."""
         since_hour = self.since[queue]
+        key = ("normal_total", queue, what, end_hour, hours, weeks, since_hour)
+        if key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
         values = []
         for k in range(1, weeks + 1):
             end = end_hour - HOURS_PER_WEEK * k
@@ -264,7 +273,8 @@ class Rhythm:
             value = self.total(queue, what, end, hours)
             if value is not None:
                 values.append(value)
-        return _recent_median([float(v) for v in values])
+        result = self._cache[key] = _recent_median([float(v) for v in values])
+        return result
 
     def normal_events(self, hour: int, weeks: int) -> float | None:
         """The fewest arrivals (`_EVENT_COLS`) the site has had lately in the
