@@ -871,7 +871,7 @@ class Engine:
         """Warehouses with nothing within the retention (every event of theirs was late, e.g. a
         made-up warehouse dated 1970) are released as soon as they are idle (not in the batch
         that counted them): they hold totals only, and nothing of theirs is ever evaluated."""
-        empty = [wh for wh, st in self.states.items() if st.newest_ms is None]
+        empty = [wh for wh, st in self.states.items() if not st.newest_by_topic]  # newest_ms None
         for warehouse in self._idle(empty, at_ms, caught_up, keep):
             self._release(warehouse, at_ms, out)
 

@@ -5,13 +5,16 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
 - **sustained**: over whole cycles, the backlog grows. `growth` is the backlog's change over the
   last 24 hours beyond the change normal for this hour of the week, and `excess` the backlog's
   distance above its normal for this hour of the week, both as a fraction of a day's throughput
-  (days of wait). Both above the queue's `fire_growth` (and at least `min_backlog` waiting): the
+  (days of wait). Both above the queue's `fire_growth` and above the counting noise of the
+  backlogs they are read from (`counting_noise`), and at least `min_backlog` waiting: the
   backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
   The evening peak and the night before the morning shift are the rhythm, not a problem.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
   change of the wait (backlog ÷ the day's throughput) over the last whole day, and only days
   that look like working days (the queue served at least half its inflow, and in- and outflow
   are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
+  A firing alert resolves only on evidence (drained, back to its normal, or not growing): while
+  its queue cannot be judged (the first day of a learned week) it holds.
 - **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
   this site normally does in these hours of the week, and so low that Poisson chance explains it
   less than once in 10,000 windows (`STALL_SIGNIFICANCE`: a small site's normal half hour is
@@ -76,6 +79,7 @@ class Judgement:
     judged: bool  # enough history to judge sustained growth at all
     growth: float | None  # days of wait gained over the last day beyond the normal
     excess: float | None  # days of wait above the normal backlog of this hour of the week
+    noise: float  # days: three standard deviations of the counting noise of growth and excess
     throughput_day: float  # items a day the growth is measured against
     normal_backlog: float | None
     outflow_share: float | None  # outflow / normal outflow over the stall window
@@ -94,12 +98,16 @@ def judge(
     daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
     learned = learned and daily is not None
     growth = excess = normal = None
+    noise = 0.0
     throughput = float(flows.out_day)
     if learned and daily is not None:
         throughput = max(daily, float(flows.out_day))
-        growth, excess, normal = _learned_growth(rhythm, qi, at_ms, policy)
-    elif _typical_day(rhythm, qi, flows, at_ms):
-        growth = excess = _floor_growth(rhythm, qi, flows, at_ms)
+        growth, excess, normal, noise = _learned_growth(rhythm, qi, at_ms, policy)
+    elif _typical_day(rhythm, qi, flows, at_ms):  # before a week: over whole days
+        floor = _floor_growth(rhythm, qi, flows, at_ms)
+        if floor is not None:
+            growth = excess = floor[0]
+            noise = floor[1]
     working = _worked(rhythm, qi, at_ms, daily, policy)
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
@@ -116,6 +124,7 @@ def judge(
         judged=growth is not None,
         growth=growth,
         excess=excess,
+        noise=noise,
         throughput_day=throughput,
         normal_backlog=normal,
         outflow_share=share,
@@ -136,12 +145,13 @@ def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> fl
 
 def _learned_growth(
     rhythm: Rhythm, qi: int, at_ms: int, policy: Policy
-) -> tuple[float | None, float | None, float | None]:
+) -> tuple[float | None, float | None, float | None, float]:
     """(growth, excess, normal backlog) at the end of the last complete hour, like with like
     (a pickup at the top of an hour is on the same side of every reading): the backlog in days
     of the inflow of the 24 hours before it, now against a day ago and against the normal of
     those hours of the week. In days of inflow, a busier day than usual (that a closed Sunday
-    holds until Monday) is not taken for a site falling behind."""
+    holds until Monday) is not taken for a site falling behind. The fourth number is the
+    counting noise of the day-over-day change (`counting_noise`)."""
     weeks = policy.rhythm_weeks
     hour = hour_of(at_ms) - 1
     normal = rhythm.normal(qi, BACKLOG, hour, weeks)
@@ -149,9 +159,29 @@ def _learned_growth(
     day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
     normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
     normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
-    if now is None or day_ago is None or normal_now is None or normal_day is None:
-        return None, None, normal
-    return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal
+    if now is None or normal_now is None:
+        return None, None, normal, 0.0
+    if day_ago is None or normal_day is None:
+        # the first day of a learned week (the normal a day ago is not known yet): how far
+        # the backlog is above its normal is known, its growth is not
+        return None, now - normal_now, normal, 0.0
+    per_day = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)) or 0.0
+    # the normals are counts too (a median of a few weeks, one week at first): all four count
+    readings = (now, day_ago, normal_now, normal_day)
+    noise = counting_noise(per_day, *(r * per_day for r in readings))
+    return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal, noise
+
+
+def counting_noise(per_day: float, *backlogs: float) -> float:
+    """Three standard deviations of the counting noise of a sum or difference of `backlogs`
+    (items), in days of `per_day` items: a backlog of b items that arrive one by one varies by
+    about sqrt(b) (Poisson), a difference of two by sqrt(b1 + b2). At 250 orders a day a
+    day-over-day change of 0.1 days (25 items) is within the noise of a 300-item backlog; at
+    2,500 a day it is not. Growth is judged against this noise as well as against the queue's
+    `fire_growth`: a small site is not paged for its own randomness."""
+    if per_day <= 0:
+        return 0.0
+    return 3 * math.sqrt(sum(max(b, 0.0) for b in backlogs)) / per_day
 
 
 def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
@@ -213,12 +243,13 @@ def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
     return regular and in_ok and low * t_out <= flows.out_day <= high * t_out
 
 
-def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | None:
+def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> tuple[float, float] | None:
     """Before a week is learned, over whole days: how much the queue's floor (its lowest
     backlog over the last 24 hours) rose above the floor of the 24 hours before, in days of
     inflow. A healthy queue comes back to its floor every day however its day is shaped
     (shifts, pickups, a weekend's extra orders); one that cannot keep up does not. None
-    without two whole days behind the first (the first day fills the queue from empty)."""
+    without two whole days behind the first (the first day fills the queue from empty). With it,
+    its counting noise (`counting_noise`)."""
     hour = hour_of(at_ms)
     if rhythm.complete_hours(hour) < 3 * HOURS_PER_DAY:
         return None
@@ -228,7 +259,7 @@ def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> float | 
     in_before = rhythm.total(qi, IN, hour - HOURS_PER_DAY, HOURS_PER_DAY)
     if now is None or before is None or not in_now or not in_before:
         return None
-    return now / in_now - before / in_before
+    return now / in_now - before / in_before, counting_noise(in_now, now, before)
 
 
 def _stall(
@@ -277,10 +308,11 @@ def poisson_at_most(k: int, mean: float) -> float:
 def _expected_out(
     rhythm: Rhythm, queue: str, at_ms: int, qp: QueuePolicy, policy: Policy
 ) -> float | None:
-    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it
-    and the half hour before it span, so a pickup at the top of one hour is never expected in
-    the next, nor a whole hour's work from a shift that starts within it); None when these are
-    not working hours of the queue, or too few items flow to judge a ratio."""
+    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it,
+    the half hour before it and the hour after it span, so a pickup at the top of one hour is
+    never expected in the rest of that hour or in the next, nor a whole hour's work from a shift
+    that starts within it); None when these are not working hours of the queue, or too few items
+    flow to judge a ratio."""
     start = at_ms - STALL_WINDOW_MS
     calendar = policy.calendar
     if calendar is not None and False in (
@@ -292,8 +324,12 @@ def _expected_out(
     weeks = policy.rhythm_weeks
     # the hours of the window and of the half hour before it: a shift that starts within an
     # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
-    # a part-hour's work, which the window's first minutes of the shift would not yet show
-    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
+    # a part-hour's work, which the window's first minutes of the shift would not yet show; and
+    # the hour after it: an hour's normal is spread evenly over it, but a carrier pickup at 15:00
+    # scans the hour's parcels in its first minutes, and 15:30-16:00 then sees none (hour 16,
+    # without a pickup, is idle: not judged). The cost: no stall is judged in a shift's last hour
+    # (its backlog growth still is, over the day).
+    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 2)
     normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
     daily = _normal_daily_out(rhythm, qi, at_ms, policy)
     if None in normals or daily is None:
@@ -346,32 +382,42 @@ def hours_to_breach(j: Judgement, sla_hours: float) -> float | None:
     return (sla_hours - j.wait_hours) / j.growth
 
 
-def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
-    """The alert condition of one queue: see the module's docstring."""
+def _mark(j: Judgement, qp: QueuePolicy) -> float:
+    """Growth and excess must pass the queue's mark and their counting noise."""
+    return max(qp.fire_growth, j.noise)
+
+
+def fires(j: Judgement, qp: QueuePolicy) -> bool:
+    """The fire condition alone (`observation`'s `active`): what the detector needs to know of
+    a queue with no episode open, so that it words no summary nobody reads."""
+    mark = _mark(j, qp)  # beyond the queue's mark and its counting noise
     sustained = (
         j.working
         and j.growth is not None
         and j.excess is not None
-        and j.growth > qp.fire_growth
-        and j.excess > qp.fire_growth
+        and j.growth > mark
+        and j.excess > mark
         and j.backlog >= qp.min_backlog
     )
-    active = sustained or j.stalled
+    return sustained or j.stalled
+
+
+def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
+    """The alert condition of one queue: see the module's docstring."""
+    mark = _mark(j, qp)
+    active = fires(j, qp)
     sla = effective_sla(j, qp)
     within_sla = j.wait_hours < sla
     back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2
     not_growing = j.growth is not None and j.growth <= 0 and within_sla
     still_high = (
-        j.growth is not None
-        and j.excess is not None
-        and j.growth > qp.fire_growth
-        and j.excess > qp.fire_growth
+        j.growth is not None and j.excess is not None and j.growth > mark and j.excess > mark
     )
     clear = (
         not active
         and not still_high
         and j.resumed
-        and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing or not j.judged)
+        and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing)
     )
     breach = hours_to_breach(j, sla)
     escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours
@@ -398,6 +444,7 @@ def signals(
         "normal_backlog": _finite(j.normal_backlog),
         "growth_days_per_day": _finite(j.growth),
         "excess_days": _finite(j.excess),
+        "noise_days": _finite(j.noise),
         "throughput_per_day": _finite(j.throughput_day),
         "outflow_share_of_normal": _finite(j.outflow_share),
         "hours_to_clear": _finite(j.wait_hours),

@@ -18,12 +18,20 @@ Across the warehouses of one worker, after a batch (`evaluate_network`):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from statistics import median
 from typing import Any, Final
 
 from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
-from ordermon.agents.logic.backpressure import STALL_WINDOW_MS, Flows, Judgement, judge, observation
+from ordermon.agents.logic.backpressure import (
+    STALL_WINDOW_MS,
+    Flows,
+    Judgement,
+    fires,
+    judge,
+    observation,
+)
 from ordermon.agents.logic.flow import (
     FLOW_INDEX,
     FlowConfig,
@@ -44,7 +52,7 @@ from ordermon.agents.logic.trend import (
     summary_numbers,
 )
 from ordermon.agents.logic.windows import MINUTE_MS
-from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES, Queue
+from ordermon.streams.flows import FLOWS, QUEUE_NAMES, QUEUES
 from ordermon.streams.outputs import ALERT_KINDS, NETWORK_KEY, Alert
 from ordermon.streams.timefmt import format_rfc3339_ms
 
@@ -54,6 +62,16 @@ FORECAST: Final = "forecast_overload"
 SILENT: Final = "warehouse_silent"
 _KIND_ORDER: Final = {kind: i for i, kind in enumerate(ALERT_KINDS)}
 STATE_VERSION: Final = 2
+# per queue, the FLOWS columns of its inflow and of its outflow
+_QUEUE_COLUMNS: Final = {
+    q.name: (tuple(FLOW_INDEX[f] for f in q.inflow), tuple(FLOW_INDEX[f] for f in q.outflow))
+    for q in QUEUES
+}
+_ORDERS: Final = FLOW_INDEX["orders_placed"]
+_WINDOWS: dict[int, tuple[int, ...]] = {}  # horizon -> the windows the detector reads
+_ZEROS: Final = (0,) * len(FLOWS)
+# `_capacity`'s ((hour, days kept, first day), policy, (capacity, source))
+_CapacityCache = tuple[tuple[int, int, int | None], Policy, tuple[float | None, str]]
 
 # How each queue is described to a person: inflow, outflow, what waits.
 _WORDS: Final = {
@@ -79,6 +97,8 @@ class DetectorState:
     daily: DailyTotals = field(default_factory=DailyTotals)
     first_inflow_ms: dict[str, int] = field(default_factory=dict)  # queue -> first minute in
     rhythm: Rhythm = field(default_factory=Rhythm)  # hourly rollups: each queue's normal week
+    # (key, policy, value) of `_capacity`, derived, not persisted
+    capacity_cache: _CapacityCache | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,52 +192,77 @@ def evaluate_minute(
 ) -> list[Alert]:
     """Evaluate the closed minute that ends at `at_ms` (ascending; a minute at or before the
     last one evaluated is skipped, so a replayed close changes nothing). `policy` may be the
-    base policy or the warehouse's own: the warehouse's override is applied either way."""
+    base policy or the warehouse's own: the warehouse's override is applied either way.
+
+    A quiet minute is cheap: a kind with no episode open is only judged as far as whether it
+    fires (a queue still in its warm-up not at all), and its summary and signals are worded
+    only when there is an episode to carry them."""
     if det.last_at_ms is not None and at_ms <= det.last_at_ms:
         return []
     warehouse = flow_state.warehouse
     policy = policy.for_warehouse(warehouse)
     det.warehouse = warehouse
-    snap, sums = signals_at(flow_state, flow_config, at_ms)
+    sums = _window_sums(flow_state, flow_config, at_ms)
     minute = _minute_counts(flow_state, at_ms)
     out: list[Alert] = []
     held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
-    judgements: dict[str, Judgement] = {}
+    episodes = det.episodes
+    backlogs: dict[str, int] = {}
+    stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
     for queue in QUEUES:
-        kind = BACKPRESSURE_KINDS[queue.name]
-        qp = policy.queues[queue.name]
-        flows = _queue_flows(queue, sums)
-        if flows.in_day > 0 and queue.name not in det.first_inflow_ms:
-            det.first_inflow_ms[queue.name] = at_ms
-        first = det.first_inflow_ms.get(queue.name)
-        qi = QUEUE_INDEX[queue.name]
+        name = queue.name
+        kind = BACKPRESSURE_KINDS[name]
+        qp = policy.queues[name]
+        inflow, outflow = _QUEUE_SUMS[name]
+        backlog = max(0, inflow(before) - outflow(before))
+        if name not in det.first_inflow_ms and inflow(day) > 0:
+            det.first_inflow_ms[name] = at_ms
+        first = det.first_inflow_ms.get(name)
+        qi = QUEUE_INDEX[name]
         if first is not None and det.rhythm.since[qi] is None:
             # the first day fills an empty queue: learned from after it, and the warm-up
             det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
-        j = judgements[queue.name] = judge(det.rhythm, queue.name, flows, at_ms, qp, policy)
-        obs = observation(j, qp, queue_summary(warehouse, snap.queues[queue.name], j, qp))
-        if first is None or at_ms - first < qp.warmup_ms:
+        warm = first is not None and at_ms - first >= qp.warmup_ms
+        episode = episodes.get(kind)
+        backlogs[name] = backlog
+        if episode is None and not warm:
+            continue  # not judged yet (no evidence either way), and nothing open to go on
+        flows = Flows(backlog, inflow(stall), outflow(stall), inflow(day), outflow(day))
+        j = judge(det.rhythm, name, flows, at_ms, qp, policy)
+        if episode is None and not fires(j, qp):
+            continue  # nothing opens: the alert's step would change nothing
+        status = queue_status(
+            queue, sums.sums[flow_config.horizon_ms], sums.before, _horizon(flow_config)
+        )
+        obs = observation(j, qp, queue_summary(warehouse, status, j, qp))
+        if not warm:
             obs = replace(obs, active=False)  # not judged yet: no evidence either way
-        out += _some(_advance(det.episodes, kind, kind, warehouse, obs, at_ms, held))
+        out += _some(_advance(episodes, kind, kind, warehouse, obs, at_ms, held))
 
-    dj = judgements["dispatch"]
     det.daily.fold(
-        at_ms, minute["orders"], minute["dispatch"][1], dj.backlog, policy.forecast_history_days
+        at_ms,
+        minute["orders"],
+        minute["dispatch"][1],
+        backlogs["dispatch"],
+        policy.forecast_history_days,
     )
     flagged = sum(  # hours of a firing backpressure teach nothing about the normal
         1 << i
         for i, q in enumerate(QUEUE_NAMES)
-        if (e := det.episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
+        if (e := episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
     )
-    rows = [(*minute[q], judgements[q].backlog) for q in QUEUE_NAMES]
+    rows = [(*minute[q], backlogs[q]) for q in QUEUE_NAMES]
     det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)
 
-    cascade_timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
-    obs = cascade_observation(warehouse, det, snap, policy)
-    out += _some(_advance(det.episodes, CASCADE, CASCADE, warehouse, obs, at_ms, cascade_timing))
+    if CASCADE in episodes or len(_paging_queues(det)) >= policy.cascade_min_queues:
+        timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
+        snap = _snapshot(flow_state, flow_config, at_ms, sums)
+        obs = cascade_observation(warehouse, det, snap, policy)
+        out += _some(_advance(episodes, CASCADE, CASCADE, warehouse, obs, at_ms, timing))
 
-    obs = forecast_observation(warehouse, det, at_ms, policy)
-    out += _some(_advance(det.episodes, FORECAST, FORECAST, warehouse, obs, at_ms, held))
+    forecast_obs = _forecast_observation(warehouse, det, at_ms, policy, FORECAST in episodes)
+    if forecast_obs is not None:
+        out += _some(_advance(episodes, FORECAST, FORECAST, warehouse, forecast_obs, at_ms, held))
     det.last_at_ms = at_ms
     return out
 
@@ -225,27 +270,56 @@ def evaluate_minute(
 def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
     """The closed minute's orders placed, and per queue (inflow, outflow)."""
     bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
-    counts = bucket.counts if bucket else [0] * len(FLOWS)
-    out: dict[str, Any] = {"orders": counts[FLOW_INDEX["orders_placed"]]}
-    for queue in QUEUES:
-        out[queue.name] = (
-            sum(counts[FLOW_INDEX[f]] for f in queue.inflow),
-            sum(counts[FLOW_INDEX[f]] for f in queue.outflow),
-        )
+    counts = bucket.counts if bucket else _ZEROS
+    out: dict[str, Any] = {"orders": counts[_ORDERS]}
+    for name, (inflow, outflow) in _QUEUE_SUMS.items():
+        out[name] = (inflow(counts), outflow(counts))
     return out
 
 
-def _queue_flows(queue: Queue, sums: Sliding) -> Flows:
-    inflow = [FLOW_INDEX[f] for f in queue.inflow]
-    outflow = [FLOW_INDEX[f] for f in queue.outflow]
-    stall, day = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS]
-    backlog = max(0, sum(sums.before[i] for i in inflow) - sum(sums.before[i] for i in outflow))
-    return Flows(
-        backlog=backlog,
-        in_stall=sum(stall[i] for i in inflow),
-        out_stall=sum(stall[i] for i in outflow),
-        in_day=sum(day[i] for i in inflow),
-        out_day=sum(day[i] for i in outflow),
+def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
+    """The sum of `columns` of a row of counts, as one call (the hot path of every minute)."""
+    if len(columns) == 1:
+        (a,) = columns
+        return lambda row: row[a]
+    if len(columns) == 2:
+        a, b = columns
+        return lambda row: row[a] + row[b]
+    return lambda row: sum(row[i] for i in columns)
+
+
+# per queue, the sum of its inflow columns and of its outflow columns of a row of counts
+_QUEUE_SUMS: Final = {
+    name: (_adder(inflow), _adder(outflow)) for name, (inflow, outflow) in _QUEUE_COLUMNS.items()
+}
+
+
+def _horizon(flow_config: FlowConfig) -> float:
+    return flow_config.horizon_ms / MINUTE_MS
+
+
+def _window_sums(flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int) -> Sliding:
+    """The window sums the detector reads at `at_ms`: the horizon's, the stall window's (30
+    minutes) and the day's."""
+    horizon = flow_config.horizon_ms
+    windows = _WINDOWS.get(horizon)
+    if windows is None:
+        windows = _WINDOWS[horizon] = tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS}))
+    return window_sums(flow_state, at_ms, windows)
+
+
+def _snapshot(
+    flow_state: WarehouseState, flow_config: FlowConfig, at_ms: int, sums: Sliding
+) -> Snapshot:
+    horizon_min = _horizon(flow_config)
+    counts = sums.sums[flow_config.horizon_ms]
+    return Snapshot(
+        warehouse=flow_state.warehouse,
+        at_ms=at_ms,
+        rates={f: counts[i] / horizon_min for i, f in enumerate(FLOWS)},
+        totals={f: flow_state.totals[i] for i, f in enumerate(FLOWS)},
+        queues={q.name: queue_status(q, counts, sums.before, horizon_min) for q in QUEUES},
+        late=flow_state.late,
     )
 
 
@@ -254,20 +328,8 @@ def signals_at(
 ) -> tuple[Snapshot, Sliding]:
     """The warehouse's signals at `at_ms` from what happened before it: rates over the horizon,
     and the window sums (30 minutes for stalls, 24 hours for whole days) the judgement uses."""
-    horizon = flow_config.horizon_ms
-    windows = tuple(sorted({horizon, STALL_WINDOW_MS, DAY_MS}))
-    sums = window_sums(flow_state, at_ms, windows)
-    horizon_min = horizon / MINUTE_MS
-    counts = sums.sums[horizon]
-    snap = Snapshot(
-        warehouse=flow_state.warehouse,
-        at_ms=at_ms,
-        rates={f: counts[i] / horizon_min for i, f in enumerate(FLOWS)},
-        totals={f: flow_state.totals[i] for i, f in enumerate(FLOWS)},
-        queues={q.name: queue_status(q, counts, sums.before, horizon_min) for q in QUEUES},
-        late=flow_state.late,
-    )
-    return snap, sums
+    sums = _window_sums(flow_state, flow_config, at_ms)
+    return _snapshot(flow_state, flow_config, at_ms, sums), sums
 
 
 def _some(message: Alert | None) -> list[Alert]:
@@ -301,7 +363,7 @@ def cascade_observation(
 ) -> Observation:
     """Backpressure in `cascade_min_queues` or more queues at once, counting only alerts that
     page on their own (firing and critical): a cascade is never made of warnings."""
-    firing_queues = [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
+    firing_queues = _paging_queues(det)
     critical = bool(firing_queues)
     active = len(firing_queues) >= policy.cascade_min_queues
     signals: dict[str, float | int | str | None] = {
@@ -338,11 +400,23 @@ def cascade_observation(
 def forecast_observation(
     warehouse: str, det: DetectorState, at_ms: int, policy: Policy
 ) -> Observation:
+    obs = _forecast_observation(warehouse, det, at_ms, policy, True)
+    assert obs is not None  # always worded when asked to
+    return obs
+
+
+def _forecast_observation(
+    warehouse: str, det: DetectorState, at_ms: int, policy: Policy, words: bool
+) -> Observation | None:
+    """The forecast's observation; None, without `words`, when it would not fire (with no
+    episode open that is all there is to know)."""
     days = det.daily.days
     capacity, source = _capacity(det, at_ms, policy)
     fc = None
     if capacity is not None:
         fc = forecast(days, at_ms, capacity, policy.forecast_fit_days, policy.forecast_min_days)
+    if not words and (fc is None or fc.days_to_cross is None):
+        return None
     if fc is None or fc.days_to_cross is None:
         reason = "no dispatch capacity known" if capacity is None else "no crossing ahead"
         if capacity is not None and fc is None:
@@ -364,6 +438,8 @@ def forecast_observation(
         )
     to_cross_ms = fc.days_to_cross * DAY_MS
     active = to_cross_ms <= policy.forecast_lookahead_ms
+    if not words and not active:
+        return None
     trend = (
         f"{fc.level_per_day:,.0f}/day, {fc.growth_per_day * 100:+.1f}%/day"
         f" (at least {fc.growth_low_per_day * 100:+.1f}%/day)"
@@ -389,6 +465,20 @@ def forecast_observation(
 
 
 def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | None, str]:
+    """`_capacity_now`, once per hour: it reads complete days and complete hourly rows only,
+    and a day completes at midnight, a row at the top of an hour (so the key below changes
+    whenever they may have)."""
+    days = det.daily.days
+    key = (hour_of(at_ms), len(days), days[0].start_ms if days else None)
+    cached = det.capacity_cache
+    if cached is not None and cached[0] == key and cached[1] is policy:
+        return cached[2]
+    value = _capacity_now(det, at_ms, policy)
+    det.capacity_cache = (key, policy, value)
+    return value
+
+
+def _capacity_now(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | None, str]:
     """Daily dispatch capacity: configured; or the higher of the busy-time pace (scaled to the
     site's working day) and the dispatch of days whose backlog grew (what a site did while it
     could not keep up is what it can)."""
@@ -418,6 +508,11 @@ def _capacity(det: DetectorState, at_ms: int, policy: Policy) -> tuple[float | N
 
 
 # ---- the network ------------------------------------------------------------------------------
+
+
+def _paging_queues(det: DetectorState) -> list[str]:
+    """The queues whose backpressure alert pages on its own (firing and critical)."""
+    return [queue for queue in QUEUE_NAMES if _pages(det, BACKPRESSURE_KINDS[queue])]
 
 
 def _pages(det: DetectorState, kind: str) -> bool:
@@ -475,14 +570,35 @@ def evaluate_network(
     for warehouse in sorted(warehouses):
         det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
-        expected = None
-        if newest is not None and at_ms - newest > wp.silent_after_ms:  # only then: O(1) else
-            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks)
-        obs = silent_observation(warehouse, newest, at_ms, len(moving - {warehouse}), wp, expected)
-        timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         key = f"{SILENT}:{warehouse}"
+        lagging = newest is not None and at_ms - newest > wp.silent_after_ms
+        if not lagging and key not in net.episodes:
+            continue  # not silent and no episode: nothing to word, nothing changes
+        expected = None
+        if lagging:  # only then: O(1) else
+            assert newest is not None
+            rhythms = [warehouses[w][0].rhythm for w in moving - {warehouse}]
+            scale = network_pace_change(rhythms, newest, at_ms)
+            expected = det.rhythm.expected_events(newest, at_ms, wp.rhythm_weeks, scale)
+        others = len(moving) - (warehouse in moving)
+        obs = silent_observation(warehouse, newest, at_ms, others, wp, expected)
+        timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
     return out
+
+
+def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> float:
+    """How the arrivals of the other sites changed from the hour `since_ms` falls in to now:
+    the median of their ratios, at most 1 (1 without any). A site that fell quiet before its
+    first day is known is judged against its own last pace only as far as the others kept
+    theirs: when the night falls on every site, a quiet one is not silent."""
+    ratios = []
+    for rhythm in others:
+        then = rhythm.recent_pace(hour_of(since_ms) - 1)  # the hours before it only
+        now = rhythm.recent_pace(hour_of(at_ms - 1))
+        if then and now is not None:
+            ratios.append(now / then)
+    return min(1.0, median(ratios)) if ratios else 1.0
 
 
 def network_cascade_observation(

@@ -69,6 +69,9 @@ class WarehouseState:
     expired_floor_ms: int | None = None  # retention floor of the last expiry; not persisted
     sliding: Sliding | None = None  # the detector's window sums; derived, not persisted
     closed_through_ms: int | None = None  # end of the last minute handed to evaluation
+    # the newest minute with data before `closed_through_ms` (NO_DATA: none); derived, not
+    # persisted (None: not known, close_minutes scans once)
+    data_below_ms: int | None = None
     partition: int | None = None  # the input partition its events come from (its records' too)
 
     @property
@@ -76,7 +79,7 @@ class WarehouseState:
         return max(self.newest_by_topic.values()) if self.newest_by_topic else None
 
 
-_RECENT_LOOKUPS: Final = 4  # close_minutes: minutes looked up before the full scan
+NO_DATA: Final = -(1 << 62)  # `data_below_ms` when no minute before the closed ones has data
 
 
 def source_of(topic: str, partition: int) -> str:
@@ -120,7 +123,12 @@ def apply(
     ):
         start = at - at % MINUTE_MS
         minutes = state.minutes
-        bucket = minutes.get(start) or minutes.setdefault(start, Bucket())
+        bucket = minutes.get(start)
+        if bucket is None:
+            bucket = minutes[start] = Bucket()
+            below = state.data_below_ms
+            if below is not None and closed is not None and below < start < closed:
+                state.data_below_ms = start  # a new minute with data among the closed ones
         seen = bucket.ids.get(id_key) if bucket.ids else None
         if seen is not None and (not tracked or seen != f"{source}:{offset}"):
             state.duplicate_ids += 1  # another message carried this event_id in already
@@ -205,18 +213,34 @@ def close_minutes(state: WarehouseState, config: FlowConfig, mark: int | None) -
         previous = first
     if through <= previous:
         return []
-    state.closed_through_ms = through
     retention = config.retention_ms
     minutes = state.minutes
-    # the usual case, a busy warehouse: a minute with data at or just before `previous` keeps
-    # every new minute's longest window non-empty
-    for back in range(_RECENT_LOOKUPS):
-        d = previous - back * MINUTE_MS
-        if d in minutes:
-            if through - MINUTE_MS - d < retention:
-                return list(range(previous + MINUTE_MS, through + MINUTE_MS, MINUTE_MS))
-            break
-    # otherwise: the minutes within the retention after a minute with data
+    last = state.data_below_ms
+    if last is None or (through - previous) // MINUTE_MS > len(minutes):
+        # a long jump (or nothing known of the minutes below): a scan of the buckets, so an
+        # event dated decades after the one before never walks every minute in between
+        ends = _ends_by_scan(minutes, previous, through, retention)
+        state.closed_through_ms = through
+        state.data_below_ms = max((m for m in minutes if m < through), default=NO_DATA)
+        return ends
+    # minute by minute: `last` is the newest minute with data before the minute that ends at
+    # `end`; one lookup per minute closed, whatever the retention
+    ends = []
+    for end in range(previous + MINUTE_MS, through + MINUTE_MS, MINUTE_MS):
+        if end - MINUTE_MS in minutes:
+            last = end - MINUTE_MS
+        if end - last <= retention:
+            ends.append(end)
+    state.closed_through_ms = through
+    state.data_below_ms = last
+    return ends
+
+
+def _ends_by_scan(
+    minutes: dict[int, Bucket], previous: int, through: int, retention: int
+) -> list[int]:
+    """The ends in (previous, through] of the minutes within the retention after a minute with
+    data, from a scan of the buckets."""
     data = sorted(m for m in minutes if previous - retention < m < through)
     ends: list[int] = []
     low = previous  # the ends handed out so far are <= low
@@ -256,10 +280,17 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
                 bucket.ids = {}
         state.ids_floor_ms = ids_floor
     floor = minute_start(closed - config.retention_ms)
-    if state.expired_floor_ms is not None and floor <= state.expired_floor_ms:
+    last_floor = state.expired_floor_ms
+    if last_floor is not None and floor <= last_floor:
         return []  # buckets are only created inside the retention: nothing new to drop
     state.expired_floor_ms = floor
-    gone = [start for start in state.minutes if start < floor]
+    minutes = state.minutes
+    if last_floor is not None and (floor - last_floor) // MINUTE_MS <= len(minutes):
+        # nothing is kept below the last floor (buckets are only created inside the
+        # retention): only the minutes between the two floors can go, whatever the retention
+        gone = [m for m in range(last_floor, floor, MINUTE_MS) if m in minutes]
+    else:
+        gone = [start for start in minutes if start < floor]
     sliding = state.sliding
     if gone and sliding is not None and max(gone) >= sliding.at_ms - max(sliding.windows):
         state.sliding = None  # its windows reached into the dropped minutes

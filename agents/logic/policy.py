@@ -97,9 +97,11 @@ class QueuePolicy:
     """Sustained backpressure: the backlog's growth over the last whole day beyond the growth
     normal for this hour of the week, and its excess over the normal backlog of this hour of
     the week, both as a fraction of a day's throughput, must pass this mark (0.08: the wait
-    grows by about 2 h a day; a 10% overload passes it within a day, the week-to-week wobble of
-    a small site's backlog does not). A backlog that rises in the evening and is gone by noon is
-    the site's rhythm; one higher each morning than the last is not."""
+    grows by about 2 h a day; a 10% overload passes it within a day), and the counting noise of
+    the backlogs they come from (three Poisson deviations, `counting_noise` in
+    agents.logic.backpressure: what a small site's randomness alone moves). A backlog that rises
+    in the evening and is gone by noon is the site's rhythm; one higher each morning than the
+    last is not."""
 
     stall_ratio: float = 0.6
     """Acute stall: outflow over the last 30 minutes below this fraction of what this site
@@ -242,11 +244,12 @@ class Policy:
     """Milliseconds of silence after which `warehouse_silent` is critical: 2 h."""
 
     silent_min_events: float = 10.0
-    """Events (flows of all queues) the warehouse normally has, in the silent span at that time
-    of the week (its learned rhythm; before a week, the same hours of the previous days), needed
-    before its silence counts: a site that is normally quiet then (a night, a closed Sunday, a
-    small site between orders) is not silent. 10: a stream that normally sends ten events in that
-    span sends none by chance less than once in 20,000 times."""
+    """Arrivals (orders, deliveries, complaints, refund requests: not the site's own work, which
+    follows them) the warehouse has at the least in the silent span (each hour's quietest count
+    over the previous days and weeks, see `Rhythm.normal_events`), needed before its silence
+    counts: a site that is quiet then (a night, a closed Sunday, a small site between orders) is
+    not silent. 10: a stream that sends ten arrivals in that span sends none by chance less than
+    once in 20,000 times (Poisson: e^-10)."""
 
     forecast_lookahead_ms: int = 14 * DAY_MS
     """Milliseconds ahead within which the order trend crossing dispatch capacity fires

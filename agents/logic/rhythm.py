@@ -33,6 +33,7 @@ MINUTES, FLAGS, BASE = 0, 1, 2
 IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a minute of the hour
 WIDTH: Final = 4
 ROW_LEN: Final = BASE + WIDTH * N_QUEUES
+QUIET_DAYS: Final = 6  # previous days whose same hour tells how quiet an hour can be
 MAX_WAIT_WEEKS: Final = 8  # a wait longer than this many weeks of normal outflow is "never"
 
 
@@ -235,8 +236,12 @@ class Rhythm:
     def normal(self, queue: int, what: int, hour: int, weeks: int) -> float | None:
         """Median of the column over the same hour of the previous `weeks` weeks, from rows
         complete, not flagged for this queue and not before its `since` hour (a queue that starts
-        empty fills up first: that is not its normal); None without any."""
+        empty fills up first: that is not its normal); None without any. Cached per hour."""
         since_hour = self.since[queue]
+        key = ("normal", queue, what, hour, weeks, since_hour)
+        if key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
         col = _col(queue, what)
         bit = 1 << queue
         values = []
@@ -247,14 +252,19 @@ class Rhythm:
             r = self.row(past)
             if r is not None and not r[FLAGS] & bit:
                 values.append(r[col])
-        return _recent_median(values)
+        result = self._cache[key] = _recent_median(values)
+        return result
 
     def normal_total(
         self, queue: int, what: int, end_hour: int, hours: int, weeks: int
     ) -> float | None:
         """Median over the previous `weeks` weeks of `total` at the same hour of the week, of
-        spans that end after the queue's `since`; None without any."""
+        spans that end after the queue's `since`; None without any. Cached per hour."""
         since_hour = self.since[queue]
+        key = ("normal_total", queue, what, end_hour, hours, weeks, since_hour)
+        if key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
         values = []
         for k in range(1, weeks + 1):
             end = end_hour - HOURS_PER_WEEK * k
@@ -263,32 +273,49 @@ class Rhythm:
             value = self.total(queue, what, end, hours)
             if value is not None:
                 values.append(value)
-        return _recent_median([float(v) for v in values])
+        result = self._cache[key] = _recent_median([float(v) for v in values])
+        return result
 
     def normal_events(self, hour: int, weeks: int) -> float | None:
-        """The site's normal count of flows (every queue's inflow and outflow) in absolute hour
-        `hour`: the median of the same hour over the previous `weeks` weeks, or, before a week
-        is kept, of the same hour of the previous days; None without any. Cached per hour."""
+        """The fewest arrivals (`_EVENT_COLS`) the site has had lately in the
+        hour of the day of absolute hour `hour`: the lowest count of that hour over the previous
+        `QUIET_DAYS` days and the same hour of the previous `weeks` weeks; None without any.
+        Cached per hour.
+
+        The lowest, not the median: the rate of an hour varies from day to day beyond Poisson
+        (a closed day, a quiet morning, the curve that ramps up within the hour), and silence
+        is judged against the quietest this hour has been lately, so that an absence is never
+        one the site has shown when healthy. With few samples the lowest is no bound (one
+        night seen once): then what their sum shows at the least (`at_least`), per sample,
+        when that is lower. The lowest of n Poisson draws lies about 1.35 standard deviations
+        below their mean for n = 7 (1.0 for n = 4), the sum's bound 2 / sqrt(n) of them: from
+        about four samples on, the lowest decides."""
         key = ("events", hour, weeks)
         if key in self._cache:
             cached: float | None = self._cache[key]
             return cached
         cols = _EVENT_COLS
-
-        def counts(step: int, n: int) -> list[float]:
-            rows = (self.row(hour - step * k) for k in range(1, n + 1))
-            return [float(sum(r[c] for c in cols)) for r in rows if r is not None]
-
-        result = _recent_median(counts(HOURS_PER_WEEK, weeks) or counts(HOURS_PER_DAY, 6))
+        hours = {hour - HOURS_PER_DAY * k for k in range(1, QUIET_DAYS + 1)}
+        hours |= {hour - HOURS_PER_WEEK * k for k in range(1, weeks + 1)}
+        counts = [float(sum(r[c] for c in cols)) for h in hours if (r := self.row(h)) is not None]
+        result = None
+        if counts:  # the quietest; with few samples, what their sum shows at the least
+            result = min(min(counts), at_least(sum(counts)) / len(counts))
         self._cache[key] = result
         return result
 
-    def expected_events(self, from_ms: int, to_ms: int, weeks: int) -> float | None:
-        """Flows the site normally has between `from_ms` and `to_ms` (at most a day is looked
-        at: a longer silence is silence): each hour's normal, or, where an hour has none yet (a
-        site's first day), the pace of the last hour it was seen in. None without any row."""
+    def expected_events(
+        self, from_ms: int, to_ms: int, weeks: int, recent_scale: float = 1.0
+    ) -> float | None:
+        """Arrivals the site has at the least between `from_ms` and `to_ms` (at most a day is
+        looked at: a longer silence is silence): each hour's `normal_events`, or, where an hour
+        has none yet (a site's first day), the pace of the last hours it was seen in times
+        `recent_scale` (how the pace of the other sites changed since: the night falls on them
+        too). None without any row."""
         to_ms = min(to_ms, from_ms + HOURS_PER_DAY * HOUR_MS)
-        recent = self._recent_pace(hour_of(from_ms))
+        recent = self.recent_pace(hour_of(from_ms))
+        if recent is not None:
+            recent *= recent_scale
         total, known = 0.0, False
         for hour in range(hour_of(from_ms), hour_of(to_ms - 1) + 1 if to_ms > from_ms else 0):
             normal = self.normal_events(hour, weeks)
@@ -301,17 +328,17 @@ class Rhythm:
             known = True
         return total if known else None
 
-    def _recent_pace(self, hour: int) -> float | None:
-        """Events an hour at the pace of the newest two rows at or before `hour`, the lower (a
-        part-row counts for the minutes it saw; the evening's pace is not the night's); None
-        without one."""
+    def recent_pace(self, hour: int) -> float | None:
+        """Arrivals an hour (`at_least` of the count) at the pace of the newest two rows at or
+        before `hour`, the lower (a part-row counts for the minutes it saw; the evening's pace is
+        not the night's); None without one."""
         if self.first_hour is None:
             return None
         paces: list[float] = []
         for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
             row = self.rows[i]
             if row[MINUTES] > 0:
-                paces.append(sum(row[c] for c in _EVENT_COLS) * 60 / row[MINUTES])
+                paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / row[MINUTES])
             if len(paces) == 2:
                 break
         return min(paces) if paces else None
@@ -377,14 +404,25 @@ class Rhythm:
         return cls(first_hour=None if first is None else int(first), rows=rows, since=since)
 
 
-# the columns that count events once: every queue's inflow and outflow, but a delivery's
-# inflow is the dispatch's outflow (one event, a parcel handed to the carrier)
+# The arrivals a site does not control, counted by `normal_events`: orders placed, parcels
+# delivered (or failed) by carriers, complaints opened, refunds requested. Each comes on its
+# own, so their count in a span is near Poisson, and none arriving is evidence of silence. The
+# site's own work is left out: a team that keeps up dispatches (resolves, pays) each item soon
+# after it arrived, so counting it would count one arrival twice, and make a gap in the orders
+# of a quiet hour look twice as unlikely as it is.
 _EVENT_COLS: Final = [
-    _col(q, w)
-    for q in range(N_QUEUES)
-    for w in (IN, OUT)
-    if (QUEUE_NAMES[q], w) != ("delivery", IN)
+    _col(QUEUE_INDEX["dispatch"], IN),
+    _col(QUEUE_INDEX["delivery"], OUT),
+    _col(QUEUE_INDEX["service"], IN),
+    _col(QUEUE_INDEX["refund"], IN),
 ]
+
+
+def at_least(count: float) -> float:
+    """The Poisson mean a count of `count` shows at the least: (sqrt(count) - 1)^2, two standard
+    deviations below it on the square-root scale (where a Poisson count's spread is 1/2). A
+    count is itself a draw: an hour seen once with 12 arrivals says 6 an hour at the least."""
+    return max(0.0, math.sqrt(max(count, 0.0)) - 1) ** 2
 
 
 def _recent_median(values: Sequence[float]) -> float | None:

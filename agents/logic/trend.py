@@ -12,6 +12,7 @@ complete days (optionally only days that ended with a backlog, when dispatch was
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -203,21 +204,34 @@ def forecast(
     complete = [d for d in days if d.complete][-fit_days:]
     if len(complete) < max(min_days, 9) or capacity_per_day <= 0:
         return None
+    fit = _trend(tuple((d.start_ms, d.orders) for d in complete))
+    if fit is None:
+        return None
+    slope, low, base, origin = fit
+    now = (at_ms - origin) / DAY_MS
+    # the mean daily orders of a week at `now`: the weekday levels averaged
+    level_log = slope * now + base
+    return _crossing(len(complete), level_log, slope, low, at_ms, capacity_per_day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _trend(days: tuple[tuple[int, int], ...]) -> tuple[float, float, float, int] | None:
+    """(slope, its 75 % lower bound, the log of the mean weekday level at the origin, the
+    origin) of the complete days (start, orders) given: a function of them alone, so computed
+    once per day and warehouse however many minutes ask (a complete day never changes)."""
     groups: dict[int, list[tuple[float, float]]] = {}
-    origin = complete[0].start_ms  # days counted from the first fitted one (exp stays finite)
-    for d in complete:
-        x = (d.start_ms - origin) / DAY_MS
-        groups.setdefault(d.start_ms // DAY_MS % 7, []).append((x, math.log(max(d.orders, 1))))
+    origin = days[0][0]  # days counted from the first fitted one (exp stays finite)
+    for start, orders in days:
+        x = (start - origin) / DAY_MS
+        groups.setdefault(start // DAY_MS % 7, []).append((x, math.log(max(orders, 1))))
     fit = _within_fit(groups)
     if fit is None:
         return None
     slope, se, intercepts = fit
-    df = len(complete) - len(groups) - 1
+    df = len(days) - len(groups) - 1
     low = slope - _T75[min(df, len(_T75)) - 1] * se
-    now = (at_ms - origin) / DAY_MS
-    # the mean daily orders of a week at `now`: the weekday levels averaged
-    level_log = slope * now + math.log(sum(math.exp(a) for a in intercepts) / len(intercepts))
-    return _crossing(len(complete), level_log, slope, low, at_ms, capacity_per_day)
+    base = math.log(sum(math.exp(a) for a in intercepts) / len(intercepts))
+    return slope, low, base, origin
 
 
 def _within_fit(

@@ -293,17 +293,18 @@ LAT_ENV = {
     "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
     "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
     "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
-    # the history's normal outflow is 15 parcels per stall window (30 min): judge a ratio of it
+    # the history's normal outflow is about 22 parcels per stall window (30 min), at the lowest
+    # hour of a week about 14: judge a ratio of it
     "ORDERMON_POLICY_DISPATCH_MIN_EVENTS": "10",
 }
-STALL_ORDERS_PER_MINUTE: Final = 0.5  # a stalling site: quiet, so that its learned week is cheap
+STALL_ORDERS_PER_MINUTE: Final = 0.75  # a stalling site: quiet, so that its learned week is cheap
 HISTORY_DAYS: Final = 8.2  # a week and a day of complete hours: the rhythm is learned
 LOAD_WAREHOUSES: Final = 20  # sites of the live part only: the load the alerts are measured under
-LIVE_SECONDS: Final = 20.0
-# event minutes after the last stall: at 15 parcels a normal half hour, only an outflow of 2 or
-# fewer in 30 minutes is beyond chance (backpressure.STALL_SIGNIFICANCE), about 27 minutes after a
-# full stop, and the alert holds 2 minutes more
-STALL_TAIL_MIN: Final = 40  # the paced live part lasts about this long at the target rate
+LIVE_SECONDS: Final = 20.0  # the paced live part lasts about this long at the target rate
+# event minutes after the last stall: at 14-22 parcels a normal half hour, only an outflow of 2-6
+# or fewer in 30 minutes is beyond chance (backpressure.STALL_SIGNIFICANCE), 22-27 minutes after
+# a full stop, and the alert holds 2 minutes more
+STALL_TAIL_MIN: Final = 40
 
 
 def stall_minutes(
@@ -324,9 +325,9 @@ def latency_story(
 ) -> list[tuple[str, bytes, bytes, int]]:
     """The latency story as the one traffic model tells it (`realistic.load_site`, no noise, no
     arrival lag), (topic, key, value, occurred_at_ms) in arrival order:
-    - the stalling sites (`stalls`): 0.5 orders a minute from `history_days` before `t0` (every
+    - the stalling sites (`stalls`): 0.75 orders a minute from `history_days` before `t0` (every
       hour of the week learned) to the end, `minutes` after `t0`, against a dispatch team that
-      packs up to 0.75 a minute until its stall minute (after `t0`), then none;
+      packs up to 1.125 a minute until its stall minute (after `t0`), then none;
     - `LOAD_WAREHOUSES` load sites, from `t0` only, `load_orders_per_minute` in all, never stalled
       (no history: not judged within the story).
     Parcels are delivered 1-3 minutes after dispatch and every topic flows (10% of deliveries

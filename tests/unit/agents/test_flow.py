@@ -286,3 +286,76 @@ def test_replay_after_head_written_but_bucket_lost_still_counts_the_bucket() -> 
     assert apply(head, e, CONFIG, source="orders/0", offset=0)
     assert head.totals[PLACED] == 1
     assert head.minutes[T0].counts[PLACED] == 1
+
+
+def _ends_recomputed(minutes: set[int], previous: int | None, through: int) -> list[int]:
+    """close_minutes by its definition, minute by minute over every bucket: the ends in
+    (previous, through] of the minutes with data within the retention before them (from the
+    oldest minute with data when nothing was closed)."""
+    if previous is None:
+        if not minutes or through <= min(minutes):
+            return []
+        previous = min(minutes)
+    return [
+        end
+        for end in range(previous + MINUTE_MS, through + MINUTE_MS, MINUTE_MS)
+        if any(end - CONFIG.retention_ms <= m < end for m in minutes)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["event", "event", "event", "close", "step", "far"]),
+            st.integers(min_value=-3 * 60, max_value=6 * 60),  # minutes from T0
+            st.integers(min_value=0, max_value=MINUTE_MS - 1),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(min_value=0, max_value=80),
+)
+def test_incremental_closing_and_expiry_equal_recomputed(
+    steps: list[tuple[str, int, int]], ahead: int
+) -> None:
+    """close_minutes (one lookup per minute closed, `data_below_ms` carried from call to call)
+    and expire (only the minutes between the last floor and the new one) against the same
+    answers recomputed from every bucket, over events late and early, short and long jumps of
+    the watermark (`far`: hours past everything, which takes the scan)."""
+    state = WarehouseState("W1")
+    for k in range(ahead):  # minutes of a topic read far ahead: many buckets, short walks
+        apply(state, dispatch(k, T0 + (400 + k) * MINUTE_MS), CONFIG)
+    for n, (what, minute, ms) in enumerate(steps):
+        at = T0 + minute * MINUTE_MS + ms
+        if what == "event":
+            apply(state, order(n, at), CONFIG)
+            continue
+        mark = at + (40 * CONFIG.retention_ms if what == "far" else 0)
+        if what == "step":  # a step forward from the last close, as batches make them
+            mark = (state.closed_through_ms or T0) + minute % 20 * MINUTE_MS + ms
+        previous = state.closed_through_ms
+        expected = _ends_recomputed(set(state.minutes), previous, minute_start(mark))
+        assert close_minutes(state, CONFIG, mark) == expected
+        before = set(state.minutes)
+        last_floor = state.expired_floor_ms
+        gone = expire(state, CONFIG)
+        floor = minute_start((state.closed_through_ms or 0) - CONFIG.retention_ms)
+        if state.closed_through_ms is None or (last_floor is not None and floor <= last_floor):
+            assert gone == []
+        else:
+            assert sorted(gone) == sorted(m for m in before if m < floor)
+        assert state.closed_through_ms is None or min(state.minutes, default=floor) >= floor
+
+
+def test_a_late_minute_among_the_closed_ones_keeps_the_next_minutes_evaluated() -> None:
+    state = WarehouseState("W1")
+    apply(state, order(1, T0), CONFIG)
+    for k in range(61):  # a topic read ahead: minutes 300..360 hold data too
+        apply(state, order(100 + k, T0 + (300 + k) * MINUTE_MS), CONFIG)
+    assert close_minutes(state, CONFIG, T0 + 30 * MINUTE_MS)[-1] == T0 + 30 * MINUTE_MS
+    # an event for minute 20 comes late (its minute closed), then the watermark moves on: the
+    # minutes within the retention after minute 20 are still evaluated, up to minute 80
+    apply(state, order(3, T0 + 20 * MINUTE_MS + 5), CONFIG)
+    ends = close_minutes(state, CONFIG, T0 + 90 * MINUTE_MS)
+    assert ends == [T0 + m * MINUTE_MS for m in range(31, 81)]

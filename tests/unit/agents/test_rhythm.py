@@ -16,9 +16,13 @@ from ordermon.agents.logic.rhythm import (
     IN,
     OUT,
     Rhythm,
+    at_least,
+    hour_of,
     wait_hours,
 )
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+
+DAY_MS = 24 * HOUR_MS
 
 Q = 0  # the dispatch queue's index
 H0 = 500_000  # an absolute hour (a Monday 08:00 UTC is not needed: slots are relative)
@@ -258,3 +262,70 @@ def test_a_jump_past_everything_kept_starts_over_at_once() -> None:
     fold_hour(r, far, 3, 1, 8)
     assert r.first_hour == far and len(r.rows) == 1
     assert r.row(far) is not None and r.row(H0) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=40),  # inflow of the hour
+            st.integers(min_value=0, max_value=40),  # outflow
+            st.integers(min_value=0, max_value=3),  # flagged queues (bits)
+            st.integers(min_value=0, max_value=59),  # minutes of the hour folded before a read
+        ),
+        min_size=HOURS_PER_WEEK + 31,
+        max_size=2 * HOURS_PER_WEEK + 30,
+    ),
+    st.integers(min_value=HOURS_PER_WEEK, max_value=HOURS_PER_WEEK + 30),
+)
+def test_cached_normals_equal_recomputed(
+    hours: list[tuple[int, int, int, int]], since: int
+) -> None:
+    """`normal` and `normal_total` are cached per hour (until a row completes): read between the
+    minutes of every hour, they equal the same reads of a copy that never cached anything, also
+    when the queue's `since` is set midway."""
+    r = Rhythm()
+    backlog = 0
+    for i, (inflow, outflow, flagged, read_at) in enumerate(hours):
+        hour = H0 + i
+        backlog = max(0, backlog + inflow - outflow)
+        for m in range(60):
+            flows = [(inflow if m == 0 else 0, outflow if m == 0 else 0, backlog)] + [(0, 0, 0)] * 3
+            r.fold(hour * HOUR_MS + (m + 1) * MINUTE_MS, flows, flagged, 3 * HOURS_PER_WEEK)
+            if m == read_at:
+                _same_normals(r, hour)
+                if i == since:  # set between two reads of one hour
+                    r.since[Q] = H0
+                    _same_normals(r, hour)
+
+
+def _same_normals(r: Rhythm, hour: int) -> None:
+    fresh = Rhythm.from_json(r.to_json())
+    for what in (IN, OUT, BACKLOG):
+        for weeks in (1, 2):
+            assert r.normal(Q, what, hour, weeks) == fresh.normal(Q, what, hour, weeks)
+            total = r.normal_total(Q, what, hour, 24, weeks)
+            assert total == fresh.normal_total(Q, what, hour, 24, weeks)
+
+
+@pytest.mark.parametrize(
+    ("count", "low"),
+    [(0, 0.0), (1, 0.0), (4, 1.0), (12, (12**0.5 - 1) ** 2), (100, 81.0), (10_000, 9801.0)],
+)
+def test_at_least_is_two_poisson_deviations_below_a_count(count: float, low: float) -> None:
+    assert at_least(count) == pytest.approx(low)
+
+
+def test_silence_expects_the_quietest_arrivals_of_the_hour_never_the_site_s_own_work() -> None:
+    """Orders (arrivals) of 20 and 5 on two days at the same hour, each dispatched (the site's
+    own work, not counted): the hour expects what the two show at the least, per day."""
+    r = Rhythm()
+    start = 1_000 * DAY_MS
+    for day, orders in enumerate((20, 5)):
+        for minute in range(24 * 60):
+            end = start + day * DAY_MS + (minute + 1) * MINUTE_MS
+            n = orders if minute == 14 * 60 else 0  # all in the minute 14:00
+            r.fold(end, [(n, n, 0)] + [(0, 0, 0)] * 3, 0, 10_000)
+    hour = hour_of(start + 2 * DAY_MS + 14 * HOUR_MS)
+    assert r.normal_events(hour, 3) == pytest.approx(min(5, at_least(25) / 2))
+    assert r.normal_events(hour + 1, 3) == 0.0  # never an arrival at 15:00

@@ -33,16 +33,9 @@ def replay(scenario: Scenario, batch: int = 500) -> list[Alert]:
     return replay_events(events_of(scenario), FLOW, POLICY, batch)
 
 
-NIGHT_LULL_SILENT = pytest.mark.xfail(
-    strict=True,
-    reason="catchup: with the network evaluated at every minute end, night_lull raises a "
-    "critical warehouse_silent at night; not fixed in time (reported)",
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    ["steady", "flash_sale", pytest.param("night_lull", marks=NIGHT_LULL_SILENT), "noisy_steady"],
+    ["steady", "flash_sale", "night_lull", "noisy_steady"],
 )
 def test_benign_traffic_raises_no_critical_alert(name: str) -> None:
     alerts = replay(build(name))

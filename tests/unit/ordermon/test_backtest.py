@@ -145,12 +145,6 @@ def test_a_bad_policy_or_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "nope.jsonl" in missing.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="catchup: the network is now evaluated at every minute end with each warehouse's "
-    "newest event at minute precision; a warehouse_silent episode at MIL-3 on the first night "
-    "(before any rhythm is learned) now appears in this file; not investigated in time",
-)
 def test_a_policy_file_changes_the_episodes(tmp_path: Path, stall_file: Path) -> None:
     """The same file with a policy that needs a 12-hour hold: the 6-hour stall no longer fires."""
     path = stall_file
