@@ -308,11 +308,10 @@ def poisson_at_most(k: int, mean: float) -> float:
 def _expected_out(
     rhythm: Rhythm, queue: str, at_ms: int, qp: QueuePolicy, policy: Policy
 ) -> float | None:
-    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it,
-    the half hour before it and the hour after it span, so a pickup at the top of one hour is
-    never expected in the rest of that hour or in the next, nor a whole hour's work from a shift
-    that starts within it); None when these are not working hours of the queue, or too few items
-    flow to judge a ratio."""
+    """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it
+    and the half hour before it span, so a pickup at the top of one hour is never expected in
+    the next, nor a whole hour's work from a shift that starts within it); None when these are
+    not working hours of the queue, or too few items flow to judge a ratio."""
     start = at_ms - STALL_WINDOW_MS
     calendar = policy.calendar
     if calendar is not None and False in (
@@ -324,12 +323,8 @@ def _expected_out(
     weeks = policy.rhythm_weeks
     # the hours of the window and of the half hour before it: a shift that starts within an
     # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
-    # a part-hour's work, which the window's first minutes of the shift would not yet show; and
-    # the hour after it: an hour's normal is spread evenly over it, but a carrier pickup at 15:00
-    # scans the hour's parcels in its first minutes, and 15:30-16:00 then sees none (hour 16,
-    # without a pickup, is idle: not judged). The cost: no stall is judged in a shift's last hour
-    # (its backlog growth still is, over the day).
-    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 2)
+    # a part-hour's work, which the window's first minutes of the shift would not yet show
+    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
     normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
     daily = _normal_daily_out(rhythm, qi, at_ms, policy)
     if None in normals or daily is None:

@@ -199,21 +199,6 @@ def test_a_closed_sunday_pages_nobody() -> None:
     assert [a for a in alerts if a.kind != "forecast_overload"] == []
 
 
-def test_carrier_pickups_page_nobody() -> None:
-    """Parcels leave only when a carrier calls, at 10:00, 15:00 and 20:00, and its truck takes up
-    to 2,000 within the first two minutes (6,000 a day for 5,280 orders): parcels wait after each
-    pickup, and every half hour after one sees no outflow, which is this site's rhythm, not a
-    stall."""
-
-    def capacity(minute: int) -> int:
-        at = minute % DAY_MIN
-        return 1_000 if at // 60 in (10, 15, 20) and at % 60 < 2 else 0
-
-    alerts, det = run_site(10, capacity)
-    assert [a for a in alerts if a.kind != "forecast_overload"] == []
-    assert det.rhythm.since[0] is not None  # judged against a learned week
-
-
 def test_a_stall_in_working_hours_fires_within_the_hour() -> None:
     """Day 9 (a Wednesday) from 11:00 the team dispatches 1 parcel a minute instead of up to 6:
     outflow far below this hour's normal while orders go on."""
