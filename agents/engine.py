@@ -312,6 +312,9 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
+        # the newest event time of the warehouses loaded from the store since the last
+        # `forget`: read by some worker before, so the watermark is at least there (`_mark`)
+        self._newest_loaded = MIN_MS
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -350,6 +353,7 @@ class Engine:
         self._network_loaded = False
         self._network_written.clear()
         self._all_loaded = False
+        self._newest_loaded = MIN_MS
         self._history.forget()
 
     def assign(self, partitions: Iterable[int] | None) -> None:
@@ -406,6 +410,7 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
+            self._newest_loaded = max(self._newest_loaded, newest)
             first = retention_floor(state, self.config)
             # nothing closed yet: the minutes the head names (a sparse topic may have been read
             # days ahead before a restart), else what a retention back from the newest holds
@@ -770,11 +775,16 @@ class Engine:
         fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
         batches to several partitions need not become readable at once), then not at all.
         Offline (`ends` None) every source is complete. Nothing of this is remembered: it
-        follows from what the caller reads."""
+        follows from what the caller reads, and from the newest event of the warehouses held
+        (stored with them): after a restart or a rebalance, a partition another worker (or this
+        one, before) read to its end and committed sends nothing more, and its minutes must
+        still close."""
         read_ms = self.read_ms
-        if not read_ms:
+        bound = max(read_ms.values(), default=self._newest_loaded)
+        if bound < self._newest_loaded:
+            bound = self._newest_loaded
+        if bound == MIN_MS:
             return None
-        bound = max(read_ms.values())
         ends = self._ends
         if ends is not None:
             sources = self._sources

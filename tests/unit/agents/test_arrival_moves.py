@@ -153,12 +153,39 @@ def test_a_restart_before_any_minute_closed_loses_no_minute() -> None:
     assert group.late() == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 15 left open: with the stall judged over the window's own hours (the hour-after "
-    "rule was reverted), LYS-2's dispatch episode misses one hourly firing update after a "
-    "restart (at 1773186780000); passed with that rule, not investigated",
-)
+def test_a_partition_another_engine_read_to_its_end_still_closes_its_minutes() -> None:
+    """One engine reads every source to its end and writes (commits) it all, but its last
+    minutes are still held open by the processing clock when the partitions move: the new owner
+    has nothing left to read, and must still close them from what the warehouses' records say
+    was read (their newest events), or the last hours are never evaluated and nothing fires or
+    resolves in them (the hang of issue 15 (e) and of a restart after a complete read)."""
+    group = Group(0)
+    group.start({0, 1})
+    while group.step():
+        pass
+    for write in group.engines[0].flush():
+        group.store.write(write)
+    group.committed.update({s: group.read[0][s] for s in group.sources(0)})
+    group.alerts += group.tick(0)  # not idle yet: the newest minutes stay open
+
+    def open_minutes(engine: Engine) -> bool:
+        return any(
+            s.closed_through_ms is None
+            or s.newest_ms is None
+            or s.closed_through_ms < s.newest_ms - CONFIG.lateness_ms - 60_000
+            for s in engine.states.values()
+        )
+
+    assert open_minutes(group.engines[0])
+    group.start(set())
+    group.assign(0, set())
+    group.assign(1, {0, 1})
+    assert not any(group.ends(1)[s] is False for s in group.sources(1))
+    group.alerts += group.tick(1, later=CONFIG.idle_after_ms)
+    assert own([key(a) for a in group.alerts]) == expected()
+    assert group.engines[1].states and not open_minutes(group.engines[1])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_restarts_and_rebalances_change_no_warehouse_alert(seed: int) -> None:
     """Two engines; eight times, after ten batches, one of them restarts or the partitions are
