@@ -271,12 +271,15 @@ def _stall(
     policy: Policy,
     learned: bool,
 ) -> tuple[float | None, bool, bool]:
-    """(outflow share of normal over the stall window, stalled, resumed)."""
+    """(outflow share of normal over the stall window, stalled, resumed). Where the window is
+    not judged (off shift, between pickups, a shift's first or last hour) the outflow resumed
+    only on evidence: it keeps pace with the inflow again. A stall found in a shift is not
+    resolved by the shift's end or by the night: it holds until the site serves again."""
+    pressure = math.inf if flows.out_stall == 0 else flows.in_stall / flows.out_stall
     expected = _expected_out(rhythm, queue, at_ms, qp, policy) if learned else None
     if expected is None:
-        return None, False, True
+        return None, False, pressure <= qp.clear_pressure or flows.backlog <= qp.drained_backlog
     share = flows.out_stall / expected
-    pressure = math.inf if flows.out_stall == 0 else flows.in_stall / flows.out_stall
     # work is waiting (a quarter of an hour of the normal pace): a team that ran out of work is
     # not stalled
     waiting = flows.backlog >= expected / 2
@@ -310,8 +313,9 @@ def _expected_out(
 ) -> float | None:
     """Normal outflow over the stall window ending at `at_ms` (the lowest normal of the hours it
     and the half hour before it span, so a pickup at the top of one hour is never expected in
-    the next, nor a whole hour's work from a shift that starts within it); None when these are
-    not working hours of the queue, or too few items flow to judge a ratio."""
+    the next, nor a whole hour's work from a shift that starts within it); None when these or
+    the hour after the window are not working hours of the queue, or too few items flow to
+    judge a ratio."""
     start = at_ms - STALL_WINDOW_MS
     calendar = policy.calendar
     if calendar is not None and False in (
@@ -326,11 +330,17 @@ def _expected_out(
     # a part-hour's work, which the window's first minutes of the shift would not yet show
     hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
     normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
+    # and the hour after it must be a working hour too: an hour's normal is spread evenly over
+    # it, but a carrier pickup at 15:00 scans the hour's parcels in its first minutes, and
+    # 15:30-16:00 then sees none (hour 16, without a pickup, is idle). The cost: no stall is
+    # judged in a shift's last hour (its backlog growth still is, over the day); a stall already
+    # firing holds through it (`_stall`: not judged is not resumed).
+    after = rhythm.normal(qi, OUT, hour_of(at_ms - 1) + 1, weeks)
     daily = _normal_daily_out(rhythm, qi, at_ms, policy)
-    if None in normals or daily is None:
+    if None in normals or after is None or daily is None:
         return None
     hourly = min(n for n in normals if n is not None)
-    if hourly < policy.idle_share * daily / HOURS_PER_DAY:
+    if min(hourly, after) < policy.idle_share * daily / HOURS_PER_DAY:
         return None  # an idle hour of this queue
     expected = hourly * STALL_WINDOW_MS / HOUR_MS
     return expected if expected >= qp.min_events else None
@@ -416,8 +426,12 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
     )
     breach = hours_to_breach(j, sla)
     escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours
-    deescalate = j.wait_hours < sla * qp.deescalate_ratio and (
-        breach is None or breach > qp.critical_margin_hours / qp.deescalate_ratio
+    # a critical alert calms down on evidence too: not while its outflow has not resumed (a
+    # stall that went on into hours that are not judged keeps its severity)
+    deescalate = (
+        j.resumed
+        and j.wait_hours < sla * qp.deescalate_ratio
+        and (breach is None or breach > qp.critical_margin_hours / qp.deescalate_ratio)
     )
     return Observation(
         active=active,

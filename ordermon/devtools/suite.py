@@ -69,6 +69,12 @@ def no_alert(s: Score) -> list[str]:
     return [] if s.episodes == 0 else [f"{s.episodes} episodes: {_describe(s)}"]
 
 
+def no_page(s: Score) -> list[str]:
+    """Nothing that pages (critical): a warning is a ticket for the day shift, a page wakes
+    someone."""
+    return [] if s.pages == 0 else [f"{s.pages} pages: {_describe(s)}"]
+
+
 def only_true(s: Score) -> list[str]:
     return [] if not s.false else [f"{len(s.false)} false episodes: {_describe(s)}"]
 
@@ -121,7 +127,7 @@ def capacity_within(s: Score, share: float = 0.15) -> list[str]:
 
 # What each scenario must show, in named parts (the tests check each part on its own).
 EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
-    "healthy": {"no alert at all": no_alert},
+    "healthy": {"no alert at all": no_alert, "no page": no_page},
     "dispatch_overload": {
         "caught within a day": caught,
         "at that site only": only_true,
