@@ -312,9 +312,9 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
-        # the newest event time of the warehouses loaded from the store since the last
-        # `forget`: read by some worker before, so the watermark is at least there (`_mark`)
-        self._newest_loaded = MIN_MS
+        # partition -> the newest event time of its warehouses loaded from the store since the
+        # last `forget`: read by some worker before (`_mark`)
+        self._newest_loaded: dict[int | None, int] = {}
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -353,7 +353,7 @@ class Engine:
         self._network_loaded = False
         self._network_written.clear()
         self._all_loaded = False
-        self._newest_loaded = MIN_MS
+        self._newest_loaded.clear()
         self._history.forget()
 
     def assign(self, partitions: Iterable[int] | None) -> None:
@@ -410,7 +410,8 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
-            self._newest_loaded = max(self._newest_loaded, newest)
+            loaded = self._newest_loaded
+            loaded[state.partition] = max(loaded.get(state.partition, MIN_MS), newest)
             first = retention_floor(state, self.config)
             # nothing closed yet: the minutes the head names (a sparse topic may have been read
             # days ahead before a restart), else what a retention back from the newest holds
@@ -775,17 +776,16 @@ class Engine:
         fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
         batches to several partitions need not become readable at once), then not at all.
         Offline (`ends` None) every source is complete. Nothing of this is remembered: it
-        follows from what the caller reads, and from the newest event of the warehouses held
-        (stored with them): after a restart or a rebalance, a partition another worker (or this
-        one, before) read to its end and committed sends nothing more, and its minutes must
-        still close."""
+        follows from what the caller reads. One case needs what the warehouses' records say:
+        after a restart or a rebalance, before anything is read, a partition whose every source
+        is read to its end (another worker, or this one before, read it all and committed)
+        sends nothing more; its minutes close up to the newest event of its own warehouses,
+        or they would stay open for ever."""
         read_ms = self.read_ms
-        bound = max(read_ms.values(), default=self._newest_loaded)
-        if bound < self._newest_loaded:
-            bound = self._newest_loaded
-        if bound == MIN_MS:
-            return None
         ends = self._ends
+        if not read_ms:
+            return self._mark_unread(partition, now_ms)
+        bound = max(read_ms.values())
         if ends is not None:
             sources = self._sources
             idle = self.config.idle_after_ms
@@ -804,6 +804,20 @@ class Engine:
                     return None
                 bound = min(bound, read)
         return bound - self.config.lateness_ms
+
+    def _mark_unread(self, partition: int | None, now_ms: int | None) -> int | None:
+        """`_mark` when nothing has been read since the start or the last rebalance: the
+        newest event of the partition's own warehouses, if the caller says every source of the
+        partition is read to its end (offline, or with `ends` unknown: nothing closes)."""
+        ends = self._ends
+        newest = self._newest_loaded.get(partition)
+        if ends is None or newest is None or now_ms is None:
+            return None
+        p = partition or 0
+        for topic in INPUT_TOPICS:
+            if ends.get(source_of(topic, p)) is not True:
+                return None
+        return newest - self.config.lateness_ms
 
     def _floor(self) -> int | None:
         """Events before this are late for every warehouse: the retention back from the newest
