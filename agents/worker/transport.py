@@ -227,7 +227,7 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     async def _next_batch(self, topics: frozenset[str], handler: BatchHandler) -> None:
         """One turn of the batch path: fetch, hand the input records to `handler`, acknowledge
         their offsets once it says their records are written, commit now and then."""
-        records, active = await self._fetch_aligned(topics)
+        records, active = await self._fetch_aligned()
         await self.sleep(0)
         if records is None or self.should_stop or not self.flow_active:
             # Faust drops these too: after a rebalance the consumer seeks to the committed
@@ -257,12 +257,11 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             self._commit_soon()
         self.diag.unset_flag(CONSUMER_FETCHING)
 
-    async def _fetch_aligned(self, topics: frozenset[str]) -> tuple[Any, Any]:
+    async def _fetch_aligned(self) -> tuple[Any, Any]:
         """Faust's fetch, without the partitions held back for alignment. They are taken out of
         Faust's set of active partitions for the fetch only, and put back after it unless Faust
         paused them meanwhile (its table recovery does) or a rebalance happened."""
         active = self._get_active_partitions()
-        self._restore_inputs(active, topics)
         out = self._aligned_out & active
         fetched: tuple[Any, Any]
         if not out:
@@ -277,27 +276,6 @@ class Consumer(faust_aiokafka.Consumer):  # type: ignore[misc]
             if self.app.consumer_generation_id == generation:
                 back = {tp for tp in out if tp not in self._paused_partitions}
                 self._get_active_partitions().update(back)
-
-    def _restore_inputs(self, active: set[TP], topics: frozenset[str]) -> None:
-        """Every input partition assigned and not paused by Faust is fetched: one left out of
-        the active set by a fetch that spanned a rebalance (taken out for alignment, then not
-        put back as the generation had changed) would otherwise never be read again, its
-        warehouses' minutes held open for ever (seen once as issue 15 (e): the complaints
-        partitions, never committed, never fetched after the last rebalance)."""
-        if not self.flow_active or self.app.rebalancing:
-            return
-        paused = self._paused_partitions
-        missing = {
-            tp
-            for tp in self.assignment()
-            if tp.topic in topics and tp not in paused and tp not in active
-        }
-        if missing:
-            log.info(
-                "input partitions back in the fetches: %s",
-                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(missing)),
-            )
-            active.update(missing)
 
     def _align(self, topics: frozenset[str], *, found: bool) -> None:
         """Choose the input partitions to hold back from the next fetches (`held_back`); a turn

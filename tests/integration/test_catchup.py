@@ -250,10 +250,9 @@ def test_every_way_of_arrival_gives_the_offline_alerts(deployment: Deployment, c
 
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 15 left open: two causes of its hangs found and fixed (no watermark for a "
+    reason="issue 15 left open: the cause of its hangs found and fixed (no watermark for a "
     "partition the other worker had read to its end, before anything was read after the last "
-    "rebalance; an input partition left out of the fetches by one that spanned a rebalance); "
-    "15 of 16 runs under load (three at once) passed after them; one stopped counting "
+    "rebalance); 15 of 16 runs under load (three at once) passed after it; one stopped counting "
     "after the second worker left (the consumer fetched nothing more; cause not found). "
     "Bounded: a hang costs at most 4 minutes of CI",
 )
