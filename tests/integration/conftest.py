@@ -17,6 +17,12 @@ from tests.integration.live import Deployment
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_broker(tmp_path_factory)
+
+
+def start_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """ORDERMON_TEST_BROKER if set, else an embedded broker of its own (a module that must not
+    share one with the tests before it overrides `broker` with this at module scope)."""
     external = os.environ.get("ORDERMON_TEST_BROKER")
     if external:
         host, _, port = external.rpartition(":")

@@ -13,6 +13,7 @@ import asyncio
 import signal
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from ordermon.streams.events import Event
+from tests.integration.conftest import start_broker
 from tests.integration.faults_lib import (
     WAREHOUSES,
     counted,
@@ -32,6 +34,17 @@ from tests.integration.faults_lib import (
 from tests.integration.live import Deployment, Worker, get_json, wait_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of this module's own. In two of three full CI runs both tests failed the same
+    way at the end of a run, on a worker's session broker that had served ten minutes of other
+    tests: the worker started, became ready and then sent nothing at all for 180 s (no alert,
+    no log line); alone, in any order tried and three at once under load they pass. Cause not
+    found; a fresh broker keeps these tests about network alerts, not about that."""
+    yield from start_broker(tmp_path_factory)
+
 
 MINUTE = 60_000
 SPLIT_MINUTE = 70  # the story is published in two parts: minutes before this, then the rest
