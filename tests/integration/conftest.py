@@ -14,6 +14,17 @@ import pytest
 from ordermon.devtools.broker import EmbeddedBroker, free_port, port_is_open
 from tests.integration.live import Deployment
 
+# A live test that timed out waiting (a worker that became ready and then did nothing: README
+# "Known limits", cause not found, seen about once per full CI run) is run once more; one that
+# fails any other way (a wrong count, a wrong alert) is not. Reruns show as "R" in the output.
+RERUN_ON: list[str] = ["timed out", "Timeout"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("integration") is not None:
+            item.add_marker(pytest.mark.flaky(reruns=1, only_rerun=RERUN_ON))
+
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
