@@ -312,9 +312,6 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
-        # partition -> the newest event time of its warehouses loaded from the store since the
-        # last `forget`: read by some worker before (`_mark`)
-        self._newest_loaded: dict[int | None, int] = {}
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -353,7 +350,6 @@ class Engine:
         self._network_loaded = False
         self._network_written.clear()
         self._all_loaded = False
-        self._newest_loaded.clear()
         self._history.forget()
 
     def assign(self, partitions: Iterable[int] | None) -> None:
@@ -410,8 +406,6 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
-            loaded = self._newest_loaded
-            loaded[state.partition] = max(loaded.get(state.partition, MIN_MS), newest)
             first = retention_floor(state, self.config)
             # nothing closed yet: the minutes the head names (a sparse topic may have been read
             # days ahead before a restart), else what a retention back from the newest holds
@@ -787,13 +781,10 @@ class Engine:
             return self._mark_unread(partition, now_ms)
         bound = max(read_ms.values())
         if ends is not None:
-            sources = self._sources
             idle = self.config.idle_after_ms
             p = partition or 0
             for topic in INPUT_TOPICS:
-                source = sources.get((topic, p))
-                if source is None:
-                    source = sources[topic, p] = source_of(topic, p)
+                source = self._source(topic, p)
                 done = ends.get(source)
                 if done is None:
                     continue  # not read here: not this worker's to wait for
@@ -805,19 +796,29 @@ class Engine:
                 bound = min(bound, read)
         return bound - self.config.lateness_ms
 
+    def _source(self, topic: str, partition: int) -> str:
+        source = self._sources.get((topic, partition))
+        if source is None:
+            source = self._sources[topic, partition] = source_of(topic, partition)
+        return source
+
     def _mark_unread(self, partition: int | None, now_ms: int | None) -> int | None:
         """`_mark` when nothing has been read since the start or the last rebalance: the
         newest event of the partition's own warehouses, if the caller says every source of the
         partition is read to its end (offline, or with `ends` unknown: nothing closes)."""
         ends = self._ends
-        newest = self._newest_loaded.get(partition)
-        if ends is None or newest is None or now_ms is None:
+        if ends is None or now_ms is None:
             return None
         p = partition or 0
-        for topic in INPUT_TOPICS:
-            if ends.get(source_of(topic, p)) is not True:
-                return None
-        return newest - self.config.lateness_ms
+        if not all(ends.get(self._source(topic, p)) is True for topic in INPUT_TOPICS):
+            return None
+        # nothing was counted since the cache was rebuilt: its states are as the records say
+        newest = [
+            w.newest_ms
+            for w in self.states.values()
+            if w.partition == partition and w.newest_ms is not None
+        ]
+        return max(newest) - self.config.lateness_ms if newest else None
 
     def _floor(self) -> int | None:
         """Events before this are late for every warehouse: the retention back from the newest
