@@ -298,6 +298,9 @@ class Engine:
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
+        # the deletions of the minutes that expired before the last flush, written at the next
+        # one (`flush`)
+        self._expiring: list[Write] = []
         self._network_at: int | None = None  # the minute end the network was last evaluated at
         self._history = NetworkInputs()  # what the network reads of each warehouse, by minute
         self._known: set[str] | None = None
@@ -312,6 +315,12 @@ class Engine:
         # source not read again yet holds its warehouses at their own newest event of it).
         self.read_ms: dict[str, int] = {}
         self._read_at: dict[str, int] = {}
+        # the newest offset read from each input source since the start or the last rebalance
+        self._read_offsets: dict[str, int] = {}
+        # warehouse -> source -> the newest offset its loaded records hold: until each source
+        # is read again that far (or to its end), the warehouse may not be consistent with
+        # itself (see `_resynced`) and none of its minutes closes
+        self._resync: dict[str, dict[str, int]] = {}
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
 
@@ -345,12 +354,14 @@ class Engine:
         self.partition_of.clear()
         self._unwritten.clear()
         self._expired.clear()
+        self._expiring.clear()
         self._known = None
         self.network = NetworkState()
         self._network_loaded = False
         self._network_written.clear()
         self._all_loaded = False
         self._history.forget()
+        self._resync.clear()
 
     def assign(self, partitions: Iterable[int] | None) -> None:
         """The partitions this engine holds now (None: all). Its cache is rebuilt from the
@@ -371,6 +382,7 @@ class Engine:
         self.assign(())
         self.read_ms.clear()
         self._read_at.clear()
+        self._read_offsets.clear()
 
     def holds(self, partition: int | None) -> bool:
         return self.assigned is None or partition is None or partition in self.assigned
@@ -417,6 +429,13 @@ class Engine:
                 bucket = self.store.get(MINUTES, minute_key(warehouse, start))
                 if bucket is not None:
                     state.minutes[start] = bucket_from_bytes(bucket)
+        need = dict(state.applied)
+        for loaded in state.minutes.values():
+            for source, offset in loaded.applied.items():
+                if offset > need.get(source, -1):
+                    need[source] = offset
+        if need:
+            self._resync[warehouse] = need
         self.states[warehouse] = state
         detector = self.detectors[warehouse] = (
             DetectorState.from_json(det) if det else DetectorState()
@@ -524,7 +543,7 @@ class Engine:
         partition_of = self.partition_of
         newest_by_topic = self.newest_by_topic
         max_future_ms = self.max_future_ms
-        read_ms, read_at = self.read_ms, self._read_at
+        read_ms, read_at, read_offsets = self.read_ms, self._read_at, self._read_offsets
         seen_at = now_ms or 0
         # Events older than the retention behind what every input source has been read past are
         # late wherever they come from (agents.logic.flow.apply): a made-up warehouse dated 1970
@@ -551,6 +570,9 @@ class Engine:
             if at > read_ms.get(source, MIN_MS):
                 read_ms[source] = at
             read_at[source] = seen_at
+            offset = msg.offset
+            if offset is not None and offset > read_offsets.get(source, -1):
+                read_offsets[source] = offset
             warehouse = result.warehouse
             state = (
                 states.get(warehouse)
@@ -561,9 +583,7 @@ class Engine:
                 out.deadletters.append(self._dead(msg, self._over_limit(warehouse), now_ms))
                 continue
             late_before, ids_before = state.late, state.duplicate_ids
-            fresh = apply(
-                state, result, config, source=source, offset=msg.offset, floor_ms=floor_ms
-            )
+            fresh = apply(state, result, config, source=source, offset=offset, floor_ms=floor_ms)
             partition_of[warehouse] = state.partition = partition
             # A replayed message (after a crash or a rebalance) also marks its records dirty:
             # they are written to the changelog again. The offsets were not committed, so the
@@ -738,6 +758,7 @@ class Engine:
         config, policy = self.config, self.policy
         marks: dict[int | None, int | None] = {}
         history = self._history
+        resyncing: set[int | None] = set()
         for warehouse, state in self.states.items():
             partition = state.partition
             if partition in marks:
@@ -745,6 +766,11 @@ class Engine:
             else:
                 mark = marks[partition] = self._mark(partition, now_ms)
             minutes = dirty.get(warehouse)
+            if warehouse in self._resync and not self._resynced(warehouse):
+                resyncing.add(partition)
+                if minutes:
+                    self._unwritten.setdefault(warehouse, set()).update(minutes)
+                continue
             closed = state.closed_through_ms
             if minutes is None and (mark is None or (closed is not None and mark < closed)):
                 continue
@@ -759,7 +785,27 @@ class Engine:
             self._unwritten.setdefault(warehouse, set()).update(minutes or ())
             if gone:
                 self._expired.setdefault(warehouse, []).extend(gone)
+        # the network waits for every warehouse of a partition (`_evaluate`)
+        marks.update(dict.fromkeys(resyncing))
         return marks
+
+    def _resynced(self, warehouse: str) -> bool:
+        """Whether a warehouse loaded from its records may close minutes: each source of its
+        partition has been read again as far as those records hold (or to its end).
+
+        A warehouse's head and its minutes are records of two tables, whose changelogs are
+        separate topics: a worker killed while a flush is on its way may leave the head newer
+        than some minutes, or older (the offsets were not committed, so those messages are read
+        again). Until they are, its totals count events its minutes do not hold, or the reverse,
+        and a minute judged from it would see a backlog that never was."""
+        need = self._resync[warehouse]
+        ends, read = self._ends, self._read_offsets
+        if ends is not None:
+            for source, offset in need.items():
+                if read.get(source, -1) < offset and ends.get(source) is False:
+                    return False
+        del self._resync[warehouse]
+        return True
 
     # ---- event time ------------------------------------------------------------------------
     def _mark(self, partition: int | None, now_ms: int | None) -> int | None:
@@ -879,6 +925,7 @@ class Engine:
         self.partition_of.pop(warehouse, None)
         self.known().discard(warehouse)
         self._unwritten.pop(warehouse, None)
+        self._resync.pop(warehouse, None)
         minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
         self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
         self._deletes.extend(
@@ -928,10 +975,17 @@ class Engine:
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
-        head, every minute bucket touched, and a deletion for every minute expired. A record
-        changed by several batches in between is written once."""
-        writes: list[Write] = self._deletes
-        self._deletes = []
+        head, every minute bucket touched, and a deletion for every minute that expired before
+        the last flush. A record changed by several batches in between is written once.
+
+        A minute's deletion waits one flush: the head that no longer needs the minute is written
+        first. The heads and the minutes are two changelogs; a worker killed in mid-flush could
+        otherwise leave the minutes deleted and the head from before, which would judge minutes
+        again without them (`_resynced` covers the other ways a flush can be half-written).
+        Killed before the deletion is written, the minute stays in the changelog, below every
+        retention floor, never loaded."""
+        writes: list[Write] = self._deletes + self._expiring
+        self._deletes, self._expiring = [], []
         writes.extend(self._network_writes())
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
@@ -947,7 +1001,8 @@ class Engine:
                     key = minute_key(warehouse, start)
                     writes.append(Write(MINUTES, partition, key, bucket_to_bytes(bucket)))
             for start in self._expired.pop(warehouse, ()):
-                writes.append(Write(MINUTES, partition, minute_key(warehouse, start), None))
+                key = minute_key(warehouse, start)
+                self._expiring.append(Write(MINUTES, partition, key, None))
         self._unwritten.clear()
         self._expired.clear()
         return writes
