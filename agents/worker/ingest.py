@@ -118,8 +118,15 @@ class Ingest:
             await self.handle(records, flush=True)
 
     async def carry(self, outcome: Outcome, seconds: float) -> None:
-        """Hand a batch's outcome on: dead letters, table records (changelogs), metrics,
-        alerts."""
+        """Hand a batch's outcome on: alerts, dead letters, table records (changelogs), metrics.
+
+        Alerts first, each acknowledged by the broker (ordermon.sinks.kafka) before any table
+        record of the batch is sent: the warehouse's head says the transition happened, and a
+        worker killed after that record reached its changelog but before the alert reached its
+        topic would never send it (the replayed messages change nothing). Killed before the
+        records, the batch is read again and the transition repeated: at least once."""
+        for alert in outcome.alerts:
+            await self.deps.alerts.publish(alert)
         deadletter = self.topics.deadletter
         for dead in outcome.deadletters:
             await deliver(
@@ -135,8 +142,6 @@ class Ingest:
             self.store.write(write)
         await self.ebb()
         self.deps.observe(outcome, seconds)
-        for alert in outcome.alerts:
-            await self.deps.alerts.publish(alert)
 
     async def ebb(self) -> None:
         """Backpressure: wait while more than MAX_UNSENT_RECORDS table records wait in Faust's

@@ -15,7 +15,12 @@ class KafkaSink:
         self.topic = topic  # a faust Topic with raw key and value
 
     async def send(self, alert: Alert) -> None:
-        await self.topic.send(key=alert.warehouse.encode(), value=dumps(alert.to_wire()))
+        """Returns once the broker has acknowledged the record (raises if it refused it).
+        `force`: sent now, never attached to the event being processed (Faust would send it
+        only once that event is acknowledged, after this returns)."""
+        key, value = alert.warehouse.encode(), dumps(alert.to_wire())
+        delivery = await self.topic.send(key=key, value=value, force=True)
+        await delivery
 
     async def close(self) -> None:
         return None

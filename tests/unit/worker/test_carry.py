@@ -1,0 +1,94 @@
+"""An alert is on its topic, acknowledged, before any table record of its batch is sent.
+
+The warehouse's head record says the transition happened: a worker killed after that record
+reached its changelog but before the alert reached its topic would never send it (the messages
+read again after the restart change nothing). Sent first and acknowledged, the alert is at worst
+repeated (the batch is read again): at least once."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from ordermon.agents.engine import HEADS, MINUTES, Engine, MemoryStore, Outcome, Write
+from ordermon.agents.logic.flow import FlowConfig
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.worker.deps import Deps, WorkerConfig
+from ordermon.agents.worker.ingest import Ingest
+from ordermon.sinks.fanout import Fanout
+from ordermon.sinks.kafka import KafkaSink
+from ordermon.streams.outputs import Alert
+
+ALERT = Alert(
+    kind="dispatch_backpressure",
+    warehouse="LYS-2",
+    state="firing",
+    severity="warning",
+    alert_id="dispatch_backpressure:LYS-2:1773014460000",
+    started_at_ms=1_773_014_460_000,
+    updated_at_ms=1_773_014_460_000,
+    summary="LYS-2: 300 parcels waiting",
+)
+
+
+class Topic:
+    """A Faust topic's `send`: the record is queued at once; the broker acknowledges it a few
+    loop turns later (the awaitable `send` returns)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.forced: list[bool] = []
+        self.acks: list[asyncio.Future[None]] = []
+
+    async def send(self, *, key: bytes, value: bytes, force: bool = False) -> Any:
+        self.forced.append(force)
+        self.log.append("alert queued")
+        delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def ack() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            self.log.append("alert acknowledged")
+            delivered.set_result(None)
+
+        self.acks.append(asyncio.ensure_future(ack()))
+        return delivered
+
+
+class Store:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def write(self, write: Write) -> None:
+        self.log.append(f"{write.table} written")
+
+
+def test_the_alert_is_acknowledged_before_any_record_of_its_batch_is_sent() -> None:
+    log: list[str] = []
+    topic = Topic(log)
+    deps = Deps(
+        engine=Engine(FlowConfig(), Policy(), MemoryStore()),
+        config=WorkerConfig(),
+        alerts=Fanout([KafkaSink(topic)], on_failure=lambda sink: None),
+        observe=lambda outcome, seconds: log.append("observed"),
+        metrics_page=lambda: (b"", "text/plain"),
+    )
+    app = SimpleNamespace(producer=SimpleNamespace(buffer=SimpleNamespace(size=0)))
+    ingest = Ingest(app, deps, SimpleNamespace(deadletter=None), Store(log))  # type: ignore[arg-type]
+    outcome = Outcome()
+    outcome.alerts = [ALERT]
+    outcome.writes = [
+        Write(HEADS, 1, b"LYS-2", b"{}"),
+        Write(MINUTES, 1, b"LYS-2/1773014400000", b"{}"),
+    ]
+    asyncio.run(ingest.carry(outcome, 0.001))
+    assert log == [
+        "alert queued",
+        "alert acknowledged",
+        "heads written",
+        "minutes written",
+        "observed",
+    ]
+    # never attached to the event being processed (Faust would hold it until that is acked)
+    assert topic.forced == [True]
