@@ -252,8 +252,9 @@ def test_every_way_of_arrival_gives_the_offline_alerts(deployment: Deployment, c
     strict=False,
     reason="issue 15 left open: 15 of 18 first attempts under load (three at once) passed; "
     "in two a partition read and committed to its end never closed its last minutes, in one "
-    "events were counted late (a source taken for read to its end before it was; causes not found, "
-    "README 'How it counts'). Bounded: a hang costs at most 5 minutes of CI (timeout 300 s)",
+    "events were counted late (minutes closed before all of their events were read; causes "
+    "not found, README 'How it counts'). Bounded: a hang costs at most 5 minutes of CI "
+    "(timeout 300 s)",
 )
 @pytest.mark.timeout(300)
 def test_a_second_worker_joining_and_leaving_changes_no_warehouse_alert(
