@@ -323,6 +323,8 @@ class Engine:
         self._resync: dict[str, dict[str, int]] = {}
         # the caller's input sources -> read to their end; None: every source is complete
         self._ends: Mapping[str, bool] | None = None
+        # the newest event the warehouses loaded from the store hold (`_mark`)
+        self._loaded_newest: int | None = None
 
     @classmethod
     def offline(
@@ -362,6 +364,7 @@ class Engine:
         self._all_loaded = False
         self._history.forget()
         self._resync.clear()
+        self._loaded_newest = None
 
     def assign(self, partitions: Iterable[int] | None) -> None:
         """The partitions this engine holds now (None: all). Its cache is rebuilt from the
@@ -383,6 +386,11 @@ class Engine:
         self.read_ms.clear()
         self._read_at.clear()
         self._read_offsets.clear()
+        # nor where the network was evaluated: its floor for lateness (`_floor`) would otherwise
+        # stand on minutes evaluated from partitions read past their committed offsets, and the
+        # events read again from there would count late (as after a restart, the network goes on
+        # from the minutes the warehouses loaded had evaluated: `_evaluate`)
+        self._network_at = None
 
     def holds(self, partition: int | None) -> bool:
         return self.assigned is None or partition is None or partition in self.assigned
@@ -418,6 +426,8 @@ class Engine:
             self.partition_of.setdefault(warehouse, state.partition)
         newest = state.newest_ms
         if newest is not None:
+            if self._loaded_newest is None or newest > self._loaded_newest:
+                self._loaded_newest = newest
             first = retention_floor(state, self.config)
             # nothing closed yet: the minutes the head names (a sparse topic may have been read
             # days ahead before a restart), else what a retention back from the newest holds
@@ -816,55 +826,47 @@ class Engine:
         fresh (a record read within `idle_after_ms` of the processing clock: a publisher's
         batches to several partitions need not become readable at once), then not at all.
         Offline (`ends` None) every source is complete. Nothing of this is remembered: it
-        follows from what the caller reads. One case needs what the warehouses' records say:
-        after a restart or a rebalance, before anything is read, a partition whose every source
-        is read to its end (another worker, or this one before, read it all and committed)
-        sends nothing more; its minutes close up to the newest event of its own warehouses,
-        or they would stay open for ever."""
+        follows from what the caller reads.
+
+        One thing comes from the warehouses' records: after a restart or a rebalance, what was
+        read before is known only from them. A partition whose every source is read to its end
+        (another worker, or this one before, read it all and committed) sends nothing more, so
+        the newest event read from any source is also the newest event its records hold, here
+        or in any partition loaded (or they would stay open for ever, or close less far than
+        the same events read in one go: the newest one read may lie in a partition that was
+        read to its end before the restart and not read again)."""
         read_ms = self.read_ms
         ends = self._ends
-        if not read_ms:
-            return self._mark_unread(partition, now_ms)
-        bound = max(read_ms.values())
-        if ends is not None:
-            idle = self.config.idle_after_ms
-            p = partition or 0
-            for topic in INPUT_TOPICS:
-                source = self._source(topic, p)
-                done = ends.get(source)
-                if done is None:
-                    continue  # not read here: not this worker's to wait for
-                if done and (now_ms is None or now_ms - self._read_at.get(source, MIN_MS) >= idle):
-                    continue
-                read = read_ms.get(source)
-                if read is None:
-                    return None
-                bound = min(bound, read)
-        return bound - self.config.lateness_ms
+        bound = max(read_ms.values()) if read_ms else None
+        if ends is None:
+            return None if bound is None else bound - self.config.lateness_ms
+        idle = self.config.idle_after_ms
+        p = partition or 0
+        complete = True  # every source of the partition read to its end and quiet
+        for topic in INPUT_TOPICS:
+            source = self._source(topic, p)
+            done = ends.get(source)
+            if done is None:
+                complete = False
+                continue  # not read here: not this worker's to wait for
+            if done and (now_ms is None or now_ms - self._read_at.get(source, MIN_MS) >= idle):
+                continue
+            read = read_ms.get(source)
+            if read is None:
+                return None
+            complete = False
+            bound = read if bound is None else min(bound, read)
+        if complete and now_ms is not None:
+            loaded = self._loaded_newest
+            if loaded is not None and (bound is None or loaded > bound):
+                bound = loaded
+        return None if bound is None else bound - self.config.lateness_ms
 
     def _source(self, topic: str, partition: int) -> str:
         source = self._sources.get((topic, partition))
         if source is None:
             source = self._sources[topic, partition] = source_of(topic, partition)
         return source
-
-    def _mark_unread(self, partition: int | None, now_ms: int | None) -> int | None:
-        """`_mark` when nothing has been read since the start or the last rebalance: the
-        newest event of the partition's own warehouses, if the caller says every source of the
-        partition is read to its end (offline, or with `ends` unknown: nothing closes)."""
-        ends = self._ends
-        if ends is None or now_ms is None:
-            return None
-        p = partition or 0
-        if not all(ends.get(self._source(topic, p)) is True for topic in INPUT_TOPICS):
-            return None
-        # nothing was counted since the cache was rebuilt: its states are as the records say
-        newest = [
-            w.newest_ms
-            for w in self.states.values()
-            if w.partition == partition and w.newest_ms is not None
-        ]
-        return max(newest) - self.config.lateness_ms if newest else None
 
     def _floor(self) -> int | None:
         """Events before this are late for every warehouse: the retention back from the newest
