@@ -11,8 +11,10 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   The evening peak and the night before the morning shift are the rhythm, not a problem.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
   change of the wait (backlog ÷ the day's throughput) over the last whole day, and only days
-  that look like working days (the queue served at least half its inflow, and in- and outflow
-  are near the typical day's) are judged, so a closed Sunday is not taken for a stall.
+  in which the team did a typical day's work, while no day seen fell short of the typical day
+  (in- or outflow below two thirds of it), are judged, so a closed Sunday or a short Saturday is
+  not taken for a stall. A day *above* the typical day is judged: a surge of arrivals at a team
+  working at its pace is what backpressure is.
   A firing alert resolves only on evidence (drained, back to its normal, or not growing): while
   its queue cannot be judged (the first day of a learned week) it holds.
 - **stall** (a learned week needed): outflow over the last 30 minutes below `stall_ratio` of what
@@ -230,17 +232,20 @@ def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Po
 
 
 def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
-    """Before a week is learned: every whole day seen so far, and the last 24 hours, look like
-    one typical working day of this queue (no weekly rhythm seen yet)."""
-    if flows.out_day <= 0 or flows.out_day < flows.in_day / 2:
-        return False  # a closed day, or a whole-day stall: no rhythm to tell them apart yet
+    """Before a week is learned: no whole day seen fell short of the typical day of this queue
+    (no weekly rhythm seen yet: no closed day), and in the last 24 hours at least a
+    typical day's work arrived and was done. More than that is judged: more arriving than the
+    team serves is what backpressure is (a surge of complaints at a desk that works as usual),
+    and a team that works harder than usual while its queue still grows is not keeping up."""
+    if flows.out_day <= 0:
+        return False
     typical = rhythm.typical_day(qi, hour_of(at_ms), TYPICAL_DAYS, TYPICAL_BAND)
-    if typical is None:
-        return True  # fewer than two whole days: nothing seen says the days differ
+    if typical is None:  # fewer than two whole days: nothing seen says the days differ, but
+        # a day that served less than half its inflow may be a closed day or a whole-day stall
+        return flows.out_day >= flows.in_day / 2
     t_in, t_out, regular = typical
-    low, high = TYPICAL_BAND
-    in_ok = low * t_in <= flows.in_day <= high * t_in
-    return regular and in_ok and low * t_out <= flows.out_day <= high * t_out
+    low, _ = TYPICAL_BAND
+    return regular and flows.in_day >= low * t_in and flows.out_day >= low * t_out
 
 
 def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> tuple[float, float] | None:

@@ -197,9 +197,10 @@ class Rhythm:
     ) -> tuple[float, float, bool] | None:
         """Median daily (inflow, outflow) over the last `days` whole (UTC) days before
         `end_hour` that are fully known; None with fewer than
-        two such days; the flag says whether every one of them lies within `band` times the
-        median (False: the queue has a weekly rhythm, a closed day or a weekend without
-        deliveries, which a few days cannot teach)."""
+        two such days; the flag says whether none of them falls short of the lower end of
+        `band` times the median, inflow or outflow (False: the queue has a weekly rhythm, a
+        closed day or a weekend without deliveries, which a few days cannot teach; a day above
+        it, a surge or a team that worked harder, is not a different kind of day)."""
         last_day_end = end_hour - end_hour % HOURS_PER_DAY  # whole days: a closed day is seen
         key = ("typical", queue, last_day_end, days, band)
         if key in self._cache:
@@ -224,11 +225,8 @@ class Rhythm:
         if len(ins) < 2:
             return None
         m_in, m_out = float(median(ins)), float(median(outs))
-        low, high = band
-        regular = all(
-            low * m_in <= i <= high * m_in and low * m_out <= o <= high * m_out
-            for i, o in zip(ins, outs, strict=True)
-        )
+        low = band[0]
+        regular = all(i >= low * m_in and o >= low * m_out for i, o in zip(ins, outs, strict=True))
         return m_in, m_out, regular
 
     # ---- the learned normal ------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ordermon.agents.engine import Engine
 from ordermon.agents.logic.alerts import Episode
-from ordermon.agents.logic.backpressure import counting_noise
+from ordermon.agents.logic.backpressure import Flows, counting_noise, judge
 from ordermon.agents.logic.detector import (
     DetectorState,
     NetworkState,
@@ -613,3 +613,31 @@ def test_a_site_quiet_on_its_first_day_is_silent_only_if_the_others_kept_their_p
     at = start + 160 * M
     out = evaluate_network(NetworkState(), {"A": (a, start + 120 * M), "B": (b, at)}, at, Policy())
     assert [a.kind for a in out] == (["warehouse_silent"] if fires else [])
+
+
+@pytest.mark.parametrize(
+    ("in_day", "out_day", "judged"),
+    [
+        (1440, 1440, True),  # a typical day
+        (5760, 2160, True),  # a surge of arrivals at a desk working at its pace: judged
+        (1440, 2880, True),  # a team working harder than usual
+        (1440, 0, False),  # a closed day: no rhythm to tell it from a stall before a week
+        (1440, 720, False),  # a short day (half a shift)
+        (480, 480, False),  # a day with a third of the arrivals (a closed sender)
+    ],
+)
+def test_before_a_week_a_day_is_judged_when_its_team_did_a_typical_day_s_work(
+    in_day: int, out_day: int, judged: bool
+) -> None:
+    """Four whole days of one item a minute in and out; the last 24 hours as given. A surge of
+    arrivals (four times the typical day, the team serving all it can) is judged by day, where
+    before it was taken for a different kind of day and left to wait for a learned week."""
+    start = T0 - T0 % DAY_MS
+    rhythm = Rhythm()
+    _steady(rhythm, start, 4 * MINUTES_PER_DAY, lambda m: 1)
+    at = start + 4 * DAY_MS + M
+    policy = Policy()
+    flows = Flows(0, 30, 30, in_day, out_day)
+    j = judge(rhythm, "dispatch", flows, at, policy.queues["dispatch"], policy)
+    assert not j.learned
+    assert j.judged is judged

@@ -329,3 +329,56 @@ def test_silence_expects_the_quietest_arrivals_of_the_hour_never_the_site_s_own_
     hour = hour_of(start + 2 * DAY_MS + 14 * HOUR_MS)
     assert r.normal_events(hour, 3) == pytest.approx(min(5, at_least(25) / 2))
     assert r.normal_events(hour + 1, 3) == 0.0  # never an arrival at 15:00
+
+
+def _days(r: Rhythm, day_totals: list[tuple[int, int]], first_day: int = 20_000) -> int:
+    """Whole days of 24 equal hours, each (inflow, outflow) of the day; returns the end hour."""
+    for d, (inflow, outflow) in enumerate(day_totals):
+        for h in range(24):
+            fold_hour(r, (first_day + d) * 24 + h, inflow // 24, outflow // 24, 0)
+    return (first_day + len(day_totals)) * 24
+
+
+@pytest.mark.parametrize(
+    ("day_totals", "regular"),
+    [
+        ([(240, 240)] * 3, True),
+        ([(240, 240), (960, 360), (240, 240)], True),  # a surge of arrivals, the team at its pace
+        ([(240, 240), (240, 480), (240, 240)], True),  # a team that worked harder (a catch-up)
+        ([(240, 240), (240, 0), (240, 240)], False),  # a closed day
+        ([(240, 240), (240, 120), (240, 240)], False),  # a short day (a Saturday half shift)
+        ([(240, 240), (48, 48), (240, 240)], False),  # a day without arrivals (a closed sender)
+    ],
+)
+def test_a_day_is_atypical_only_when_it_falls_short(
+    day_totals: list[tuple[int, int]], regular: bool
+) -> None:
+    """Before a week is learned, a queue is judged by day only while no day fell short of its
+    typical day: a closed or a short day is a weekly rhythm a few days cannot teach, a surge of
+    arrivals is what backpressure is, not a different kind of day."""
+    r = Rhythm()
+    end = _days(r, day_totals)
+    typical = r.typical_day(Q, end, 7, (2 / 3, 3 / 2))
+    assert typical is not None and typical[2] is regular
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(min_value=3, max_value=6),
+    st.integers(min_value=1, max_value=40),
+    st.integers(min_value=0, max_value=200),
+    st.booleans(),
+)
+def test_only_a_day_that_falls_short_makes_the_days_irregular(
+    days: int, per_hour: int, other: int, arrivals: bool
+) -> None:
+    """Equal days, one of them with `other` items an hour arriving (or served) instead: the
+    days stay regular however far above the others it lies, and are irregular as soon as it
+    falls below two thirds of them."""
+    day_totals = [(24 * per_hour, 24 * per_hour)] * days
+    odd = (24 * other, 24 * per_hour) if arrivals else (24 * per_hour, 24 * other)
+    day_totals[days // 2] = odd
+    r = Rhythm()
+    typical = r.typical_day(Q, _days(r, day_totals), 7, (2 / 3, 3 / 2))
+    assert typical is not None
+    assert typical[2] is (3 * other >= 2 * per_hour)
