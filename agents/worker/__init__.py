@@ -14,6 +14,7 @@ from typing import Any
 
 from ordermon.agents.worker.app import App, create_app
 from ordermon.agents.worker.deps import Deps, StartedSink, WorkerConfig
+from ordermon.agents.worker.heap import HeapKeeper
 from ordermon.agents.worker.ingest import register_ingest
 from ordermon.agents.worker.tables import TableStore, register_tables
 from ordermon.agents.worker.topics import Topics, register_topics
@@ -53,9 +54,20 @@ def register(app: Any, deps: Deps, topics: Topics, store: TableStore) -> Worker:
         app.monitor = deps.monitor  # Faust adds it to its sensors when the worker starts
     agent = register_ingest(app, deps, topics, store)
     views = register_views(app, deps)
+    register_heap_keeper(app, deps.config.tick_seconds)
     for sink in deps.started_sinks:
         register_started_sink(app, deps, sink)
     return Worker(app, topics, store, agent, views)
+
+
+def register_heap_keeper(app: Any, interval_s: float, keeper: HeapKeeper | None = None) -> None:
+    """Keep the collector's full collections short (agents.worker.heap) at every tick."""
+    heap = keeper or HeapKeeper()
+
+    async def keep_heap() -> None:
+        heap.step()
+
+    app.timer(interval=interval_s)(keep_heap)
 
 
 def register_started_sink(app: Any, deps: Deps, sink: StartedSink) -> None:
