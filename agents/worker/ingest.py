@@ -5,6 +5,8 @@ dead-letter topic, the tables (changelogs), the metrics and the alert sinks."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
@@ -20,6 +22,24 @@ from ordermon.agents.worker.transport import register_batch_path
 from ordermon.streams.codec import encode_deadletter
 
 MAX_UNSENT_RECORDS = 5_000
+STALLED_AFTER_S = 60.0  # no batch handled for this long while records wait: say where it waits
+
+LOOP_STEPS = ("_drain_messages", "_next_batch", "handle", "carry", "ebb")
+
+log = logging.getLogger(__name__)
+
+
+def await_chain(task: asyncio.Task[Any]) -> list[str]:
+    """Where a task waits: each coroutine it awaits, outermost first ("name@file:line")."""
+    chain: list[str] = []
+    coro: Any = task.get_coro()
+    while coro is not None and len(chain) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            name = frame.f_code.co_filename.rsplit("/", 1)[-1]
+            chain.append(f"{frame.f_code.co_name}@{name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return chain
 
 
 class Ingest:
@@ -33,6 +53,51 @@ class Ingest:
         self.store = store
         self.read_to: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset done
         self.flushed_at = time.monotonic()
+        self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
+        self._stall_said_at = 0.0
+
+    def waiting(self) -> dict[str, int]:
+        """Records not read yet, per assigned input partition that has any (fetched high-water
+        mark less the next offset to read); empty when the consumer cannot tell."""
+        try:
+            consumer = self.app.consumer
+            assignment = consumer.assignment()
+            starts = getattr(consumer, "start_offsets", {})
+            out: dict[str, int] = {}
+            for tp in assignment:
+                if tp.topic not in self.topics.names.inputs:
+                    continue
+                end = consumer.highwater(tp)
+                if end is not None and end > self.next_offset(tp, starts):
+                    out[f"{tp.topic}[{tp.partition}]"] = end - self.next_offset(tp, starts)
+            return out
+        except Exception:
+            return {}
+
+    def stalled(self, now: float) -> str | None:
+        """One WARNING line (at most one a minute) when no batch was handled for
+        STALLED_AFTER_S while records wait to be read: how many, where, and where the
+        consumer's loop waits (its task's stack), so that a worker that stops counting says why."""
+        idle = now - self.handled_at
+        if idle < STALLED_AFTER_S or now - self._stall_said_at < STALLED_AFTER_S:
+            return None
+        waiting = self.waiting()
+        if not waiting:
+            return None
+        self._stall_said_at = now
+        where = [
+            " -> ".join(chain)
+            for chain in (await_chain(task) for task in asyncio.all_tasks())
+            if any(step.startswith(LOOP_STEPS) for step in chain)
+        ]
+        line = (
+            f"no batch handled for {idle:.0f} s while {sum(waiting.values())} records wait "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(waiting.items()))}); rebalancing="
+            f"{bool(getattr(self.app, 'rebalancing', False))}; waiting at: "
+            + ("; ".join(where) or "no consumer task found")
+        )
+        log.warning(line)
+        return line
 
     def positions(self) -> tuple[dict[str, bool] | None, set[int] | None]:
         """Where reading stands: each assigned input source (`source_of(contract topic,
@@ -103,6 +168,7 @@ class Ingest:
             records, now_ms=int(time.time() * 1000), caught_up=caught_up, flush=flush, ends=ends
         )
         await self.carry(outcome, time.perf_counter() - started)
+        self.handled_at = time.monotonic()
         return flush
 
     async def stream(self, stream: Any) -> None:
@@ -197,6 +263,11 @@ def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> 
         await ingest.tick()
 
     app.timer(interval=deps.config.tick_seconds)(tick)
+
+    async def watch() -> None:
+        ingest.stalled(time.monotonic())
+
+    app.timer(interval=deps.config.tick_seconds)(watch)
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # The partitions held leave at once: their warehouses drop out of /warehouses and
