@@ -18,7 +18,7 @@ from ordermon.agents.worker.delivery import deliver
 from ordermon.agents.worker.deps import Deps
 from ordermon.agents.worker.tables import TableStore
 from ordermon.agents.worker.topics import Topics
-from ordermon.agents.worker.transport import register_batch_path
+from ordermon.agents.worker.transport import fetch_state, register_batch_path
 from ordermon.streams.codec import encode_deadletter
 
 MAX_UNSENT_RECORDS = 5_000
@@ -56,20 +56,20 @@ class Ingest:
         self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
         self._stall_said_at = 0.0
 
-    def waiting(self) -> dict[str, int]:
+    def waiting(self) -> dict[Any, int]:
         """Records not read yet, per assigned input partition that has any (fetched high-water
         mark less the next offset to read); empty when the consumer cannot tell."""
         try:
             consumer = self.app.consumer
             assignment = consumer.assignment()
             starts = getattr(consumer, "start_offsets", {})
-            out: dict[str, int] = {}
+            out: dict[Any, int] = {}
             for tp in assignment:
                 if tp.topic not in self.topics.names.inputs:
                     continue
                 end = consumer.highwater(tp)
                 if end is not None and end > self.next_offset(tp, starts):
-                    out[f"{tp.topic}[{tp.partition}]"] = end - self.next_offset(tp, starts)
+                    out[tp] = end - self.next_offset(tp, starts)
             return out
         except Exception:
             return {}
@@ -90,9 +90,13 @@ class Ingest:
             for chain in (await_chain(task) for task in asyncio.all_tasks())
             if any(step.startswith(LOOP_STEPS) for step in chain)
         ]
+        counts = ", ".join(
+            f"{tp.topic}[{tp.partition}] {n}: {fetch_state(self.app.consumer, tp)}"
+            for tp, n in sorted(waiting.items())
+        )
         line = (
             f"no batch handled for {idle:.0f} s while {sum(waiting.values())} records wait "
-            f"({', '.join(f'{k} {v}' for k, v in sorted(waiting.items()))}); rebalancing="
+            f"({counts}); rebalancing="
             f"{bool(getattr(self.app, 'rebalancing', False))}; waiting at: "
             + ("; ".join(where) or "no consumer task found")
         )

@@ -98,6 +98,30 @@ def held_back(
     return {tp for tp, t in times.items() if t is not None and t > limit and tp not in done}
 
 
+def fetch_state(consumer: Any, tp: TP) -> str:
+    """How the consumer stands towards one partition, for the log line of a worker that stopped
+    counting (agents.worker.ingest): in Faust's active and paused sets, held back for
+    alignment, Faust's read offset, and aiokafka's own view (position, paused, records
+    fetched but not handed out)."""
+    parts = []
+    for name, attr in (("active", "_active_partitions"), ("paused", "_paused_partitions")):
+        held = getattr(consumer, attr, None)
+        parts.append(f"{name}={held is not None and tp in held}")
+    parts.append(f"held_back={tp in getattr(consumer, '_aligned_out', ())}")
+    parts.append(f"read_offset={getattr(consumer, '_read_offset', {}).get(tp)}")
+    try:
+        client = consumer._thread._consumer
+        state = client._subscription.subscription.assignment.state_value(tp)
+        buffered = tp in getattr(client._fetcher, "_records", {})
+        parts.append(
+            f"aiokafka position={state.position if state.has_valid_position else None} "
+            f"paused={state.paused} buffered={buffered}"
+        )
+    except Exception as exc:  # a diagnosis: never in the way
+        parts.append(f"aiokafka state unknown ({type(exc).__name__})")
+    return " ".join(parts)
+
+
 async def true_end_offsets(
     make_consumer: Callable[[], aiokafka.AIOKafkaConsumer],
     reported: Mapping[TP, int | None],

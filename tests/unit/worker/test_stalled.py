@@ -20,6 +20,9 @@ def ingest(highwater: int) -> Ingest:
         assignment=lambda: {ORDERS},
         start_offsets={ORDERS: 10},
         highwater=lambda tp: highwater,
+        _active_partitions={ORDERS},
+        _paused_partitions=set(),
+        _aligned_out={ORDERS},
     )
     app = SimpleNamespace(consumer=consumer, rebalancing=False)
     deps = SimpleNamespace(engine=None)
@@ -49,7 +52,9 @@ def test_a_minute_without_a_batch_while_records_wait_is_said_with_where_the_loop
     early, line, again = asyncio.run(scenario())
     assert early is None and again is None
     assert line is not None
-    assert "15 records wait (orders[0] 15)" in line
+    # what the consumer says of the partition: in Faust's sets, held back, and aiokafka's view
+    assert "15 records wait (orders[0] 15: active=True paused=False held_back=True" in line
+    assert "aiokafka state unknown" in line  # no aiokafka consumer in this test
     assert "_next_batch@test_stalled.py" in line
 
 
