@@ -56,19 +56,22 @@ class Ingest:
         self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
         self._stall_said_at = 0.0
 
-    def waiting(self) -> dict[Any, int]:
+    def waiting(self) -> dict[Any, int | None]:
         """Records not read yet, per assigned input partition that has any (fetched high-water
-        mark less the next offset to read); empty when the consumer cannot tell."""
+        mark less the next offset to read), or None for one never fetched (its high-water mark
+        unknown); empty when the consumer cannot tell."""
         try:
             consumer = self.app.consumer
             assignment = consumer.assignment()
             starts = getattr(consumer, "start_offsets", {})
-            out: dict[Any, int] = {}
+            out: dict[Any, int | None] = {}
             for tp in assignment:
                 if tp.topic not in self.topics.names.inputs:
                     continue
                 end = consumer.highwater(tp)
-                if end is not None and end > self.next_offset(tp, starts):
+                if end is None:
+                    out[tp] = None
+                elif end > self.next_offset(tp, starts):
                     out[tp] = end - self.next_offset(tp, starts)
             return out
         except Exception:
@@ -76,8 +79,9 @@ class Ingest:
 
     def stalled(self, now: float) -> str | None:
         """One WARNING line (at most one a minute) when no batch was handled for
-        STALLED_AFTER_S while records wait to be read: how many, where, and where the
-        consumer's loop waits (its task's stack), so that a worker that stops counting says why."""
+        STALLED_AFTER_S while records wait to be read, or while a partition was never fetched:
+        how many, where, and where the consumer's loop waits (its task's stack), so that a
+        worker that stops counting (or never starts) says why."""
         idle = now - self.handled_at
         if idle < STALLED_AFTER_S or now - self._stall_said_at < STALLED_AFTER_S:
             return None
@@ -85,17 +89,24 @@ class Ingest:
         if not waiting:
             return None
         self._stall_said_at = now
+        try:
+            tasks = asyncio.all_tasks()
+        except RuntimeError:  # no event loop running: nothing to say of its tasks
+            tasks = set()
         where = [
             " -> ".join(chain)
-            for chain in (await_chain(task) for task in asyncio.all_tasks())
+            for chain in (await_chain(task) for task in tasks)
             if any(step.startswith(LOOP_STEPS) for step in chain)
         ]
         counts = ", ".join(
-            f"{tp.topic}[{tp.partition}] {n}: {fetch_state(self.app.consumer, tp)}"
+            f"{tp.topic}[{tp.partition}] {'never fetched' if n is None else n}: "
+            f"{fetch_state(self.app.consumer, tp)}"
             for tp, n in sorted(waiting.items())
         )
+        known = sum(n for n in waiting.values() if n is not None)
         line = (
-            f"no batch handled for {idle:.0f} s while {sum(waiting.values())} records wait "
+            f"no batch handled for {idle:.0f} s while {known} records wait, "
+            f"{sum(n is None for n in waiting.values())} partitions never fetched "
             f"({counts}); rebalancing="
             f"{bool(getattr(self.app, 'rebalancing', False))}; waiting at: "
             + ("; ".join(where) or "no consumer task found")

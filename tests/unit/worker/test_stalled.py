@@ -15,7 +15,7 @@ from ordermon.agents.worker.ingest import STALLED_AFTER_S, Ingest
 ORDERS = TP("orders", 0)
 
 
-def ingest(highwater: int) -> Ingest:
+def ingest(highwater: int | None) -> Ingest:
     consumer = SimpleNamespace(
         assignment=lambda: {ORDERS},
         start_offsets={ORDERS: 10},
@@ -53,7 +53,8 @@ def test_a_minute_without_a_batch_while_records_wait_is_said_with_where_the_loop
     assert early is None and again is None
     assert line is not None
     # what the consumer says of the partition: in Faust's sets, held back, and aiokafka's view
-    assert "15 records wait (orders[0] 15: active=True paused=False held_back=True" in line
+    assert "15 records wait, 0 partitions never fetched (orders[0] 15: active=True" in line
+    assert "paused=False held_back=True" in line
     assert "aiokafka state unknown" in line  # no aiokafka consumer in this test
     assert "_next_batch@test_stalled.py" in line
 
@@ -61,3 +62,10 @@ def test_a_minute_without_a_batch_while_records_wait_is_said_with_where_the_loop
 def test_nothing_is_said_while_nothing_waits() -> None:
     worker = ingest(highwater=10)
     assert worker.stalled(worker.handled_at + 10 * STALLED_AFTER_S) is None
+
+
+def test_a_partition_never_fetched_is_said_too() -> None:
+    """A worker ready that never fetched a thing (the high-water marks stay unknown)."""
+    worker = ingest(highwater=None)
+    line = worker.stalled(worker.handled_at + STALLED_AFTER_S + 1)
+    assert line is not None and "1 partitions never fetched (orders[0] never fetched" in line
