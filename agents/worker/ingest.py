@@ -56,26 +56,38 @@ class Ingest:
         self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
         self._stall_said_at = 0.0
 
+    def reading(self) -> list[tuple[Any, int | None, int]] | None:
+        """Each assigned input partition: (its TP, its fetched high-water mark or None when not
+        fetched yet, the next offset to read); None when the consumer cannot tell (no consumer
+        running: Faust's test context)."""
+        try:
+            consumer = self.app.consumer
+            assignment = consumer.assignment()
+        except Exception:
+            return None
+        inputs = self.topics.names.inputs
+        # where reading started after the last rebalance (agents.worker.transport)
+        starts = getattr(consumer, "start_offsets", {})
+        out: list[tuple[Any, int | None, int]] = []
+        for tp in assignment:
+            if tp.topic not in inputs:
+                continue
+            try:
+                end = consumer.highwater(tp)
+            except Exception:  # not fetched yet: unknown, so not at its end
+                end = None
+            out.append((tp, end, self.next_offset(tp, starts)))
+        return out
+
     def waiting(self) -> dict[Any, int | None]:
         """Records not read yet, per assigned input partition that has any (fetched high-water
         mark less the next offset to read), or None for one never fetched (its high-water mark
         unknown); empty when the consumer cannot tell."""
-        try:
-            consumer = self.app.consumer
-            assignment = consumer.assignment()
-            starts = getattr(consumer, "start_offsets", {})
-            out: dict[Any, int | None] = {}
-            for tp in assignment:
-                if tp.topic not in self.topics.names.inputs:
-                    continue
-                end = consumer.highwater(tp)
-                if end is None:
-                    out[tp] = None
-                elif end > self.next_offset(tp, starts):
-                    out[tp] = end - self.next_offset(tp, starts)
-            return out
-        except Exception:
-            return {}
+        return {
+            tp: None if end is None else end - next_
+            for tp, end, next_ in self.reading() or ()
+            if end is None or end > next_
+        }
 
     def stalled(self, now: float) -> str | None:
         """One WARNING line (at most one a minute) when no batch was handled for
@@ -120,27 +132,16 @@ class Ingest:
         whose every input source has; (None, None) when the consumer cannot tell (no consumer
         running: Faust's test context). A partition paused to keep reading aligned is not at
         its end: it holds its warehouses' watermarks where it stands (FLIP-471)."""
-        try:
-            consumer = self.app.consumer
-            assignment = consumer.assignment()
-        except Exception:
+        reading = self.reading()
+        if reading is None:
             return None, None
         names = self.topics.names
-        inputs = names.inputs
-        # where reading started after the last rebalance (agents.worker.transport)
-        starts = getattr(consumer, "start_offsets", {})
         ends: dict[str, bool] = {}
         seen: set[int] = set()
         behind: set[int] = set()
-        for tp in assignment:
-            if tp.topic not in inputs:
-                continue
+        for tp, end, next_ in reading:
             seen.add(tp.partition)
-            try:
-                end = consumer.highwater(tp)
-            except Exception:  # not fetched yet: unknown, so not at its end
-                end = None
-            done = end is not None and self.next_offset(tp, starts) >= end
+            done = end is not None and next_ >= end
             ends[source_of(names.base(tp.topic), tp.partition)] = done
             if not done:
                 behind.add(tp.partition)
