@@ -427,9 +427,14 @@ def _forecast_observation(
             summary=f"{warehouse}: {reason}",
             signals={} if fc is None else {**summary_numbers(fc), "capacity_source": source},
         )
-    if fc.days_to_cross == 0 and source != "configured" and not backlog_grows(days):
-        # demand at what the site dispatched, but the backlog does not grow day over day: the
-        # site keeps up, so that was demand, not capacity
+    if (
+        fc.days_to_cross == 0
+        and source != "configured"
+        and not backlog_grows(days, day_noise=fc.day_noise)
+    ):
+        # demand at what the site dispatched, but the backlog does not grow day over day and
+        # week over week: the site keeps up, so that was demand (or its weekly rhythm), not a
+        # shortfall
         return Observation(  # neither fires nor resolves: a forecast already made holds
             active=False,
             clear=False,
@@ -447,7 +452,7 @@ def _forecast_observation(
     capacity_text = f"the {source} dispatch capacity of {fc.capacity_per_day:,.0f}/day"
     crosses_at = None if fc.crosses_at_ms is None else format_rfc3339_ms(fc.crosses_at_ms)
     if fc.days_to_cross == 0:
-        summary = f"{warehouse}: daily orders (trend {trend}) are already above {capacity_text}"
+        summary = f"{warehouse}: daily orders (trend {trend}) are at or above {capacity_text}"
     else:
         day = (crosses_at or "")[:10]
         summary = (

@@ -139,16 +139,32 @@ def _growing(complete: Sequence[Day], i: int, n: int, min_backlog: int) -> bool:
     return True
 
 
-def backlog_grows(days: Sequence[Day], n: int = 3) -> bool:
-    """The dispatch backlog at the end of each of the last `n` complete days was higher than
-    the day before by more than a twentieth of the day's dispatch (more than an evening's
-    noise): demand really is above what the site dispatches."""
-    complete = [d for d in days if d.complete][-n:]
-    if len(complete) < n:
+def backlog_grows(days: Sequence[Day], n: int = 3, day_noise: float = 0.0) -> bool:
+    """Demand really is above what the site dispatches: the dispatch backlog at the end of each
+    of the last `n` complete days was higher than the day before by more than a twentieth of the
+    day's dispatch (more than an evening's noise), **and** higher than at the end of the same
+    weekday a week earlier by more than a week's noise: a site closed on Sunday, or busier at
+    the weekend, builds a backlog from Friday to Sunday every week and works it off by
+    Wednesday, and that is its rhythm, not a shortfall.
+
+    A week's noise is three standard deviations of a week of daily orders whose relative
+    spread from day to day is `day_noise` (the forecast's residuals), and at least the daily
+    margin: a site with zero headroom wanders by that much without falling behind. Without the
+    same weekday a week earlier (too few days, or a gap) the growth is not confirmed."""
+    complete = [d for d in days if d.complete]
+    recent = complete[-n:]
+    if len(recent) < n:
         return False
-    return all(
-        b.backlog_end > a.backlog_end + b.dispatched / 20 for a, b in itertools.pairwise(complete)
-    )
+    by_start = {d.start_ms: d for d in complete}
+    for a, b in itertools.pairwise(recent):
+        margin = b.dispatched / 20
+        if b.backlog_end <= a.backlog_end + margin:
+            return False
+        week_ago = by_start.get(b.start_ms - 7 * DAY_MS)
+        week_margin = max(margin, 3 * math.sqrt(7) * day_noise * b.orders)
+        if week_ago is None or b.backlog_end <= week_ago.backlog_end + week_margin:
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +174,11 @@ class Forecast:
     growth_per_day: float  # fitted growth per day, as a fraction (0.009 = 0.9 % a day)
     growth_low_per_day: float  # the growth the data shows at the least (one-sided 75 %)
     capacity_per_day: float
-    days_to_cross: float | None  # at the cautious growth; 0: already above capacity; None: never
+    # at the cautious growth; 0: at or above capacity (within the level's standard error);
+    # None: never
+    days_to_cross: float | None
     crosses_at_ms: int | None  # when the cautious trend crosses capacity
+    day_noise: float = 0.0  # relative spread of daily orders around the fit (residual sd of ln)
 
 
 # one-sided 75 % quantiles of Student's t by degrees of freedom (the last one for any more):
@@ -207,18 +226,19 @@ def forecast(
     fit = _trend(tuple((d.start_ms, d.orders) for d in complete))
     if fit is None:
         return None
-    slope, low, base, origin = fit
+    slope, low, base, origin, noise = fit
     now = (at_ms - origin) / DAY_MS
     # the mean daily orders of a week at `now`: the weekday levels averaged
     level_log = slope * now + base
-    return _crossing(len(complete), level_log, slope, low, at_ms, capacity_per_day)
+    return _crossing(len(complete), level_log, slope, low, noise, at_ms, capacity_per_day)
 
 
 @functools.lru_cache(maxsize=4096)
-def _trend(days: tuple[tuple[int, int], ...]) -> tuple[float, float, float, int] | None:
+def _trend(days: tuple[tuple[int, int], ...]) -> tuple[float, float, float, int, float] | None:
     """(slope, its 75 % lower bound, the log of the mean weekday level at the origin, the
-    origin) of the complete days (start, orders) given: a function of them alone, so computed
-    once per day and warehouse however many minutes ask (a complete day never changes)."""
+    origin, the residual standard deviation of ln(orders)) of the complete days (start,
+    orders) given: a function of them alone, so computed once per day and warehouse however
+    many minutes ask (a complete day never changes)."""
     groups: dict[int, list[tuple[float, float]]] = {}
     origin = days[0][0]  # days counted from the first fitted one (exp stays finite)
     for start, orders in days:
@@ -227,18 +247,19 @@ def _trend(days: tuple[tuple[int, int], ...]) -> tuple[float, float, float, int]
     fit = _within_fit(groups)
     if fit is None:
         return None
-    slope, se, intercepts = fit
+    slope, se, intercepts, noise = fit
     df = len(days) - len(groups) - 1
     low = slope - _T75[min(df, len(_T75)) - 1] * se
     base = math.log(sum(math.exp(a) for a in intercepts) / len(intercepts))
-    return slope, low, base, origin
+    return slope, low, base, origin, noise
 
 
 def _within_fit(
     groups: Mapping[int, Sequence[tuple[float, float]]],
-) -> tuple[float, float, list[float]] | None:
+) -> tuple[float, float, list[float], float] | None:
     """Least squares of y = a_weekday + slope * x: (slope, its standard error, the weekday
-    intercepts); None without spread in x or without a degree of freedom left."""
+    intercepts, the residual standard deviation); None without spread in x or without a degree
+    of freedom left."""
     sxx = sxy = 0.0
     means = {}
     for w, pts in groups.items():
@@ -258,16 +279,25 @@ def _within_fit(
         for w, pts in groups.items()
         for x, y in pts
     )
-    return slope, math.sqrt(rss / df / sxx), intercepts
+    return slope, math.sqrt(rss / df / sxx), intercepts, math.sqrt(rss / df)
 
 
 def _crossing(
-    n: int, level_log: float, slope: float, low: float, at_ms: int, capacity_per_day: float
+    n: int,
+    level_log: float,
+    slope: float,
+    low: float,
+    noise: float,
+    at_ms: int,
+    capacity_per_day: float,
 ) -> Forecast:
+    """The forecast of a fitted trend. A level within one standard error (`noise` / sqrt(n))
+    below capacity is *at* capacity: the data cannot tell it from the capacity, and a crossing
+    projected over that gap at a barely positive growth would be days away by chance."""
     cap_log = math.log(capacity_per_day)
     days_to_cross: float | None
     crosses_at: int | None
-    if level_log >= cap_log:
+    if level_log >= cap_log - noise / math.sqrt(n):
         days_to_cross, crosses_at = 0.0, at_ms
     elif low > 0 and (cap_log - level_log) / low <= MAX_FORECAST_DAYS:
         days_to_cross = (cap_log - level_log) / low
@@ -282,6 +312,7 @@ def _crossing(
         capacity_per_day=capacity_per_day,
         days_to_cross=days_to_cross,
         crosses_at_ms=crosses_at,
+        day_noise=noise,
     )
 
 

@@ -6,12 +6,15 @@ import math
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ordermon.agents.logic.trend import (
     DAY_MS,
     MINUTES_PER_DAY,
     DailyTotals,
     Day,
+    backlog_grows,
     forecast,
     observed_capacity,
 )
@@ -193,3 +196,84 @@ def test_real_growth_stands_out_of_the_noise() -> None:
         fc for fc in forecasts if fc and fc.days_to_cross is not None and fc.days_to_cross <= 14
     ]
     assert len(seen) >= 30
+
+
+def _week_days(backlogs: list[int], orders: int = 10_000, dispatched: int = 10_000) -> list[Day]:
+    return [full_day(i, orders, dispatched, b) for i, b in enumerate(backlogs)]
+
+
+# One week of a site closed on Sunday (index 6) with busy weekends: the backlog builds from
+# Friday to Sunday and is worked off by Wednesday.
+RHYTHM = [3000, 1500, 800, 800, 1500, 3000, 9000]
+
+
+@pytest.mark.parametrize(
+    ("backlogs", "day_noise", "expected"),
+    [
+        # a real shortfall: 1,000 more waiting every day, for two weeks
+        ([1000 * i for i in range(14)], 0.0, True),
+        # the weekly rhythm, the same each week: Friday to Sunday grow, but no more than a week
+        # earlier (the day-over-day test alone said True)
+        (RHYTHM * 2, 0.0, False),
+        # the same rhythm with this week's weekend 2,000 higher than the last: growth
+        (RHYTHM + RHYTHM[:4] + [RHYTHM[4] + 2000, RHYTHM[5] + 2000, RHYTHM[6] + 2000], 0.0, True),
+        # ... but within three standard deviations of a week's orders at 5 % a day (3,969)
+        (RHYTHM + RHYTHM[:4] + [RHYTHM[4] + 2000, RHYTHM[5] + 2000, RHYTHM[6] + 2000], 0.05, False),
+        # growing day over day, but not beyond a twentieth of the dispatch (500) on the last day
+        ([1000 * i for i in range(13)] + [12_400], 0.0, False),
+        # too few days to compare with a week earlier
+        ([1000 * i for i in range(7)], 0.0, False),
+        # fewer days than asked for
+        ([0, 5000], 0.0, False),
+    ],
+)
+def test_backlog_grows(backlogs: list[int], day_noise: float, expected: bool) -> None:
+    assert backlog_grows(_week_days(backlogs), day_noise=day_noise) is expected
+
+
+def test_backlog_grows_needs_the_same_weekday_a_week_earlier() -> None:
+    days = _week_days([1000 * i for i in range(14)])
+    assert backlog_grows(days) is True
+    # a gap: day 13's week-ago day (6) is missing, so its growth is not confirmed
+    assert backlog_grows(days[:6] + days[7:]) is False
+
+
+@given(
+    week=st.lists(st.integers(0, 50_000), min_size=7, max_size=7),
+    weeks=st.integers(2, 4),
+    start=st.integers(0, 6),
+)
+def test_a_weekly_rhythm_repeated_never_grows(week: list[int], weeks: int, start: int) -> None:
+    """Whatever the shape of the week (closed days, pickups, weekend peaks), the same week again
+    is never taken for a site falling behind, from whichever weekday the days start."""
+    backlogs = (week * (weeks + 1))[start : start + 7 * weeks]
+    assert backlog_grows(_week_days(backlogs)) is False
+
+
+@given(
+    week=st.lists(st.integers(0, 20_000), min_size=7, max_size=7),
+    shortfall=st.integers(1_001, 5_000),
+)
+def test_a_daily_shortfall_on_any_rhythm_grows(week: list[int], shortfall: int) -> None:
+    """A site `shortfall` parcels a day short of its orders (more than a tenth of its dispatch)
+    falls behind by 7 x shortfall a week whatever its rhythm: seen once the last days also grew
+    day over day."""
+    backlogs = [week[i % 7] + shortfall * i for i in range(14)]
+    grew = all(b > a + 10_000 / 20 for a, b in zip(backlogs[-3:], backlogs[-2:], strict=False))
+    assert backlog_grows(_week_days(backlogs), day_noise=0.05) is grew
+
+
+def test_a_level_within_its_standard_error_below_capacity_is_at_capacity() -> None:
+    """Orders steady at 10,000 varying by 5 %, capacity 0.2 % above their level: the gap is
+    inside the level's standard error, so the site is at capacity (0 days), not 'crossing in a
+    few days' at whatever slight growth the noise suggests."""
+    rng = random.Random(3)
+    days = [full_day(i, round(10_000 * rng.gauss(1.0, 0.05))) for i in range(21)]
+    fc = forecast(days, D0 + 21 * DAY_MS, 1.0, fit_days=21, min_days=7)
+    assert fc is not None
+    at = fc.level_per_day
+    near = forecast(days, D0 + 21 * DAY_MS, at * 1.002, fit_days=21, min_days=7)
+    far = forecast(days, D0 + 21 * DAY_MS, at * 1.10, fit_days=21, min_days=7)
+    assert near is not None and near.days_to_cross == 0.0
+    assert near.day_noise == pytest.approx(0.05, rel=0.5)
+    assert far is not None and far.days_to_cross != 0.0
