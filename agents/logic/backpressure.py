@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import median
 
 from ordermon.agents.logic.alerts import Observation
 from ordermon.agents.logic.policy import Policy, QueuePolicy
@@ -58,6 +59,8 @@ STALL_WINDOW_MS = 30 * MINUTE_MS
 STALL_SIGNIFICANCE = 1e-4
 TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a week is learned
 TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
+SPREAD_DAYS = 14  # previous days whose growth at the same hour tell how much a queue wanders
+SPREAD_MIN_READINGS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +174,45 @@ def _learned_growth(
     # the normals are counts too (a median of a few weeks, one week at first): all four count
     readings = (now, day_ago, normal_now, normal_day)
     noise = counting_noise(per_day, *(r * per_day for r in readings))
-    return (now - day_ago) - (normal_now - normal_day), now - normal_now, normal, noise
+    spread = rhythm.memo(
+        ("spread", qi, hour, weeks), lambda: day_to_day_spread(rhythm, qi, hour, weeks)
+    )
+    growth = (now - day_ago) - (normal_now - normal_day)
+    return growth, now - normal_now, normal, max(noise, spread)
+
+
+def _growth_at(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
+    """The growth reading at the end of absolute hour `hour` (as `_learned_growth` reads it
+    now), None where a reading or its normal is not known or an hour is flagged abnormal."""
+    if rhythm.flagged(qi, hour) or rhythm.flagged(qi, hour - HOURS_PER_DAY):
+        return None
+    now = _days_of_inflow(rhythm, qi, hour)
+    day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
+    normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
+    normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
+    if now is None or day_ago is None or normal_now is None or normal_day is None:
+        return None
+    return (now - day_ago) - (normal_now - normal_day)
+
+
+def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float:
+    """Three robust standard deviations (1.4826 x the median absolute deviation) of this
+    queue's own growth readings at the same hour of the previous `SPREAD_DAYS` days, in days of
+    inflow; 0.0 with fewer than `SPREAD_MIN_READINGS` of them. A site whose team works with no
+    headroom (capacity about equal to its orders) sees its backlog wander by a good part of a
+    day from one day to the next: that is its normal, and growth is judged against it. A site
+    with headroom comes back to the same backlog every day, its spread is near zero and its
+    mark unchanged. Hours flagged abnormal are left out, and a median is not moved by a few
+    days of an incident."""
+    readings = [
+        g
+        for k in range(1, SPREAD_DAYS + 1)
+        if (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY, weeks)) is not None
+    ]
+    if len(readings) < SPREAD_MIN_READINGS:
+        return 0.0
+    mid = median(readings)
+    return 3 * 1.4826 * median(abs(g - mid) for g in readings)
 
 
 def counting_noise(per_day: float, *backlogs: float) -> float:

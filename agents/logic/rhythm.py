@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 from ordermon.streams.flows import QUEUE_NAMES
 
+T = TypeVar("T")
 HOURS_PER_DAY: Final = 24
 HOURS_PER_WEEK: Final = 7 * HOURS_PER_DAY
 N_QUEUES: Final = len(QUEUE_NAMES)
@@ -109,6 +110,23 @@ class Rhythm:
         if 0 <= i < len(self.rows) and self.rows[i][MINUTES] >= 60:
             return self.rows[i]
         return None
+
+    def flagged(self, queue: int, hour: int) -> bool:
+        """Whether the row of absolute hour `hour` was judged abnormal for the queue."""
+        if self.first_hour is None:
+            return False
+        i = hour - self.first_hour
+        return 0 <= i < len(self.rows) and bool(self.rows[i][FLAGS] & (1 << queue))
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """`compute()`, cached until the next row completes: for values derived from complete
+        rows only, whose `key` names everything else they depend on."""
+        key = ("memo", *key)
+        if key in self._cache:
+            cached: T = self._cache[key]
+            return cached
+        value = self._cache[key] = compute()
+        return value
 
     def complete_hours(self, now_hour: int) -> int:
         """Hours from the first complete row to `now_hour` (the history this site has)."""
