@@ -287,3 +287,32 @@ def test_a_crash_while_a_flush_is_half_written_changes_no_warehouse_alert(keep: 
     group.finish()
     assert expected() and own([key(a) for a in group.alerts]) == expected()
     assert group.late() == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap, found while trying a faster pre-week growth signal (issue 11): a worker "
+    "killed while only the minutes of a flush reached their changelog restores a warehouse whose "
+    "head was written before its first minute closed; its minutes older than a retention before "
+    "the newest event it had read are not loaded again, so its detector learns its rhythm from "
+    "44 hours later than a worker that never crashed (MIL-3, seed 7). The alerts of the test "
+    "above still agree, because no judgement of the current detector depends on those hours.",
+)
+def test_a_crash_while_a_flush_is_half_written_keeps_every_hour_of_the_rhythm() -> None:
+    clean = Engine.offline(CONFIG, POLICY)
+    messages = [m for _, m in STORY]
+    for i in range(0, len(messages), 500):
+        clean.process(messages[i : i + 500], None)
+    group = Group(7)
+    group.start({0, 1})
+    for _ in range(6):
+        steps(group, 12)
+        half_written(group, 0, MINUTES)
+    group.finish()
+    first_hours = {
+        wh: det.rhythm.first_hour
+        for engine in group.engines
+        for wh, det in engine.detectors.items()
+        if wh in engine.states
+    }
+    assert first_hours == {wh: d.rhythm.first_hour for wh, d in clean.detectors.items()}
