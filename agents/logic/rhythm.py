@@ -134,6 +134,15 @@ class Rhythm:
         its floor over those hours (None if any row is missing). Cached per hour."""
         return self._span(queue, LOW, end_hour, hours, lowest=True)
 
+    def flagged(self, queue: int, end_hour: int, hours: int) -> bool:
+        """Whether any row of the `hours` before `end_hour` is flagged for the queue (judged
+        abnormal then: not a normal to compare with)."""
+        if self.first_hour is None:
+            return False
+        bit = 1 << queue
+        lo, hi = max(0, end_hour - hours - self.first_hour), max(0, end_hour - self.first_hour)
+        return any(r[FLAGS] & bit for r in self.rows[lo:hi])
+
     def _span(self, queue: int, what: int, end_hour: int, hours: int, lowest: bool) -> int | None:
         key = ("span", queue, what, end_hour, hours, lowest)
         if key in self._cache:
