@@ -56,6 +56,9 @@ MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is 
 # in twelve hours, 101 is noise at 1 in 200 against one week of references, and 1 in 30,000
 # against three days of them.
 SURGE_SIGNIFICANCE: Final = 1e-4
+# A surge's alert holds while the share is above halfway to the mark and this unlikely at the
+# normal share: above it, chance alone explains it often enough that the arrivals say nothing.
+HOLD_SIGNIFICANCE: Final = 0.05
 # queue -> the queue and column whose stream its arrivals are a share of
 UPSTREAM: Final = {
     "service": (QUEUE_INDEX["delivery"], OUT),  # complaints follow deliveries (and failures)
@@ -91,8 +94,10 @@ class Surge:
         )
 
     def back_to_normal(self, ratio: float) -> bool:
-        """The share is back below halfway to `ratio` (hysteresis against the fire mark)."""
-        return self.ratio <= 1 + (ratio - 1) / 2
+        """The share is back below halfway to `ratio` (hysteresis against the fire mark), or no
+        longer measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert only while
+        the arrivals still show it."""
+        return self.ratio <= 1 + (ratio - 1) / 2 or self.p_value >= HOLD_SIGNIFICANCE
 
 
 def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge | None:
