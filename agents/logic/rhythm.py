@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 from ordermon.streams.flows import QUEUE_NAMES
@@ -34,6 +34,7 @@ IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a mi
 WIDTH: Final = 4
 ROW_LEN: Final = BASE + WIDTH * N_QUEUES
 QUIET_DAYS: Final = 6  # previous days whose same hour tells how quiet an hour can be
+_T = TypeVar("_T")
 MAX_WAIT_WEEKS: Final = 8  # a wait longer than this many weeks of normal outflow is "never"
 
 
@@ -133,6 +134,16 @@ class Rhythm:
         """The lowest backlog of the queue over the `hours` complete rows before `end_hour`:
         its floor over those hours (None if any row is missing). Cached per hour."""
         return self._span(queue, LOW, end_hour, hours, lowest=True)
+
+    def derived(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """`compute()`, a value derived from complete rows only (and from `key`, which must name
+        everything else it depends on), once until the next row completes."""
+        key = ("derived", *key)
+        if key in self._cache:
+            cached: _T = self._cache[key]
+            return cached
+        value = self._cache[key] = compute()
+        return value
 
     def flagged(self, queue: int, end_hour: int, hours: int) -> bool:
         """Whether any row of the `hours` before `end_hour` is flagged for the queue (judged

@@ -102,10 +102,28 @@ class Surge:
 
 def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge | None:
     """The queue's surge at the end of the last complete hour; None for a queue without an
-    upstream, before the site has a week of history, or without enough references."""
+    upstream, before the site has a week of history, or without enough references. Once per
+    hour (it reads complete rows only)."""
     upstream = UPSTREAM.get(queue)
+    if upstream is None:
+        return None
     hour = hour_of(at_ms)
-    if upstream is None or rhythm.complete_hours(hour) < HOURS_PER_WEEK + HOURS_PER_DAY:
+    key = (
+        "surge",
+        queue,
+        hour,
+        tuple(rhythm.since),
+        policy.rhythm_weeks,
+        policy.capacity_busy_hours,
+        policy.capacity_busy_minutes,
+    )
+    return rhythm.derived(key, lambda: _judge(rhythm, queue, upstream, hour, policy))
+
+
+def _judge(
+    rhythm: Rhythm, queue: str, upstream: tuple[int, int], hour: int, policy: Policy
+) -> Surge | None:
+    if rhythm.complete_hours(hour) < HOURS_PER_WEEK + HOURS_PER_DAY:
         return None
     qi = QUEUE_INDEX[queue]
     since_q, since_u = rhythm.since[qi], rhythm.since[upstream[0]]
