@@ -153,7 +153,9 @@ def test_a_surge_the_desk_absorbs_is_no_backpressure() -> None:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 7 * HOURS_PER_DAY + HOURS_PER_DAY - 1), st.integers(0, 1000))
 def test_never_judged_before_a_week_of_history(hour: int, seed: int) -> None:
-    rhythm = Site(surge_from_hour=0, since_days=1, seed=seed, days=9).build()
+    """A surge on day 3 of a queue learned from day 1 (its share is known from the days before):
+    nothing is said of it before the site has a week of history, a week and a day of rows."""
+    rhythm = Site(surge_from_hour=3 * HOURS_PER_DAY + 10, since_days=1, seed=seed, days=9).build()
     assert judge_surge(rhythm, "service", (DAY0 + hour) * HOUR_MS + MINUTE_MS, POLICY) is None
 
 
