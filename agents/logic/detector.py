@@ -373,6 +373,8 @@ def _surge_text(queue: str, s: Surge) -> str:
     desk has shown it serves"."""
     inflow = _WORDS.get(queue, (queue + " in", "", ""))[0]
     upstream, team = _SURGE_WORDS.get(queue, ("upstream", "team"))
+    if math.isinf(s.ratio):  # none normal in these hours
+        return f"{inflow} arriving where none are normal ({s.arrivals:,} in {SURGE_WINDOW_HOURS} h)"
     text = (
         f"{inflow} arriving at {s.ratio:.1f}× the normal for these hours ({s.arrivals:,} in the"
         f" last {SURGE_WINDOW_HOURS} h; the {upstream} make {s.expected:,.0f} normal),"

@@ -80,8 +80,9 @@ class Surge:
 
     @property
     def projected_per_day(self) -> float:
-        """The daily inflow if arrivals go on at this share of the upstream."""
-        return self.ratio * self.normal_per_day
+        """The daily inflow if arrivals go on at this share of the upstream (unbounded where
+        none are normal in these hours)."""
+        return math.inf if math.isinf(self.ratio) else self.ratio * self.normal_per_day
 
     def surging(self, ratio: float) -> bool:
         """Far above the normal share (`ratio`), beyond chance, and more than the team has

@@ -204,6 +204,9 @@ def test_the_alert_carries_the_surge_and_words_it_for_on_call() -> None:
     assert "new complaints arriving at" in obs.summary
     assert "× the normal for these hours" in obs.summary
     assert "the desk has shown it serves" in obs.summary
+    none_normal = replace(j, surge=replace(j.surge, expected=0.0, ratio=math.inf))
+    summary = queue_summary("MIL-3", status, none_normal, SERVICE)
+    assert "new complaints arriving where none are normal" in summary
 
 
 SURGE = Surge(
@@ -228,6 +231,7 @@ SURGE = Surge(
         (replace(SURGE, ratio=1.3, p_value=0.01), False, False),  # holding, not back yet
         (replace(SURGE, ratio=1.3, p_value=0.05), False, True),  # chance explains it: back
         (replace(SURGE, ratio=1.25, p_value=1e-3), False, True),  # halfway back to 1: back
+        (replace(SURGE, expected=0.0, ratio=math.inf, normal_per_day=0.0), True, False),
     ],
 )
 def test_surging_and_back_to_normal(surge: Surge, surging: bool, back: bool) -> None:
