@@ -53,8 +53,8 @@ EXPOSURE_HOURS: Final = 12  # the upstream they come from: the last twelve
 MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is taken from
 # A surge is a share of the upstream so far above its normal that chance explains it less than
 # once in 10,000 windows, as a stall (backpressure.STALL_SIGNIFICANCE): at 62 normal complaints
-# in twelve hours, 101 is noise at 1 in 200 against one week of references, and 1 in 30,000
-# against three days of them.
+# in twelve hours, 101 is chance once in 700 against one earlier day, and once in 13,000 against
+# three (the normal share is known better).
 SURGE_SIGNIFICANCE: Final = 1e-4
 # A surge's alert holds while the share is above halfway to the mark and this unlikely at the
 # normal share: above it, chance alone explains it often enough that the arrivals say nothing.

@@ -282,7 +282,7 @@ def test_the_binomial_tail_is_a_probability_falling_with_k(k: int, n: int, p: fl
     ("arrivals", "references", "share", "beyond_chance"),
     [
         # twelve hours at MIL-3: 101 complaints where one earlier day had 62 (the window a half
-        # of the exposure): 1 in 600, not enough; against three earlier days (a quarter), it is
+        # of the exposure): 1 in 700, not enough; against three earlier days (a quarter), it is
         (101, 62, 0.5, False),
         (101, 186, 0.25, True),
         (12, 18, 0.25, False),  # a small site's doubled half day: 12 where 6 are normal
