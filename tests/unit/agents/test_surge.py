@@ -89,13 +89,18 @@ def surges(rhythm: Rhythm, hours: range, policy: Policy = POLICY) -> list[int]:
     qp = policy.queues["service"]
     out = []
     for h in hours:
-        s = judge_surge(rhythm, "service", (DAY0 + h) * HOUR_MS + MINUTE_MS, policy)
+        s = judge_surge(rhythm, "service", at(h), policy)
         if s is not None and s.surging(qp.surge_ratio):
             out.append(h)
     return out
 
 
 SURGE_HOUR = 8 * HOURS_PER_DAY + 10  # day 8, 10:00
+
+
+def at(hour: int) -> int:
+    """The first minute's end after `hour` hours from DAY0."""
+    return (DAY0 + hour) * HOUR_MS + MINUTE_MS
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -124,7 +129,11 @@ def test_a_complaint_surge_is_caught_within_hours(seed: int) -> None:
 )
 def test_a_healthy_site_never_surges(site: Site) -> None:
     rhythm = site.build()
-    assert surges(rhythm, range(site.days * HOURS_PER_DAY + 1)) == []
+    hours = range(site.days * HOURS_PER_DAY + 1)
+    assert surges(rhythm, hours) == []
+    judged = [h for h in hours if judge_surge(rhythm, "service", at(h), POLICY) is not None]
+    # judged from day 8 on (not vacuous), but for hours without deliveries (Sunday's)
+    assert len(judged) >= (site.days - 8) * HOURS_PER_DAY * 2 // 3
 
 
 def test_a_small_site_s_surge_is_judged_by_chance_not_by_the_ratio() -> None:
@@ -132,7 +141,7 @@ def test_a_small_site_s_surge_is_judged_by_chance_not_by_the_ratio() -> None:
     complaints more than chance gives often enough: the ratio passes, the significance decides."""
     rhythm = Site(deliveries_per_day=500.0, surge_from_hour=SURGE_HOUR, seed=1).build()
     for h in range(SURGE_HOUR + 1, SURGE_HOUR + 4):
-        s = judge_surge(rhythm, "service", (DAY0 + h) * HOUR_MS + MINUTE_MS, POLICY)
+        s = judge_surge(rhythm, "service", at(h), POLICY)
         assert s is not None
         assert s.arrivals < 20
 
@@ -143,9 +152,7 @@ def test_a_surge_the_desk_absorbs_is_no_backpressure() -> None:
     site = Site(surge_from_hour=SURGE_HOUR, surge_share=0.04, desk_headroom=3.0, seed=2)
     rhythm = site.build()
     hours = range(SURGE_HOUR + 1, SURGE_HOUR + 24)
-    judged = [
-        judge_surge(rhythm, "service", (DAY0 + h) * HOUR_MS + MINUTE_MS, POLICY) for h in hours
-    ]
+    judged = [judge_surge(rhythm, "service", at(h), POLICY) for h in hours]
     assert any(s is not None and s.ratio >= 1.5 for s in judged)
     assert surges(rhythm, hours) == []
 
@@ -156,14 +163,14 @@ def test_never_judged_before_a_week_of_history(hour: int, seed: int) -> None:
     """A surge on day 3 of a queue learned from day 1 (its share is known from the days before):
     nothing is said of it before the site has a week of history, a week and a day of rows."""
     rhythm = Site(surge_from_hour=3 * HOURS_PER_DAY + 10, since_days=1, seed=seed, days=9).build()
-    assert judge_surge(rhythm, "service", (DAY0 + hour) * HOUR_MS + MINUTE_MS, POLICY) is None
+    assert judge_surge(rhythm, "service", at(hour), POLICY) is None
 
 
 @pytest.mark.parametrize("queue", ["dispatch", "delivery"])
 def test_queues_whose_inflow_the_site_controls_have_no_surge(queue: str) -> None:
     rhythm = Site(surge_from_hour=SURGE_HOUR).build()
-    at = (DAY0 + SURGE_HOUR + 8) * HOUR_MS + MINUTE_MS
-    assert judge_surge(rhythm, queue, at, POLICY) is None
+    now = at(SURGE_HOUR + 8)
+    assert judge_surge(rhythm, queue, now, POLICY) is None
 
 
 def test_flagged_hours_are_no_reference() -> None:
@@ -171,13 +178,13 @@ def test_flagged_hours_are_no_reference() -> None:
     the normal of the next day."""
     rhythm = Site(surge_from_hour=SURGE_HOUR, seed=1).build()
     day_later = SURGE_HOUR + HOURS_PER_DAY + 6
-    at = (DAY0 + day_later) * HOUR_MS + MINUTE_MS
-    unflagged = judge_surge(rhythm, "service", at, POLICY)
+    now = at(day_later)
+    unflagged = judge_surge(rhythm, "service", now, POLICY)
     rows = [list(r) for r in rhythm.rows]
     for h in range(SURGE_HOUR, day_later - 6):
         rows[h][1] |= 1 << 2  # the service queue's bit
     since = list(rhythm.since)
-    flagged = judge_surge(Rhythm(rhythm.first_hour, rows, since), "service", at, POLICY)
+    flagged = judge_surge(Rhythm(rhythm.first_hour, rows, since), "service", now, POLICY)
     assert unflagged is not None and flagged is not None
     assert flagged.references < unflagged.references
     assert flagged.ratio > unflagged.ratio
@@ -189,10 +196,10 @@ def test_flagged_hours_are_no_reference() -> None:
 def test_the_alert_carries_the_surge_and_words_it_for_on_call() -> None:
     rhythm = Site(surge_from_hour=SURGE_HOUR, seed=0).build()
     h = SURGE_HOUR + 6
-    at = (DAY0 + h) * HOUR_MS + MINUTE_MS
+    now = at(h)
     row = rhythm.rows[h - 1]
     flows = Flows(row[WAITING], 5, 5, 120, 110)
-    j = judge(rhythm, "service", flows, at, SERVICE, POLICY)
+    j = judge(rhythm, "service", flows, now, SERVICE, POLICY)
     assert j.surging and j.surge is not None
     status = QueueStatus("service", 0.2, 0.2, row[WAITING], 1.0, 1.0)
     obs = observation(j, SERVICE, queue_summary("MIL-3", status, j, SERVICE))
@@ -241,8 +248,8 @@ def test_surging_and_back_to_normal(surge: Surge, surging: bool, back: bool) -> 
 
 def test_a_surge_alert_resolves_only_once_the_share_is_back() -> None:
     rhythm = Site(surge_from_hour=SURGE_HOUR, seed=0).build()
-    at = (DAY0 + SURGE_HOUR + 6) * HOUR_MS + MINUTE_MS
-    j = judge(rhythm, "service", Flows(5, 5, 5, 120, 110), at, SERVICE, POLICY)
+    now = at(SURGE_HOUR + 6)
+    j = judge(rhythm, "service", Flows(5, 5, 5, 120, 110), now, SERVICE, POLICY)
     assert j.surge is not None
     high = replace(j, surging=False, surge=replace(j.surge, ratio=1.4, p_value=0.01))
     back = replace(j, surging=False, surge=replace(j.surge, ratio=1.1, p_value=0.5))
