@@ -23,6 +23,14 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   noisy), while inflow outruns it and at least a quarter of an hour of its normal work waits.
   Only in working hours: an hour whose normal outflow is below `idle_share` of the site's mean
   hour (off shift, a closed desk, between pickups) or declared closed is never judged.
+- **surge** (service and refund, a week of history needed): arrivals over the last 6 hours far
+  above their normal share of the stream they come from (complaints per delivery, refund
+  requests per resolution) in the same hours of the previous days and weeks, beyond Poisson
+  chance, and at that pace more than the team has shown it serves in a day (agents.logic.surge).
+  A desk 50% above its load keeps up with a fourfold complaint rate until the next morning: its
+  backlog says nothing for a day, the arrivals say it within hours. A warning: the severity
+  comes from the real wait, as for growth. It resolves once the share is back near normal and
+  the backlog is not growing.
 
 The wait is the real one: hours of wall time until the newest waiting item is served if the
 queue works through its learned week (Little's law with the throughput of its working hours), so
@@ -35,6 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import median
+from typing import Final
 
 from ordermon.agents.logic.alerts import Observation
 from ordermon.agents.logic.policy import Policy, QueuePolicy
@@ -49,6 +58,8 @@ from ordermon.agents.logic.rhythm import (
     hour_of,
     wait_hours,
 )
+from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
+from ordermon.agents.logic.surge import Surge, judge_surge
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 DAY_MS = 24 * HOUR_MS
@@ -93,6 +104,8 @@ class Judgement:
     wait_hours: float  # the real wait of the newest item (inf: never served)
     normal_wait_hours: float | None  # the wait of the normal backlog of this hour of the week
     working: bool  # the last complete hour is a working hour of the queue
+    surge: Surge | None = None  # the arrivals against their normal share (service, refund)
+    surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
 
 
 def judge(
@@ -122,6 +135,7 @@ def judge(
     normal_wait = None
     if normal is not None:
         normal_wait = _wait(rhythm, qi, round(normal), flows.out_day, at_ms, 1.0, policy, learned)
+    surge = judge_surge(rhythm, queue, at_ms, policy)
     return Judgement(
         queue=queue,
         backlog=flows.backlog,
@@ -138,6 +152,8 @@ def judge(
         wait_hours=wait,
         normal_wait_hours=normal_wait,
         working=working,
+        surge=surge,
+        surging=surge is not None and surge.surging(qp.surge_ratio),
     )
 
 
@@ -174,7 +190,7 @@ def _learned_growth(
     # the normals are counts too (a median of a few weeks, one week at first): all four count
     readings = (now, day_ago, normal_now, normal_day)
     noise = counting_noise(per_day, *(r * per_day for r in readings))
-    spread = rhythm.memo(
+    spread = rhythm.derived(
         ("spread", qi, hour, weeks), lambda: day_to_day_spread(rhythm, qi, hour, weeks)
     )
     growth = (now - day_ago) - (normal_now - normal_day)
@@ -184,7 +200,7 @@ def _learned_growth(
 def _growth_at(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
     """The growth reading at the end of absolute hour `hour` (as `_learned_growth` reads it
     now), None where a reading or its normal is not known or an hour is flagged abnormal."""
-    if rhythm.flagged(qi, hour) or rhythm.flagged(qi, hour - HOURS_PER_DAY):
+    if rhythm.flagged(qi, hour + 1, 1) or rhythm.flagged(qi, hour + 1 - HOURS_PER_DAY, 1):
         return None
     now = _days_of_inflow(rhythm, qi, hour)
     day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
@@ -441,8 +457,14 @@ def _mark(j: Judgement, qp: QueuePolicy) -> float:
 def fires(j: Judgement, qp: QueuePolicy) -> bool:
     """The fire condition alone (`observation`'s `active`): what the detector needs to know of
     a queue with no episode open, so that it words no summary nobody reads."""
-    mark = _mark(j, qp)  # beyond the queue's mark and its counting noise
-    sustained = (
+    return _sustained(j, qp) or j.stalled or j.surging
+
+
+def _sustained(j: Judgement, qp: QueuePolicy) -> bool:
+    """Sustained growth: beyond the queue's mark and its counting noise, at the end of a
+    working hour, with at least `min_backlog` waiting."""
+    mark = _mark(j, qp)
+    return (
         j.working
         and j.growth is not None
         and j.excess is not None
@@ -450,7 +472,6 @@ def fires(j: Judgement, qp: QueuePolicy) -> bool:
         and j.excess > mark
         and j.backlog >= qp.min_backlog
     )
-    return sustained or j.stalled
 
 
 def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
@@ -464,9 +485,11 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
     still_high = (
         j.growth is not None and j.excess is not None and j.growth > mark and j.excess > mark
     )
+    inflow_high = j.surge is not None and not j.surge.back_to_normal(qp.surge_ratio)
     clear = (
         not active
         and not still_high
+        and not inflow_high
         and j.resumed
         and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing)
     )
@@ -493,6 +516,8 @@ def signals(
     j: Judgement, qp: QueuePolicy, breach: float | None
 ) -> dict[str, float | int | str | None]:
     reason = "stall" if j.stalled else "growth"
+    if j.surging and not j.stalled and not _sustained(j, qp):
+        reason = "surge"
     return {
         "reason": reason,
         "backlog": j.backlog,
@@ -507,7 +532,35 @@ def signals(
         "sla_hours": qp.sla_hours,
         "normal_wait_hours": _finite(j.normal_wait_hours),
         "learned_week": int(j.learned),
+        **surge_signals(j.surge),
     }
+
+
+def surge_signals(surge: Surge | None) -> dict[str, float | int | str | None]:
+    """The surge's numbers (all None where it is not judged: a queue without an upstream, a
+    site without a week of history)."""
+    if surge is None:
+        return dict.fromkeys(SURGE_SIGNALS)
+    return {
+        "inflow_ratio": _finite(surge.ratio),
+        "inflow_window_hours": SURGE_WINDOW_HOURS,
+        "inflow_window": surge.arrivals,
+        "normal_inflow_window": _finite(surge.expected),
+        "inflow_p_value": float(f"{surge.p_value:.3g}"),
+        "inflow_per_day_at_this_pace": _finite(surge.projected_per_day),
+        "capacity_per_day": _finite(surge.capacity_per_day),
+    }
+
+
+SURGE_SIGNALS: Final = (
+    "inflow_ratio",
+    "inflow_window_hours",
+    "inflow_window",
+    "normal_inflow_window",
+    "inflow_p_value",
+    "inflow_per_day_at_this_pace",
+    "capacity_per_day",
+)
 
 
 def _finite(value: float | None) -> float | None:

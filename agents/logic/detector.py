@@ -43,6 +43,8 @@ from ordermon.agents.logic.flow import (
 from ordermon.agents.logic.policy import Policy, QueuePolicy
 from ordermon.agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
 from ordermon.agents.logic.sliding import Sliding, window_sums
+from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
+from ordermon.agents.logic.surge import Surge
 from ordermon.agents.logic.trend import (
     DAY_MS,
     DailyTotals,
@@ -344,6 +346,9 @@ def queue_summary(warehouse: str, q: QueueStatus, j: Judgement, qp: QueuePolicy)
     flows = f"{inflow} {_rate(q.inflow_rate * 60)}/h, {outflow} {_rate(q.outflow_rate * 60)}/h"
     if j.stalled and j.outflow_share is not None:
         flows += f" ({j.outflow_share:.0%} of the normal {outflow} at this hour of the week)"
+    surge = j.surge
+    if surge is not None and surge.ratio >= qp.surge_ratio:
+        flows = f"{_surge_text(q.queue, surge)}; {flows}"
     backlog = f"{j.backlog:,} {waiting}"
     if j.normal_backlog is not None:
         backlog += f" (normal at this hour of the week {j.normal_backlog:,.0f})"
@@ -356,6 +361,28 @@ def queue_summary(warehouse: str, q: QueueStatus, j: Judgement, qp: QueuePolicy)
     if j.wait_hours >= qp.sla_hours:
         wait += f", past the {qp.sla_hours:g} h service level"
     return f"{warehouse}: {flows}; {backlog}; {wait}"
+
+
+# How a surge is described: the upstream its arrivals are a share of, and the team serving them.
+_SURGE_WORDS: Final = {"service": ("deliveries", "desk"), "refund": ("resolutions", "finance")}
+
+
+def _surge_text(queue: str, s: Surge) -> str:
+    """E.g. "new complaints arriving at 2.3× the normal for these hours (41 in the last 6 h;
+    the deliveries make 18 normal), about 230 a day at this pace, more than the 143 a day the
+    desk has shown it serves"."""
+    inflow = _WORDS.get(queue, (queue + " in", "", ""))[0]
+    upstream, team = _SURGE_WORDS.get(queue, ("upstream", "team"))
+    if math.isinf(s.ratio):  # none normal in these hours
+        return f"{inflow} arriving where none are normal ({s.arrivals:,} in {SURGE_WINDOW_HOURS} h)"
+    text = (
+        f"{inflow} arriving at {s.ratio:.1f}× the normal for these hours ({s.arrivals:,} in the"
+        f" last {SURGE_WINDOW_HOURS} h; the {upstream} make {s.expected:,.0f} normal),"
+        f" about {s.projected_per_day:,.0f} a day at this pace"
+    )
+    if s.capacity_per_day is not None:
+        text += f", against the {s.capacity_per_day:,.0f} a day the {team} has shown it serves"
+    return text
 
 
 def cascade_observation(

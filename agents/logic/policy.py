@@ -115,6 +115,16 @@ class QueuePolicy:
     resume_ratio: float = 0.8
     """A stall is over once outflow is back above this fraction of the normal for the hour."""
 
+    surge_ratio: float = 1.5
+    """Surge of arrivals (the `service` and `refund` queues only: their inflow is a share of a
+    stream the site does not control, complaints of deliveries, refund requests of resolutions;
+    see agents.logic.surge): arrivals over the last 6 hours per upstream item at least this
+    many times their share in the same hours of the previous days and weeks, beyond Poisson
+    chance (less than once in 10,000 windows), and at that pace more a day than the team has
+    shown it serves. 1.5: a desk 50% above its load keeps up below it; orders growing 2% a day
+    leave the share as it is. It resolves once the share is back below halfway to this mark
+    (1.25), or chance explains it (p 0.05 or more), and the backlog is not growing."""
+
     def __post_init__(self) -> None:
         _positive("fire_pressure", self.fire_pressure)
         _positive("fire_growth", self.fire_growth)
@@ -125,6 +135,8 @@ class QueuePolicy:
                 f"must lie in (0, resume_ratio) and resume_ratio ({self.resume_ratio}) in (0, 1]",
             )
         _positive("clear_pressure", self.clear_pressure)
+        if not self.surge_ratio > 1:
+            raise PolicyError("surge_ratio", self.surge_ratio, "must be above 1")
         if self.fire_pressure <= self.clear_pressure:
             raise PolicyError(
                 "fire_pressure",

@@ -24,7 +24,6 @@ from typing import Any, Final, TypeVar
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 from ordermon.streams.flows import QUEUE_NAMES
 
-T = TypeVar("T")
 HOURS_PER_DAY: Final = 24
 HOURS_PER_WEEK: Final = 7 * HOURS_PER_DAY
 N_QUEUES: Final = len(QUEUE_NAMES)
@@ -35,6 +34,7 @@ IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a mi
 WIDTH: Final = 4
 ROW_LEN: Final = BASE + WIDTH * N_QUEUES
 QUIET_DAYS: Final = 6  # previous days whose same hour tells how quiet an hour can be
+_T = TypeVar("_T")
 MAX_WAIT_WEEKS: Final = 8  # a wait longer than this many weeks of normal outflow is "never"
 
 
@@ -111,23 +111,6 @@ class Rhythm:
             return self.rows[i]
         return None
 
-    def flagged(self, queue: int, hour: int) -> bool:
-        """Whether the row of absolute hour `hour` was judged abnormal for the queue."""
-        if self.first_hour is None:
-            return False
-        i = hour - self.first_hour
-        return 0 <= i < len(self.rows) and bool(self.rows[i][FLAGS] & (1 << queue))
-
-    def memo(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        """`compute()`, cached until the next row completes: for values derived from complete
-        rows only, whose `key` names everything else they depend on."""
-        key = ("memo", *key)
-        if key in self._cache:
-            cached: T = self._cache[key]
-            return cached
-        value = self._cache[key] = compute()
-        return value
-
     def complete_hours(self, now_hour: int) -> int:
         """Hours from the first complete row to `now_hour` (the history this site has)."""
         if self.first_hour is None:
@@ -151,6 +134,25 @@ class Rhythm:
         """The lowest backlog of the queue over the `hours` complete rows before `end_hour`:
         its floor over those hours (None if any row is missing). Cached per hour."""
         return self._span(queue, LOW, end_hour, hours, lowest=True)
+
+    def derived(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """`compute()`, a value derived from complete rows only (and from `key`, which must name
+        everything else it depends on), once until the next row completes."""
+        key = ("derived", *key)
+        if key in self._cache:
+            cached: _T = self._cache[key]
+            return cached
+        value = self._cache[key] = compute()
+        return value
+
+    def flagged(self, queue: int, end_hour: int, hours: int) -> bool:
+        """Whether any row of the `hours` before `end_hour` is flagged for the queue (judged
+        abnormal then: not a normal to compare with)."""
+        if self.first_hour is None:
+            return False
+        bit = 1 << queue
+        lo, hi = max(0, end_hour - hours - self.first_hour), max(0, end_hour - self.first_hour)
+        return any(r[FLAGS] & bit for r in self.rows[lo:hi])
 
     def _span(self, queue: int, what: int, end_hour: int, hours: int, lowest: bool) -> int | None:
         key = ("span", queue, what, end_hour, hours, lowest)

@@ -1,0 +1,229 @@
+"""A surge of arrivals at a queue whose inflow the site does not control: complaints far above
+what this site's deliveries normally bring, refund requests far above what its resolutions do.
+
+A desk sized for the normal load keeps up with a surge for a while: at a desk 50% above its
+load, a complaint rate four times the normal leaves ten complaints waiting after twelve hours,
+no more than on a normal evening, and the backlog says nothing until the next day. What shows at
+once is the arrivals. They are judged as a *share of the stream they come from* (complaints per
+delivery, refund requests per resolution), compared with the same hours of the previous days
+and weeks:
+
+- the **window**: arrivals over the last `WINDOW_HOURS` complete hours; their upstream over the
+  last `EXPOSURE_HOURS` (complaints come hours after the delivery);
+- the **references**: the same spans ending 1-`QUIET_DAYS` days and 1-`rhythm_weeks` weeks ago,
+  after both queues began to be learned (`Rhythm.since`) and not flagged (an incident does not
+  become the normal); at least `MIN_REFERENCES` of them;
+- the **ratio**: arrivals per upstream item now over the same in the references (1: normal);
+- the **significance**: the exact conditional test of two Poisson rates with exposures (given
+  the arrivals of the window and the references together, those of the window are binomial with
+  the window's share of the upstream): the chance of so many arrivals or more if the share had
+  not changed (`binomial_at_least`), at most `SURGE_SIGNIFICANCE`.
+
+As a share of the upstream, the arrivals follow the site's week without learning it: more
+deliveries on a Thursday after a closed Sunday bring more complaints at the same share, and
+orders growing 2% a day grow deliveries and complaints alike. A change of the share is what a
+bad batch, a broken product or a careless carrier is, and it needs no week of the queue's own
+history: the previous days tell the share. A surge that the team can absorb is no backpressure,
+so the arrivals at this pace (`Surge.projected_per_day`) must also exceed what the team has shown
+it serves in a day (`Rhythm.busy_pace`: its pace in hours it was never short of work, times its
+hours on duty).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.rhythm import (
+    HOURS_PER_DAY,
+    HOURS_PER_WEEK,
+    IN,
+    OUT,
+    QUEUE_INDEX,
+    QUIET_DAYS,
+    Rhythm,
+    hour_of,
+)
+
+WINDOW_HOURS: Final = 6  # the arrivals judged: the last six complete hours
+EXPOSURE_HOURS: Final = 12  # the upstream they come from: the last twelve
+MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is taken from
+# A surge is a share of the upstream so far above its normal that chance explains it less than
+# once in 10,000 windows, as a stall (backpressure.STALL_SIGNIFICANCE): at 62 normal complaints
+# in twelve hours, 101 is chance once in 700 against one earlier day, and once in 13,000 against
+# three (the normal share is known better).
+SURGE_SIGNIFICANCE: Final = 1e-4
+# A surge's alert holds while the share is above halfway to the mark and this unlikely at the
+# normal share: above it, chance alone explains it often enough that the arrivals say nothing.
+HOLD_SIGNIFICANCE: Final = 0.05
+# queue -> the queue and column whose stream its arrivals are a share of
+UPSTREAM: Final = {
+    "service": (QUEUE_INDEX["delivery"], OUT),  # complaints follow deliveries (and failures)
+    "refund": (QUEUE_INDEX["service"], OUT),  # refund requests follow resolved complaints
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Surge:
+    """The arrivals of one queue's window against their normal share of the upstream."""
+
+    arrivals: int  # inflow over the last `WINDOW_HOURS`
+    expected: float  # the inflow the normal share of the window's upstream brings
+    ratio: float  # arrivals / expected (inf: none expected)
+    p_value: float  # the chance of `arrivals` or more at the normal share
+    references: int  # reference spans the normal share is taken from
+    normal_per_day: float  # the queue's mean daily inflow before the window
+    capacity_per_day: float | None  # what its team has shown it serves in a day (None: unseen)
+
+    @property
+    def projected_per_day(self) -> float:
+        """The daily inflow if arrivals go on at this share of the upstream (unbounded where
+        none are normal in these hours)."""
+        return math.inf if math.isinf(self.ratio) else self.ratio * self.normal_per_day
+
+    def surging(self, ratio: float) -> bool:
+        """Far above the normal share (`ratio`), beyond chance, and more than the team has
+        shown it serves: the queue will build."""
+        return (
+            self.ratio >= ratio
+            and self.p_value < SURGE_SIGNIFICANCE
+            and self.capacity_per_day is not None
+            and self.projected_per_day > self.capacity_per_day
+        )
+
+    def back_to_normal(self, ratio: float) -> bool:
+        """The share is back below halfway to `ratio` (hysteresis against the fire mark), or no
+        longer measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert only while
+        the arrivals still show it."""
+        return self.ratio <= 1 + (ratio - 1) / 2 or self.p_value >= HOLD_SIGNIFICANCE
+
+
+def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge | None:
+    """The queue's surge at the end of the last complete hour; None for a queue without an
+    upstream, before the site has a week of history, or without enough references. Once per
+    hour (it reads complete rows only)."""
+    upstream = UPSTREAM.get(queue)
+    if upstream is None:
+        return None
+    hour = hour_of(at_ms)
+    key = (
+        "surge",
+        queue,
+        hour,
+        tuple(rhythm.since),
+        policy.rhythm_weeks,
+        policy.capacity_busy_hours,
+        policy.capacity_busy_minutes,
+    )
+    return rhythm.derived(key, lambda: _judge(rhythm, queue, upstream, hour, policy))
+
+
+def _judge(
+    rhythm: Rhythm, queue: str, upstream: tuple[int, int], hour: int, policy: Policy
+) -> Surge | None:
+    if rhythm.complete_hours(hour) < HOURS_PER_WEEK + HOURS_PER_DAY:
+        return None
+    qi = QUEUE_INDEX[queue]
+    since_q, since_u = rhythm.since[qi], rhythm.since[upstream[0]]
+    if since_q is None or since_u is None:
+        return None
+    since = max(since_q, since_u)
+    now = _span(rhythm, qi, upstream, hour, since, reference=False)
+    ends = {hour - HOURS_PER_DAY * k for k in range(1, QUIET_DAYS + 1)}
+    ends |= {hour - HOURS_PER_WEEK * k for k in range(1, policy.rhythm_weeks + 1)}
+    refs = [s for end in sorted(ends) if (s := _span(rhythm, qi, upstream, end, since)) is not None]
+    if now is None or len(refs) < MIN_REFERENCES:
+        return None
+    arrivals, exposure = now
+    ref_arrivals = sum(a for a, _ in refs)
+    ref_exposure = sum(e for _, e in refs)
+    if exposure <= 0 or ref_exposure <= 0:
+        return None  # no upstream seen: nothing to take a share of
+    expected = ref_arrivals * exposure / ref_exposure
+    ratio = arrivals / expected if expected > 0 else (math.inf if arrivals else 1.0)
+    share = exposure / (exposure + ref_exposure)
+    p_value = binomial_at_least(arrivals, arrivals + ref_arrivals, share)
+    learned_hours = min(HOURS_PER_WEEK, hour - WINDOW_HOURS - since_q)
+    if learned_hours < HOURS_PER_DAY:
+        return None
+    inflow = rhythm.total(qi, IN, hour - WINDOW_HOURS, learned_hours) or 0
+    return Surge(
+        arrivals=arrivals,
+        expected=expected,
+        ratio=ratio,
+        p_value=p_value,
+        references=len(refs),
+        normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
+        capacity_per_day=_capacity(rhythm, qi, hour, policy),
+    )
+
+
+def _span(
+    rhythm: Rhythm,
+    qi: int,
+    upstream: tuple[int, int],
+    end_hour: int,
+    since: int,
+    reference: bool = True,
+) -> tuple[int, int] | None:
+    """(arrivals over `WINDOW_HOURS`, upstream over `EXPOSURE_HOURS`) before `end_hour`; None
+    when a row is missing, the span begins before `since`, or (a reference) a row is flagged."""
+    if end_hour - EXPOSURE_HOURS < since:
+        return None
+    if reference and rhythm.flagged(qi, end_hour, WINDOW_HOURS):
+        return None
+    arrivals = rhythm.total(qi, IN, end_hour, WINDOW_HOURS)
+    exposure = rhythm.total(upstream[0], upstream[1], end_hour, EXPOSURE_HOURS)
+    if arrivals is None or exposure is None:
+        return None
+    return arrivals, exposure
+
+
+def _capacity(rhythm: Rhythm, qi: int, hour: int, policy: Policy) -> float | None:
+    """What the team has shown it serves in a day: its busy pace times its hours on duty over
+    the last week, once `capacity_busy_minutes` of busy time are seen (as for dispatch)."""
+    busy = rhythm.busy_pace(qi, hour, HOURS_PER_WEEK, policy.capacity_busy_hours)
+    if busy is None or busy[0] * 60 < policy.capacity_busy_minutes:
+        return None
+    return busy[1] * busy[2]
+
+
+@lru_cache(maxsize=4096)  # the same counts all hour long: judged every minute, they change hourly
+def binomial_at_least(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(`n`, `p`): how likely `k` or more of `n` arrivals fall in the
+    window by chance, when the window holds a share `p` of the exposure. Exact by summation of
+    the smaller tail, from its end nearest the mean outwards (in logarithms for the first term,
+    so thousands of arrivals neither overflow nor underflow it); 1.0 for k <= 0, 0.0 for k > n."""
+    if k <= 0 or p >= 1:
+        return 1.0
+    if k > n or p <= 0:
+        return 0.0
+    if k > n * p:
+        return _tail(k, n, p, up=True)
+    return 1.0 - _tail(k - 1, n, p, up=False)
+
+
+def _tail(j: int, n: int, p: float, up: bool) -> float:
+    """P(X >= j) (`up`) or P(X <= j), summed from term j away from the mean."""
+    term = math.exp(
+        math.lgamma(n + 1)
+        - math.lgamma(j + 1)
+        - math.lgamma(n - j + 1)
+        + j * math.log(p)
+        + (n - j) * math.log1p(-p)
+    )
+    total = term
+    odds = p / (1 - p)
+    i = j
+    while term > total * 1e-17 and (i < n if up else i > 0):
+        if up:
+            term *= (n - i) / (i + 1) * odds
+            i += 1
+        else:
+            term *= i / (n - i + 1) / odds
+            i -= 1
+        total += term
+    return min(1.0, total)
