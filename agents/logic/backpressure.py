@@ -337,7 +337,12 @@ def _stall(
     not judged (off shift, between pickups, a shift's first or last hour) the outflow resumed
     only on evidence: it keeps pace with the inflow again. A stall found in a shift is not
     resolved by the shift's end or by the night: it holds until the site serves again."""
-    pressure = math.inf if flows.out_stall == 0 else flows.in_stall / flows.out_stall
+    # nothing in and nothing out is no pressure: a site whose every stream stopped at once is
+    # silent (`warehouse_silent`), not stalled; a stall is inflow that goes on unserved
+    if flows.out_stall:
+        pressure = flows.in_stall / flows.out_stall
+    else:
+        pressure = math.inf if flows.in_stall else 0.0
     expected = _expected_out(rhythm, queue, at_ms, qp, policy) if learned else None
     if expected is None:
         return None, False, pressure <= qp.clear_pressure or flows.backlog <= qp.drained_backlog

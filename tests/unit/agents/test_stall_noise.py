@@ -11,7 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ordermon.agents.logic.backpressure import STALL_SIGNIFICANCE, poisson_at_most
+from ordermon.agents.logic.backpressure import STALL_SIGNIFICANCE, Flows, judge, poisson_at_most
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.rhythm import (
+    BACKLOG,
+    BASE,
+    HOURS_PER_DAY,
+    IN,
+    LOW,
+    MINUTES,
+    N_QUEUES,
+    OUT,
+    ROW_LEN,
+    Rhythm,
+)
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 
 def exact(k: int, mean: int) -> float:
@@ -50,3 +64,32 @@ def test_the_tail_is_a_probability_growing_with_k_and_falling_with_the_mean(
 )
 def test_where_chance_ends(mean: int, outflow: int, beyond_chance: bool) -> None:
     assert (poisson_at_most(outflow, mean) < STALL_SIGNIFICANCE) is beyond_chance
+
+
+def _steady_week(per_hour: int, days: int = 9) -> Rhythm:
+    """A queue served around the clock at `per_hour`, a little waiting at each hour's end."""
+    rows = []
+    for _ in range(days * HOURS_PER_DAY):
+        row = [0] * ROW_LEN
+        row[MINUTES] = 60
+        row[BASE + IN] = row[BASE + OUT] = per_hour
+        row[BASE + BACKLOG] = row[BASE + LOW] = per_hour // 4
+        rows.append(row)
+    return Rhythm(first_hour=0, rows=rows, since=[0] * N_QUEUES)
+
+
+@pytest.mark.parametrize(
+    ("in_stall", "stalled"),
+    [
+        (60, True),  # orders go on, nothing is dispatched: a stall
+        (0, False),  # nothing in and nothing out: every stream stopped, the site is silent
+    ],
+)
+def test_a_stall_is_inflow_going_on_unserved(in_stall: int, stalled: bool) -> None:
+    rhythm = _steady_week(120)
+    at = len(rhythm.rows) * HOUR_MS + MINUTE_MS
+    flows = Flows(backlog=300, in_stall=in_stall, out_stall=0, in_day=2880, out_day=2820)
+    policy = Policy()
+    j = judge(rhythm, "dispatch", flows, at, policy.queues["dispatch"], policy)
+    assert j.learned
+    assert j.stalled is stalled
