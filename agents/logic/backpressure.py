@@ -4,9 +4,12 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
 
 - **sustained**: over whole cycles, the backlog grows. `growth` is the backlog's change over the
   last 24 hours beyond the change normal for this hour of the week, and `excess` the backlog's
-  distance above its normal for this hour of the week, both as a fraction of a day's throughput
-  (days of wait). Both above the queue's `fire_growth` and above the counting noise of the
-  backlogs they are read from (`counting_noise`), and at least `min_backlog` waiting: the
+  distance above its normal for this hour of the week, both as a fraction of a day's inflow
+  (days of wait; a day's inflow is the mean day over as many days as an item normally waits,
+  one to three, so parcels with the carriers are measured against the hand-overs of the days
+  they came from). Both above the queue's `fire_growth`, above the counting noise of the
+  backlogs they are read from (`counting_noise`) and above the queue's own day-to-day wander
+  at this hour (`day_to_day_spread`), and at least `min_backlog` waiting: the
   backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
   The evening peak and the night before the morning shift are the rhythm, not a problem.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
@@ -72,6 +75,7 @@ TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a w
 TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
 SPREAD_DAYS = 14  # previous days whose growth at the same hour tell how much a queue wanders
 SPREAD_MIN_READINGS = 5
+MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,17 +180,15 @@ def _learned_growth(
     weeks = policy.rhythm_weeks
     hour = hour_of(at_ms) - 1
     normal = rhythm.normal(qi, BACKLOG, hour, weeks)
-    now = _days_of_inflow(rhythm, qi, hour)
-    day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
-    normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
-    normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
+    span = _span_days(rhythm, qi, hour, weeks)
+    now, day_ago, normal_now, normal_day = _readings(rhythm, qi, hour, weeks, span)
     if now is None or normal_now is None:
         return None, None, normal, 0.0
     if day_ago is None or normal_day is None:
         # the first day of a learned week (the normal a day ago is not known yet): how far
         # the backlog is above its normal is known, its growth is not
         return None, now - normal_now, normal, 0.0
-    per_day = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)) or 0.0
+    per_day = _inflow_now(rhythm, qi, hour, span) or 0.0
     # the normals are counts too (a median of a few weeks, one week at first): all four count
     readings = (now, day_ago, normal_now, normal_day)
     noise = counting_noise(per_day, *(r * per_day for r in readings))
@@ -202,13 +204,39 @@ def _growth_at(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
     now), None where a reading or its normal is not known or an hour is flagged abnormal."""
     if rhythm.flagged(qi, hour + 1, 1) or rhythm.flagged(qi, hour + 1 - HOURS_PER_DAY, 1):
         return None
-    now = _days_of_inflow(rhythm, qi, hour)
-    day_ago = _days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY)
-    normal_now = _normal_days_of_inflow(rhythm, qi, hour, weeks)
-    normal_day = _normal_days_of_inflow(rhythm, qi, hour - HOURS_PER_DAY, weeks)
+    span = _span_days(rhythm, qi, hour, weeks)
+    now, day_ago, normal_now, normal_day = _readings(rhythm, qi, hour, weeks, span)
     if now is None or day_ago is None or normal_now is None or normal_day is None:
         return None
     return (now - day_ago) - (normal_now - normal_day)
+
+
+def _readings(
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """The backlog in days of inflow at the end of `hour` and a day before, and their normals
+    for those hours of the week (None where not known)."""
+    day_before = hour - HOURS_PER_DAY
+    return (
+        _days_of_inflow(rhythm, qi, hour, span),
+        _days_of_inflow(rhythm, qi, day_before, span),
+        _normal_days_of_inflow(rhythm, qi, hour, weeks, span),
+        _normal_days_of_inflow(rhythm, qi, day_before, weeks, span),
+    )
+
+
+def _span_days(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> int:
+    """Whole days (1 to `MAX_SPAN_DAYS`) an item of this queue normally waits at the end of
+    `hour` (Little's law: the normal backlog over the normal day's inflow): the inflow a backlog
+    is measured against is the mean day of that many. Parcels with the carriers are the
+    hand-overs of the last two or three days, and a day of catch-up handed over at once is
+    still in transit the next day, when the last 24 hours' hand-overs are back to normal; a
+    team that serves within the day is measured against its last 24 hours."""
+    backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
+    day = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
+    if not backlog or not day:
+        return 1
+    return min(MAX_SPAN_DAYS, max(1, round(backlog / day)))
 
 
 def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float:
@@ -243,27 +271,35 @@ def counting_noise(per_day: float, *backlogs: float) -> float:
     return 3 * math.sqrt(sum(max(b, 0.0) for b in backlogs)) / per_day
 
 
-def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int) -> float | None:
+def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int, span: int) -> float | None:
     backlog = rhythm.backlog_end(qi, hour)
-    inflow = _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY))
+    inflow = _inflow_now(rhythm, qi, hour, span)
     if backlog is None or not inflow:
         return None
     return backlog / inflow
 
 
-def _normal_days_of_inflow(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
+def _inflow_now(rhythm: Rhythm, qi: int, hour: int, span: int) -> float | None:
+    """`_inflow_day` of the mean day of the last `span` days up to the end of `hour`."""
+    total = rhythm.total(qi, IN, hour + 1, span * HOURS_PER_DAY)
+    return _inflow_day(rhythm, qi, hour, None if total is None else total / span)
+
+
+def _normal_days_of_inflow(
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int
+) -> float | None:
     backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
-    day = rhythm.normal_total(qi, IN, hour + 1, HOURS_PER_DAY, weeks)
-    inflow = _inflow_day(rhythm, qi, hour, day)
+    total = rhythm.normal_total(qi, IN, hour + 1, span * HOURS_PER_DAY, weeks)
+    inflow = _inflow_day(rhythm, qi, hour, None if total is None else total / span)
     if backlog is None or not inflow:
         return None
     return backlog / inflow
 
 
 def _inflow_day(rhythm: Rhythm, qi: int, hour: int, day: float | None) -> float | None:
-    """The inflow of the 24 hours up to `hour`'s end, but never less than the mean day of the
-    week before it: a closed day's trickle (no parcels handed to carriers on a Sunday) must
-    not make a day's backlog look like ten."""
+    """The inflow of a day up to `hour`'s end (`day`: the mean day of the span measured), but
+    never less than the mean day of the week before it: a closed day's trickle (no parcels
+    handed to carriers on a Sunday) must not make a day's backlog look like ten."""
     week = rhythm.total(qi, IN, hour + 1, HOURS_PER_WEEK)
     if day is None or week is None:
         return None
