@@ -10,17 +10,10 @@ import pytest
 
 from ordermon.agents.logic.backpressure import SPREAD_DAYS, day_to_day_spread
 from ordermon.agents.logic.rhythm import (
-    BACKLOG,
-    BASE,
-    FLAGS,
     HOURS_PER_DAY,
-    IN,
-    MINUTES,
-    N_QUEUES,
-    OUT,
-    ROW_LEN,
     Rhythm,
 )
+from tests.unit.agents.hourly import hour_row, rhythm_of
 
 PER_HOUR = 1000  # items a day: 24,000
 WEEKS = 3
@@ -28,15 +21,9 @@ WEEKS = 3
 
 def rhythm(backlogs: list[int], flagged: frozenset[int] = frozenset()) -> Rhythm:
     """Queue 0 with `PER_HOUR` in and out every hour and the given backlog at each hour's end."""
-    rows = []
-    for h, b in enumerate(backlogs):
-        row = [0] * ROW_LEN
-        row[MINUTES] = 60
-        row[FLAGS] = 1 if h in flagged else 0
-        row[BASE + IN] = row[BASE + OUT] = PER_HOUR
-        row[BASE + BACKLOG] = b
-        rows.append(row)
-    return Rhythm(first_hour=0, rows=rows, since=[0] * N_QUEUES)
+    return rhythm_of(
+        [hour_row(0, PER_HOUR, PER_HOUR, b, flagged=h in flagged) for h, b in enumerate(backlogs)]
+    )
 
 
 def spread_at_end(backlogs: list[int], flagged: frozenset[int] = frozenset()) -> float:

@@ -14,18 +14,11 @@ from hypothesis import strategies as st
 from ordermon.agents.logic.backpressure import STALL_SIGNIFICANCE, Flows, judge, poisson_at_most
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import (
-    BACKLOG,
-    BASE,
     HOURS_PER_DAY,
-    IN,
-    LOW,
-    MINUTES,
-    N_QUEUES,
-    OUT,
-    ROW_LEN,
     Rhythm,
 )
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from tests.unit.agents.hourly import hour_row, rhythm_of
 
 
 def exact(k: int, mean: int) -> float:
@@ -68,14 +61,7 @@ def test_where_chance_ends(mean: int, outflow: int, beyond_chance: bool) -> None
 
 def _steady_week(per_hour: int, days: int = 9) -> Rhythm:
     """A queue served around the clock at `per_hour`, a little waiting at each hour's end."""
-    rows = []
-    for _ in range(days * HOURS_PER_DAY):
-        row = [0] * ROW_LEN
-        row[MINUTES] = 60
-        row[BASE + IN] = row[BASE + OUT] = per_hour
-        row[BASE + BACKLOG] = row[BASE + LOW] = per_hour // 4
-        rows.append(row)
-    return Rhythm(first_hour=0, rows=rows, since=[0] * N_QUEUES)
+    return rhythm_of([hour_row(0, per_hour, per_hour, per_hour // 4)] * (days * HOURS_PER_DAY))
 
 
 @pytest.mark.parametrize(

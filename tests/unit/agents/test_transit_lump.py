@@ -10,19 +10,15 @@ import pytest
 from ordermon.agents.logic.backpressure import Flows, fires, judge
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import (
-    BACKLOG,
     BASE,
     HOURS_PER_DAY,
     IN,
-    LOW,
-    MINUTES,
-    N_QUEUES,
     OUT,
-    ROW_LEN,
     WIDTH,
     Rhythm,
 )
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from tests.unit.agents.hourly import hour_row, rhythm_of
 
 DELIVERY = 1  # queue index: dispatch, delivery, service, refund
 PER_HOUR = 100  # 2,400 parcels handed to the carriers a day
@@ -43,14 +39,9 @@ def carriers(days: int, lump_day: int | None, stop_day: int | None) -> tuple[Rhy
         if stop_day is not None and h // HOURS_PER_DAY >= stop_day:
             delivered = 0
         b += inflow[h] - delivered
-        row = [0] * ROW_LEN
-        row[MINUTES] = 60
-        base = BASE + WIDTH * DELIVERY
-        row[base + IN], row[base + OUT] = inflow[h], delivered
-        row[base + BACKLOG] = row[base + LOW] = b
-        rows.append(row)
+        rows.append(hour_row(DELIVERY, inflow[h], delivered, b))
         backlogs.append(b)
-    return Rhythm(first_hour=0, rows=rows, since=[0] * N_QUEUES), backlogs
+    return rhythm_of(rows), backlogs
 
 
 def judged(rhythm: Rhythm, backlogs: list[int], hour: int) -> tuple[float | None, bool]:
