@@ -9,7 +9,9 @@ delivery, refund requests per resolution), compared with the same hours of the p
 and weeks:
 
 - the **window**: arrivals over the last `WINDOW_HOURS` complete hours; their upstream over the
-  last `EXPOSURE_HOURS` (complaints come hours after the delivery);
+  last `EXPOSURE_HOURS` (complaints come hours after the delivery); where fewer than
+  `CLEAR_MIN_EXPECTED` arrivals are normal in it, both stretched by six hours at a time, up to
+  `LONGEST_WINDOW_HOURS`;
 - the **references**: the same spans ending 1-`QUIET_DAYS` days and 1-`rhythm_weeks` weeks ago,
   after both queues began to be learned (`Rhythm.since`) and not flagged (an incident does not
   become the normal); at least `MIN_REFERENCES` of them;
@@ -48,8 +50,12 @@ from ordermon.agents.logic.rhythm import (
     hour_of,
 )
 
-WINDOW_HOURS: Final = 6  # the arrivals judged: the last six complete hours
-EXPOSURE_HOURS: Final = 12  # the upstream they come from: the last twelve
+WINDOW_HOURS: Final = 6  # the arrivals judged: the last six complete hours (at the least)
+EXPOSURE_HOURS: Final = 12  # the upstream they come from: the last twelve (six more)
+# Where the last six hours hold fewer than `CLEAR_MIN_EXPECTED` normal arrivals (a night, a
+# small site), the window is stretched by six hours at a time, up to a day, until they do: the
+# share is judged on enough arrivals to tell, and a surge seen by day is still seen at night.
+LONGEST_WINDOW_HOURS: Final = 24
 MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is taken from
 # A surge is a share of the upstream so far above its normal that chance explains it less than
 # once in 10,000 windows, as a stall (backpressure.STALL_SIGNIFICANCE): at 62 normal complaints
@@ -57,8 +63,13 @@ MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is 
 # three (the normal share is known better).
 SURGE_SIGNIFICANCE: Final = 1e-4
 # A surge's alert holds while the share is above halfway to the mark and this unlikely at the
-# normal share: above it, chance alone explains it often enough that the arrivals say nothing.
+# normal share: above it, chance alone explains it often enough that the arrivals say nothing...
 HOLD_SIGNIFICANCE: Final = 0.05
+# ... in a window where at least this many arrivals are normal. With fewer (a night, a closed
+# day: a handful of deliveries) chance explains any share, and that is no evidence that the
+# surge is over: while the share is still above halfway, the alert holds through it instead of
+# resolving and paging again in the morning.
+CLEAR_MIN_EXPECTED: Final = 10.0
 # queue -> the queue and column whose stream its arrivals are a share of
 UPSTREAM: Final = {
     "service": (QUEUE_INDEX["delivery"], OUT),  # complaints follow deliveries (and failures)
@@ -70,13 +81,14 @@ UPSTREAM: Final = {
 class Surge:
     """The arrivals of one queue's window against their normal share of the upstream."""
 
-    arrivals: int  # inflow over the last `WINDOW_HOURS`
+    arrivals: int  # inflow over the last `window_hours`
     expected: float  # the inflow the normal share of the window's upstream brings
     ratio: float  # arrivals / expected (inf: none expected)
     p_value: float  # the chance of `arrivals` or more at the normal share
     references: int  # reference spans the normal share is taken from
     normal_per_day: float  # the queue's mean daily inflow before the window
     capacity_per_day: float | None  # what its team has shown it serves in a day (None: unseen)
+    window_hours: int = WINDOW_HOURS  # the hours of arrivals judged (stretched where few)
 
     @property
     def projected_per_day(self) -> float:
@@ -95,9 +107,12 @@ class Surge:
         )
 
     def back_to_normal(self, ratio: float) -> bool:
-        """The share is back below halfway to `ratio` (hysteresis against the fire mark), or no
-        longer measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert only while
-        the arrivals still show it."""
+        """In a window where enough arrivals are normal to tell (`CLEAR_MIN_EXPECTED`), the
+        share is back below halfway to `ratio` (hysteresis against the fire mark) or no longer
+        measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert while the
+        arrivals still show it, and through a night too quiet to show anything."""
+        if self.expected < CLEAR_MIN_EXPECTED:
+            return False
         return self.ratio <= 1 + (ratio - 1) / 2 or self.p_value >= HOLD_SIGNIFICANCE
 
 
@@ -131,10 +146,49 @@ def _judge(
     if since_q is None or since_u is None:
         return None
     since = max(since_q, since_u)
-    now = _span(rhythm, qi, upstream, hour, since, reference=False)
+    share = None
+    for window in range(WINDOW_HOURS, LONGEST_WINDOW_HOURS + 1, WINDOW_HOURS):
+        wider = _share(rhythm, qi, upstream, hour, since, window, policy)
+        if wider is None:
+            break  # not that far back: the widest window there is
+        share = wider
+        if wider[1] >= CLEAR_MIN_EXPECTED:
+            break
+    if share is None:
+        return None
+    arrivals, expected, ratio, p_value, refs, window = share
+    learned_hours = min(HOURS_PER_WEEK, hour - window - since_q)
+    if learned_hours < HOURS_PER_DAY:
+        return None
+    inflow = rhythm.total(qi, IN, hour - window, learned_hours) or 0
+    return Surge(
+        arrivals=arrivals,
+        expected=expected,
+        ratio=ratio,
+        p_value=p_value,
+        references=refs,
+        normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
+        capacity_per_day=_capacity(rhythm, qi, hour, policy),
+        window_hours=window,
+    )
+
+
+def _share(
+    rhythm: Rhythm,
+    qi: int,
+    upstream: tuple[int, int],
+    hour: int,
+    since: int,
+    window: int,
+    policy: Policy,
+) -> tuple[int, float, float, float, int, int] | None:
+    """(arrivals, expected, ratio, p-value, references, window) of the last `window` hours
+    against the same hours of earlier days and weeks; None without enough references or any
+    upstream."""
+    now = _span(rhythm, qi, upstream, hour, since, window, reference=False)
     ends = {hour - HOURS_PER_DAY * k for k in range(1, QUIET_DAYS + 1)}
     ends |= {hour - HOURS_PER_WEEK * k for k in range(1, policy.rhythm_weeks + 1)}
-    refs = [s for end in sorted(ends) if (s := _span(rhythm, qi, upstream, end, since)) is not None]
+    refs = [s for end in sorted(ends) if (s := _span(rhythm, qi, upstream, end, since, window))]
     if now is None or len(refs) < MIN_REFERENCES:
         return None
     arrivals, exposure = now
@@ -146,19 +200,7 @@ def _judge(
     ratio = arrivals / expected if expected > 0 else (math.inf if arrivals else 1.0)
     share = exposure / (exposure + ref_exposure)
     p_value = binomial_at_least(arrivals, arrivals + ref_arrivals, share)
-    learned_hours = min(HOURS_PER_WEEK, hour - WINDOW_HOURS - since_q)
-    if learned_hours < HOURS_PER_DAY:
-        return None
-    inflow = rhythm.total(qi, IN, hour - WINDOW_HOURS, learned_hours) or 0
-    return Surge(
-        arrivals=arrivals,
-        expected=expected,
-        ratio=ratio,
-        p_value=p_value,
-        references=len(refs),
-        normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
-        capacity_per_day=_capacity(rhythm, qi, hour, policy),
-    )
+    return arrivals, expected, ratio, p_value, len(refs), window
 
 
 def _span(
@@ -167,16 +209,18 @@ def _span(
     upstream: tuple[int, int],
     end_hour: int,
     since: int,
+    window: int = WINDOW_HOURS,
     reference: bool = True,
 ) -> tuple[int, int] | None:
-    """(arrivals over `WINDOW_HOURS`, upstream over `EXPOSURE_HOURS`) before `end_hour`; None
-    when a row is missing, the span begins before `since`, or (a reference) a row is flagged."""
-    if end_hour - EXPOSURE_HOURS < since:
+    """(arrivals over `window` hours, upstream over six more) before `end_hour`; None when a
+    row is missing, the span begins before `since`, or (a reference) a row is flagged."""
+    exposure_hours = window + EXPOSURE_HOURS - WINDOW_HOURS
+    if end_hour - exposure_hours < since:
         return None
-    if reference and rhythm.flagged(qi, end_hour, WINDOW_HOURS):
+    if reference and rhythm.flagged(qi, end_hour, window):
         return None
-    arrivals = rhythm.total(qi, IN, end_hour, WINDOW_HOURS)
-    exposure = rhythm.total(upstream[0], upstream[1], end_hour, EXPOSURE_HOURS)
+    arrivals = rhythm.total(qi, IN, end_hour, window)
+    exposure = rhythm.total(upstream[0], upstream[1], end_hour, exposure_hours)
     if arrivals is None or exposure is None:
         return None
     return arrivals, exposure

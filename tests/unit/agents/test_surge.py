@@ -238,6 +238,10 @@ SURGE = Surge(
         (replace(SURGE, ratio=1.3, p_value=0.01), False, False),  # holding, not back yet
         (replace(SURGE, ratio=1.3, p_value=0.05), False, True),  # chance explains it: back
         (replace(SURGE, ratio=1.25, p_value=1e-3), False, True),  # halfway back to 1: back
+        # a night: 4 complaints normal, 8 or 3 came; so few say nothing either way: the alert
+        # holds until a window with enough normal arrivals shows the share back
+        (replace(SURGE, arrivals=8, expected=4.0, ratio=2.0, p_value=0.05), False, False),
+        (replace(SURGE, arrivals=3, expected=4.0, ratio=0.75, p_value=0.8), False, False),
         (replace(SURGE, expected=0.0, ratio=math.inf, normal_per_day=0.0), True, False),
     ],
 )
@@ -252,7 +256,7 @@ def test_a_surge_alert_resolves_only_once_the_share_is_back() -> None:
     j = judge(rhythm, "service", Flows(5, 5, 5, 120, 110), now, SERVICE, POLICY)
     assert j.surge is not None
     high = replace(j, surging=False, surge=replace(j.surge, ratio=1.4, p_value=0.01))
-    back = replace(j, surging=False, surge=replace(j.surge, ratio=1.1, p_value=0.5))
+    back = replace(j, surging=False, surge=replace(j.surge, expected=20.0, ratio=1.1, p_value=0.5))
     assert not observation(high, SERVICE, "").clear  # drained, but complaints still come fast
     assert observation(back, SERVICE, "").clear
 
@@ -302,3 +306,22 @@ def test_where_chance_ends(
 ) -> None:
     p = binomial_at_least(arrivals, arrivals + references, share)
     assert (p < SURGE_SIGNIFICANCE) is beyond_chance
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_surge_is_still_seen_in_the_quiet_night_after_it(seed: int) -> None:
+    """Complaints at four times their share from 10:00; at 03:00 the next night the last six
+    hours hold a handful of complaints, too few to tell: the window is stretched until enough
+    are normal, the surge still shows in it, and the alert is not back to normal (it would
+    otherwise resolve at night and page again in the morning)."""
+    site = Site(deliveries_per_day=1_000.0, surge_from_hour=SURGE_HOUR, seed=seed)
+    rhythm = site.build()
+    night = 9 * HOURS_PER_DAY + 3
+    s = judge_surge(rhythm, "service", at(night), POLICY)
+    assert s is not None
+    assert s.window_hours > 6 and s.expected >= 10
+    assert not s.back_to_normal(SERVICE.surge_ratio)
+    quiet = Site(deliveries_per_day=1_000.0, seed=seed).build()
+    normal = judge_surge(quiet, "service", at(night), POLICY)
+    assert normal is not None and normal.window_hours > 6
+    assert not normal.surging(SERVICE.surge_ratio)  # the same night at the normal share
