@@ -61,6 +61,7 @@ from ordermon.agents.logic.rhythm import (
     hour_of,
     wait_hours,
 )
+from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
 from ordermon.agents.logic.surge import Surge, judge_surge
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
@@ -583,7 +584,7 @@ def surge_signals(surge: Surge | None) -> dict[str, float | int | str | None]:
         return dict.fromkeys(SURGE_SIGNALS)
     return {
         "inflow_ratio": _finite(surge.ratio),
-        "inflow_window_hours": surge.window_hours,
+        "inflow_window_hours": SURGE_WINDOW_HOURS,
         "inflow_window": surge.arrivals,
         "normal_inflow_window": _finite(surge.expected),
         "inflow_p_value": float(f"{surge.p_value:.3g}"),

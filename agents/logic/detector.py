@@ -43,6 +43,7 @@ from ordermon.agents.logic.flow import (
 from ordermon.agents.logic.policy import Policy, QueuePolicy
 from ordermon.agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
 from ordermon.agents.logic.sliding import Sliding, window_sums
+from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
 from ordermon.agents.logic.surge import Surge
 from ordermon.agents.logic.trend import (
     DAY_MS,
@@ -373,10 +374,10 @@ def _surge_text(queue: str, s: Surge) -> str:
     inflow = _WORDS.get(queue, (queue + " in", "", ""))[0]
     upstream, team = _SURGE_WORDS.get(queue, ("upstream", "team"))
     if math.isinf(s.ratio):  # none normal in these hours
-        return f"{inflow} arriving where none are normal ({s.arrivals:,} in {s.window_hours} h)"
+        return f"{inflow} arriving where none are normal ({s.arrivals:,} in {SURGE_WINDOW_HOURS} h)"
     text = (
         f"{inflow} arriving at {s.ratio:.1f}× the normal for these hours ({s.arrivals:,} in the"
-        f" last {s.window_hours} h; the {upstream} make {s.expected:,.0f} normal),"
+        f" last {SURGE_WINDOW_HOURS} h; the {upstream} make {s.expected:,.0f} normal),"
         f" about {s.projected_per_day:,.0f} a day at this pace"
     )
     if s.capacity_per_day is not None:

@@ -123,8 +123,9 @@ class QueuePolicy:
     chance (less than once in 10,000 windows), and at that pace more a day than the team has
     shown it serves. 1.5: a desk 50% above its load keeps up below it; orders growing 2% a day
     leave the share as it is. It resolves once, in a window where at least 10 arrivals are
-    normal (six hours, stretched up to a day where fewer), the share is back below halfway to
-    this mark (1.25) or chance explains it (p 0.05 or more), and the backlog is not growing: a
+    normal (six hours, stretched up to a day where fewer; it fires on six hours only), the
+    share is back below halfway to this mark (1.25) or chance explains it (p 0.05 or more),
+    and the backlog is not growing: a
     night with a handful of deliveries tells nothing, and the alert holds through it."""
 
     def __post_init__(self) -> None:

@@ -9,9 +9,10 @@ delivery, refund requests per resolution), compared with the same hours of the p
 and weeks:
 
 - the **window**: arrivals over the last `WINDOW_HOURS` complete hours; their upstream over the
-  last `EXPOSURE_HOURS` (complaints come hours after the delivery); where fewer than
-  `CLEAR_MIN_EXPECTED` arrivals are normal in it, both stretched by six hours at a time, up to
-  `LONGEST_WINDOW_HOURS`;
+  last `EXPOSURE_HOURS` (complaints come hours after the delivery). A surge fires on this
+  window alone; a firing alert holds while a window with at least `CLEAR_MIN_EXPECTED` normal
+  arrivals (this one, stretched by six hours at a time up to `LONGEST_WINDOW_HOURS` where it
+  holds fewer) still shows the share high;
 - the **references**: the same spans ending 1-`QUIET_DAYS` days and 1-`rhythm_weeks` weeks ago,
   after both queues began to be learned (`Rhythm.since`) and not flagged (an incident does not
   become the normal); at least `MIN_REFERENCES` of them;
@@ -53,8 +54,8 @@ from ordermon.agents.logic.rhythm import (
 WINDOW_HOURS: Final = 6  # the arrivals judged: the last six complete hours (at the least)
 EXPOSURE_HOURS: Final = 12  # the upstream they come from: the last twelve (six more)
 # Where the last six hours hold fewer than `CLEAR_MIN_EXPECTED` normal arrivals (a night, a
-# small site), the window is stretched by six hours at a time, up to a day, until they do: the
-# share is judged on enough arrivals to tell, and a surge seen by day is still seen at night.
+# small site), the window a firing alert holds by is stretched by six hours at a time, up to a
+# day, until they do: a surge seen by day is still seen at night. It fires on six hours only.
 LONGEST_WINDOW_HOURS: Final = 24
 MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is taken from
 # A surge is a share of the upstream so far above its normal that chance explains it less than
@@ -88,7 +89,9 @@ class Surge:
     references: int  # reference spans the normal share is taken from
     normal_per_day: float  # the queue's mean daily inflow before the window
     capacity_per_day: float | None  # what its team has shown it serves in a day (None: unseen)
-    window_hours: int = WINDOW_HOURS  # the hours of arrivals judged (stretched where few)
+    # the share a firing alert holds by, (expected, ratio, p-value, hours): the window
+    # stretched where six hours hold too few normal arrivals to tell (None: the same window)
+    hold: tuple[float, float, float, int] | None = None
 
     @property
     def projected_per_day(self) -> float:
@@ -111,9 +114,10 @@ class Surge:
         share is back below halfway to `ratio` (hysteresis against the fire mark) or no longer
         measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert while the
         arrivals still show it, and through a night too quiet to show anything."""
-        if self.expected < CLEAR_MIN_EXPECTED:
+        expected, share, p_value, _ = self.hold or (self.expected, self.ratio, self.p_value, 0)
+        if expected < CLEAR_MIN_EXPECTED:
             return False
-        return self.ratio <= 1 + (ratio - 1) / 2 or self.p_value >= HOLD_SIGNIFICANCE
+        return share <= 1 + (ratio - 1) / 2 or p_value >= HOLD_SIGNIFICANCE
 
 
 def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge | None:
@@ -146,17 +150,18 @@ def _judge(
     if since_q is None or since_u is None:
         return None
     since = max(since_q, since_u)
-    share = None
-    for window in range(WINDOW_HOURS, LONGEST_WINDOW_HOURS + 1, WINDOW_HOURS):
-        wider = _share(rhythm, qi, upstream, hour, since, window, policy)
-        if wider is None:
-            break  # not that far back: the widest window there is
-        share = wider
-        if wider[1] >= CLEAR_MIN_EXPECTED:
-            break
+    share = _share(rhythm, qi, upstream, hour, since, WINDOW_HOURS, policy)
     if share is None:
         return None
     arrivals, expected, ratio, p_value, refs, window = share
+    hold = None  # fires on six hours alone; holds on enough arrivals to tell
+    for wider_hours in range(2 * WINDOW_HOURS, LONGEST_WINDOW_HOURS + 1, WINDOW_HOURS):
+        if (hold or share)[1] >= CLEAR_MIN_EXPECTED:
+            break
+        wider = _share(rhythm, qi, upstream, hour, since, wider_hours, policy)
+        if wider is None:
+            break  # not that far back: the widest window there is
+        hold = wider
     learned_hours = min(HOURS_PER_WEEK, hour - window - since_q)
     if learned_hours < HOURS_PER_DAY:
         return None
@@ -169,7 +174,7 @@ def _judge(
         references=refs,
         normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
         capacity_per_day=_capacity(rhythm, qi, hour, policy),
-        window_hours=window,
+        hold=None if hold is None else (hold[1], hold[2], hold[3], hold[5]),
     )
 
 
