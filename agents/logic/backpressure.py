@@ -280,9 +280,8 @@ def _days_of_inflow(rhythm: Rhythm, qi: int, hour: int, span: int) -> float | No
 
 
 def _inflow_now(rhythm: Rhythm, qi: int, hour: int, span: int) -> float | None:
-    """`_inflow_day` of the mean day of the last `span` days up to the end of `hour`."""
-    total = rhythm.total(qi, IN, hour + 1, span * HOURS_PER_DAY)
-    return _inflow_day(rhythm, qi, hour, None if total is None else total / span)
+    """`_inflow_day` of the last `span` days up to the end of `hour`."""
+    return _inflow_day(rhythm, qi, hour, rhythm.total(qi, IN, hour + 1, span * HOURS_PER_DAY), span)
 
 
 def _normal_days_of_inflow(
@@ -290,20 +289,20 @@ def _normal_days_of_inflow(
 ) -> float | None:
     backlog = rhythm.normal(qi, BACKLOG, hour, weeks)
     total = rhythm.normal_total(qi, IN, hour + 1, span * HOURS_PER_DAY, weeks)
-    inflow = _inflow_day(rhythm, qi, hour, None if total is None else total / span)
+    inflow = _inflow_day(rhythm, qi, hour, total, span)
     if backlog is None or not inflow:
         return None
     return backlog / inflow
 
 
-def _inflow_day(rhythm: Rhythm, qi: int, hour: int, day: float | None) -> float | None:
-    """The inflow of a day up to `hour`'s end (`day`: the mean day of the span measured), but
+def _inflow_day(rhythm: Rhythm, qi: int, hour: int, total: float | None, span: int) -> float | None:
+    """The mean day of inflow over `span` days up to `hour`'s end (`total`: their inflow), but
     never less than the mean day of the week before it: a closed day's trickle (no parcels
     handed to carriers on a Sunday) must not make a day's backlog look like ten."""
     week = rhythm.total(qi, IN, hour + 1, HOURS_PER_WEEK)
-    if day is None or week is None:
+    if total is None or week is None:
         return None
-    return max(float(day), week / 7)
+    return max(total / span, week / 7)
 
 
 def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Policy) -> bool:

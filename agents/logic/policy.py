@@ -125,8 +125,8 @@ class QueuePolicy:
     leave the share as it is. It resolves once, in a window where at least 10 arrivals are
     normal (six hours, stretched up to a day where fewer; it fires on six hours only), the
     share is back below halfway to this mark (1.25) or chance explains it (p 0.05 or more),
-    and the backlog is not growing: a
-    night with a handful of deliveries tells nothing, and the alert holds through it."""
+    and the backlog is not growing: a night with a handful of deliveries tells nothing, and the
+    alert holds through it."""
 
     def __post_init__(self) -> None:
         _positive("fire_pressure", self.fire_pressure)

@@ -24,6 +24,8 @@ from typing import Any, Final, TypeVar
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 from ordermon.streams.flows import QUEUE_NAMES
 
+_T = TypeVar("_T")
+
 HOURS_PER_DAY: Final = 24
 HOURS_PER_WEEK: Final = 7 * HOURS_PER_DAY
 N_QUEUES: Final = len(QUEUE_NAMES)
@@ -34,7 +36,6 @@ IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a mi
 WIDTH: Final = 4
 ROW_LEN: Final = BASE + WIDTH * N_QUEUES
 QUIET_DAYS: Final = 6  # previous days whose same hour tells how quiet an hour can be
-_T = TypeVar("_T")
 MAX_WAIT_WEEKS: Final = 8  # a wait longer than this many weeks of normal outflow is "never"
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import (
@@ -78,6 +78,17 @@ UPSTREAM: Final = {
 }
 
 
+class Share(NamedTuple):
+    """Arrivals of a window against their normal share of the upstream."""
+
+    arrivals: int
+    expected: float  # the inflow the normal share of the window's upstream brings
+    ratio: float  # arrivals / expected (inf: none expected)
+    p_value: float  # the chance of `arrivals` or more at the normal share
+    references: int  # reference spans the normal share is taken from
+    window: int  # hours of arrivals
+
+
 @dataclass(frozen=True, slots=True)
 class Surge:
     """The arrivals of one queue's window against their normal share of the upstream."""
@@ -89,9 +100,9 @@ class Surge:
     references: int  # reference spans the normal share is taken from
     normal_per_day: float  # the queue's mean daily inflow before the window
     capacity_per_day: float | None  # what its team has shown it serves in a day (None: unseen)
-    # the share a firing alert holds by, (expected, ratio, p-value, hours): the window
-    # stretched where six hours hold too few normal arrivals to tell (None: the same window)
-    hold: tuple[float, float, float, int] | None = None
+    # the share a firing alert holds by: the window stretched where six hours hold too few
+    # normal arrivals to tell (None: the same window)
+    hold: Share | None = None
 
     @property
     def projected_per_day(self) -> float:
@@ -114,10 +125,10 @@ class Surge:
         share is back below halfway to `ratio` (hysteresis against the fire mark) or no longer
         measurably above normal (`HOLD_SIGNIFICANCE`): a surge holds its alert while the
         arrivals still show it, and through a night too quiet to show anything."""
-        expected, share, p_value, _ = self.hold or (self.expected, self.ratio, self.p_value, 0)
-        if expected < CLEAR_MIN_EXPECTED:
+        held = self.hold or self
+        if held.expected < CLEAR_MIN_EXPECTED:
             return False
-        return share <= 1 + (ratio - 1) / 2 or p_value >= HOLD_SIGNIFICANCE
+        return held.ratio <= 1 + (ratio - 1) / 2 or held.p_value >= HOLD_SIGNIFICANCE
 
 
 def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge | None:
@@ -153,28 +164,27 @@ def _judge(
     share = _share(rhythm, qi, upstream, hour, since, WINDOW_HOURS, policy)
     if share is None:
         return None
-    arrivals, expected, ratio, p_value, refs, window = share
     hold = None  # fires on six hours alone; holds on enough arrivals to tell
     for wider_hours in range(2 * WINDOW_HOURS, LONGEST_WINDOW_HOURS + 1, WINDOW_HOURS):
-        if (hold or share)[1] >= CLEAR_MIN_EXPECTED:
+        if (hold or share).expected >= CLEAR_MIN_EXPECTED:
             break
         wider = _share(rhythm, qi, upstream, hour, since, wider_hours, policy)
         if wider is None:
             break  # not that far back: the widest window there is
         hold = wider
-    learned_hours = min(HOURS_PER_WEEK, hour - window - since_q)
+    learned_hours = min(HOURS_PER_WEEK, hour - WINDOW_HOURS - since_q)
     if learned_hours < HOURS_PER_DAY:
         return None
-    inflow = rhythm.total(qi, IN, hour - window, learned_hours) or 0
+    inflow = rhythm.total(qi, IN, hour - WINDOW_HOURS, learned_hours) or 0
     return Surge(
-        arrivals=arrivals,
-        expected=expected,
-        ratio=ratio,
-        p_value=p_value,
-        references=refs,
+        arrivals=share.arrivals,
+        expected=share.expected,
+        ratio=share.ratio,
+        p_value=share.p_value,
+        references=share.references,
         normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
         capacity_per_day=_capacity(rhythm, qi, hour, policy),
-        hold=None if hold is None else (hold[1], hold[2], hold[3], hold[5]),
+        hold=hold,
     )
 
 
@@ -186,10 +196,9 @@ def _share(
     since: int,
     window: int,
     policy: Policy,
-) -> tuple[int, float, float, float, int, int] | None:
-    """(arrivals, expected, ratio, p-value, references, window) of the last `window` hours
-    against the same hours of earlier days and weeks; None without enough references or any
-    upstream."""
+) -> Share | None:
+    """The share of the last `window` hours against the same hours of earlier days and weeks;
+    None without enough references or any upstream."""
     now = _span(rhythm, qi, upstream, hour, since, window, reference=False)
     ends = {hour - HOURS_PER_DAY * k for k in range(1, QUIET_DAYS + 1)}
     ends |= {hour - HOURS_PER_WEEK * k for k in range(1, policy.rhythm_weeks + 1)}
@@ -205,7 +214,7 @@ def _share(
     ratio = arrivals / expected if expected > 0 else (math.inf if arrivals else 1.0)
     share = exposure / (exposure + ref_exposure)
     p_value = binomial_at_least(arrivals, arrivals + ref_arrivals, share)
-    return arrivals, expected, ratio, p_value, len(refs), window
+    return Share(arrivals, expected, ratio, p_value, len(refs), window)
 
 
 def _span(

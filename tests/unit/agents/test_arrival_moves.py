@@ -272,6 +272,17 @@ def half_written(group: Group, n: int, keep: str) -> None:
     group.restart(n)
 
 
+def crashed_mid_flush(keep: str) -> Group:
+    """Six times, twelve batches and then a crash while a flush is half written (`keep`)."""
+    group = Group(7)
+    group.start({0, 1})
+    for _ in range(6):
+        steps(group, 12)
+        half_written(group, 0, keep)
+    group.finish()
+    return group
+
+
 @pytest.mark.parametrize("keep", [HEADS, MINUTES, "random"])
 def test_a_crash_while_a_flush_is_half_written_changes_no_warehouse_alert(keep: str) -> None:
     """The changelogs of the heads and of the minutes are separate topics: a worker killed
@@ -279,12 +290,7 @@ def test_a_crash_while_a_flush_is_half_written_changes_no_warehouse_alert(keep: 
     Until the batches read again reach what those records hold, the restored warehouse is not
     consistent with itself (its totals count events its minutes do not, or the reverse), and
     no minute may be judged from it."""
-    group = Group(7)
-    group.start({0, 1})
-    for _ in range(6):
-        steps(group, 12)
-        half_written(group, 0, keep)
-    group.finish()
+    group = crashed_mid_flush(keep)
     assert expected() and own([key(a) for a in group.alerts]) == expected()
     assert group.late() == 0
 
@@ -303,12 +309,7 @@ def test_a_crash_while_a_flush_is_half_written_keeps_every_hour_of_the_rhythm() 
     messages = [m for _, m in STORY]
     for i in range(0, len(messages), 500):
         clean.process(messages[i : i + 500], None)
-    group = Group(7)
-    group.start({0, 1})
-    for _ in range(6):
-        steps(group, 12)
-        half_written(group, 0, MINUTES)
-    group.finish()
+    group = crashed_mid_flush(MINUTES)
     first_hours = {
         wh: det.rhythm.first_hour
         for engine in group.engines
