@@ -273,6 +273,7 @@ class Engine:
         max_future_ms: int | None = 300_000,
         release_after_ms: int | None = None,
         live_max_age_ms: int = LIVE_MAX_AGE_MS,
+        confirmed_deletes: bool = False,
     ) -> None:
         self.config = config
         self.policy = policy
@@ -298,9 +299,15 @@ class Engine:
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
-        # the deletions of the minutes that expired before the last flush, written at the next
-        # one (`flush`)
-        self._expiring: list[Write] = []
+        # the deletions of expired minutes, each with the number of the flush that wrote the
+        # head which no longer needs it; written by a later flush once that head is in its
+        # changelog (`flush`, `durable`)
+        self._expiring: list[tuple[int, Write]] = []
+        self.flushes = 0  # flush() calls so far (never reset: `durable` tokens stay valid)
+        # with confirmed_deletes the caller says which flushes reached the changelogs
+        # (`durable`); without, a flush counts as written by the time of the next one
+        self._confirmed_deletes = confirmed_deletes
+        self._durable_through = 0
         self._network_at: int | None = None  # the minute end the network was last evaluated at
         self._history = NetworkInputs()  # what the network reads of each warehouse, by minute
         self._known: set[str] | None = None
@@ -978,16 +985,30 @@ class Engine:
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
         head, every minute bucket touched, and a deletion for every minute that expired before
-        the last flush. A record changed by several batches in between is written once.
+        a flush whose records are known to be written. A record changed by several batches in
+        between is written once.
 
-        A minute's deletion waits one flush: the head that no longer needs the minute is written
-        first. The heads and the minutes are two changelogs; a worker killed in mid-flush could
-        otherwise leave the minutes deleted and the head from before, which would judge minutes
-        again without them (`_resynced` covers the other ways a flush can be half-written).
+        A minute's deletion waits until the head that no longer needs the minute is in its
+        changelog. The heads and the minutes are two changelogs, and a producer sends each
+        partition's records on its own: a worker killed in mid-flush could otherwise leave the
+        minutes deleted and a head from before, which needs them (its rhythm would lose the
+        hours they held; `_resynced` covers the other ways a flush can be half-written). With
+        `confirmed_deletes` the caller says when that is (`durable`, after the producer
+        acknowledged them); without, by the next flush (a caller that writes synchronously).
         Killed before the deletion is written, the minute stays in the changelog, below every
         retention floor, never loaded."""
-        writes: list[Write] = self._deletes + self._expiring
-        self._deletes, self._expiring = [], []
+        self.flushes += 1
+        through = self._durable_through if self._confirmed_deletes else self.flushes - 1
+        writes: list[Write] = self._deletes
+        self._deletes = []
+        if self._expiring and self._expiring[0][0] <= through:
+            waiting: list[tuple[int, Write]] = []
+            for n, delete in self._expiring:
+                if n <= through:
+                    writes.append(delete)
+                else:
+                    waiting.append((n, delete))
+            self._expiring = waiting
         writes.extend(self._network_writes())
         for warehouse, minutes in self._unwritten.items():
             state = self.states.get(warehouse)
@@ -1004,10 +1025,20 @@ class Engine:
                     writes.append(Write(MINUTES, partition, key, bucket_to_bytes(bucket)))
             for start in self._expired.pop(warehouse, ()):
                 key = minute_key(warehouse, start)
-                self._expiring.append(Write(MINUTES, partition, key, None))
+                self._expiring.append((self.flushes, Write(MINUTES, partition, key, None)))
         self._unwritten.clear()
         self._expired.clear()
         return writes
+
+    def deletes_waiting(self) -> bool:
+        """Whether deletions wait for `durable` (with confirmed_deletes)."""
+        return bool(self._expiring)
+
+    def durable(self, through: int | None = None) -> None:
+        """Every record of the flushes up to number `through` (None: all so far, see
+        `flushes`) is in its changelog: the deletions they made unneeded go with the next."""
+        through = self.flushes if through is None else through
+        self._durable_through = max(self._durable_through, through)
 
     def _dead(self, msg: Record, rejection: Rejection, now_ms: int | None) -> DeadLetter:
         return DeadLetter(

@@ -96,6 +96,7 @@ def build(settings: Settings, policy: Policy) -> Built:
         max_future_ms=settings.max_future_seconds * 1000,
         release_after_ms=settings.warehouse_idle_ms,
         live_max_age_ms=settings.live_max_age_seconds * 1000,
+        confirmed_deletes=True,  # the tick says when the changelogs hold a flush (Ingest.tick)
     )
     registry = CollectorRegistry()
     metrics = Metrics.create(registry, sinks=SINK_NAMES)

@@ -55,6 +55,7 @@ class Ingest:
         self.flushed_at = time.monotonic()
         self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
         self._stall_said_at = 0.0
+        self._confirming: asyncio.Future[None] | None = None  # `confirm_soon`
 
     def reading(self) -> list[tuple[Any, int | None, int]] | None:
         """Each assigned input partition: (its TP, its fetched high-water mark or None when not
@@ -244,11 +245,28 @@ class Ingest:
         their records then, and where reading starts is not known yet."""
         if self.app.rebalancing or self.engine.assigned is None:
             return
+        self.confirm_soon()
         started = time.perf_counter()
         ends, caught_up = self.positions()
         outcome = self.engine.tick(int(time.time() * 1000), caught_up=caught_up, ends=ends)
         if outcome.writes or outcome.alerts:
             await self.carry(outcome, time.perf_counter() - started)
+
+    def confirm_soon(self) -> None:
+        """In the background, one at a time: tell the engine which of its flushes are in the
+        changelogs (the producer acknowledged every record sent before), so that the minute
+        deletions they made unneeded follow (`Engine.flush`), never before the head that no
+        longer needs the minutes. A broker that does not answer holds the deletions back, not
+        the tick."""
+        running = self._confirming
+        if (running is not None and not running.done()) or not self.engine.deletes_waiting():
+            return
+        self._confirming = task = asyncio.ensure_future(self._confirm(self.engine.flushes))
+        task.add_done_callback(_log_confirm_failure)
+
+    async def _confirm(self, through: int) -> None:
+        await self.app.producer.flush()
+        self.engine.durable(through)
 
     def revoke(self) -> None:
         """The tables are the truth after a rebalance; the cache is rebuilt from them."""
@@ -257,6 +275,13 @@ class Ingest:
 
     def assign(self, partitions: set[int]) -> None:
         self.engine.assign(partitions)
+
+
+def _log_confirm_failure(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error(
+            "waiting for the changelogs failed (tried again at the next tick): %r", task.exception()
+        )
 
 
 def register_ingest(app: Any, deps: Deps, topics: Topics, store: TableStore) -> Any:

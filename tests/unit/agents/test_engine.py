@@ -4,6 +4,7 @@ the network-wide evaluation with the processing clock and offline."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 
 import orjson
 
@@ -224,3 +225,39 @@ def test_offline_and_with_the_clock_the_warehouse_alerts_agree() -> None:
     # the same alerts; only the clocked run (caught up, at its clock) is live
     assert all(a.live for a in clocked) and not any(a.live for a in offline)
     assert all(a.updated_at_ms > offline[-1].updated_at_ms for a in clocked[len(offline) :])
+
+
+def test_a_minute_deletion_waits_until_the_head_that_no_longer_needs_it_is_written() -> None:
+    """With confirmed_deletes (the worker) a flush's minute deletions are written only once the
+    caller says the flush that made them unneeded is in the changelogs (`durable`): a producer
+    sends the heads and the minutes on their own, and a worker killed in between must not be
+    left with the minutes deleted and a head from before that still needs them."""
+
+    def deletions(p: Engine, first: int, last: int) -> list[list[bytes]]:
+        """One order a minute, each batch flushed: the minute deletions of each flush."""
+        out = []
+        for minute in range(first, last):
+            stamp = datetime.fromtimestamp(T0 / 1000 + minute * 60, UTC)
+            value = orjson.dumps(
+                {
+                    "event_id": f"e{minute}",
+                    "status": "placed",
+                    "order_id": f"o{minute}",
+                    "warehouse": "W1",
+                    "occurred_at": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+            writes = p.process([msg(minute, value)], None).writes
+            out.append([w.key for w in writes if w.table == MINUTES and w.value is None])
+        return out
+
+    config = dataclasses.replace(FlowConfig(), retention_ms=10 * 60_000)
+    eager = Engine(config, Policy(), MemoryStore())
+    confirmed = Engine(config, Policy(), MemoryStore(), confirmed_deletes=True)
+    assert any(deletions(eager, 0, 30))  # minutes expire: deleted by the next flush
+    assert not any(deletions(confirmed, 0, 30)) and confirmed.deletes_waiting()
+    confirmed.durable(confirmed.flushes)
+    later = deletions(confirmed, 30, 32)
+    assert len(later[0]) >= 15 and not later[1]  # those of every flush confirmed, at once
+    confirmed.durable()
+    assert deletions(confirmed, 32, 33)[0]  # and of the flush after, once it is confirmed

@@ -92,3 +92,41 @@ def test_the_alert_is_acknowledged_before_any_record_of_its_batch_is_sent() -> N
     ]
     # never attached to the event being processed (Faust would hold it until that is acked)
     assert topic.forced == [True]
+
+
+def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
+    """Ingest.confirm_soon: the flushes made before the producer's flush began are durable once
+    it returns, not before and not the ones made meanwhile; the tick is not held by it."""
+
+    class Engine_:
+        flushes = 3
+        durable_calls: list[int] = []
+
+        def deletes_waiting(self) -> bool:
+            return True
+
+        def durable(self, through: int) -> None:
+            self.durable_calls.append(through)
+
+    async def scenario() -> list[int]:
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def flush() -> None:
+            await acked
+
+        engine = Engine_()
+        deps = SimpleNamespace(engine=engine)
+        app = SimpleNamespace(producer=SimpleNamespace(flush=flush))
+        ingest = Ingest(app, deps, SimpleNamespace(), Store([]))  # type: ignore[arg-type]
+        ingest.confirm_soon()
+        engine.flushes = 5  # two more flushes while the producer's flush runs
+        ingest.confirm_soon()  # one at a time
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert engine.durable_calls == []
+        acked.set_result(None)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return engine.durable_calls
+
+    assert asyncio.run(scenario()) == [3]
