@@ -13,7 +13,10 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
   The evening peak and the night before the morning shift are the rhythm, not a problem.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
-  change of the wait (backlog ÷ the day's throughput) over the last whole day, and only days
+  rise of the queue's floor (its lowest backlog of a day) over the last whole day, and once
+  the floor has risen beyond its noise, the backlog at the end of the last hour against the
+  same hour a day earlier (like with like: a team short of trucks from 10:00 is seen at the
+  next day's 10:00 pickup, a day before the floor of a whole day shows it), and only days
   in which the team did a typical day's work, while no day seen fell short of the typical day
   (in- or outflow below two thirds of it), are judged, so a closed Sunday or a short Saturday is
   not taken for a stall. A day *above* the typical day is judged: a surge of arrivals at a team
@@ -130,6 +133,13 @@ def judge(
         if floor is not None:
             growth = excess = floor[0]
             noise = floor[1]
+            same = _same_hour_growth(rhythm, qi, at_ms)
+            if same is not None and floor[0] > floor[1]:
+                # the floor rose (the queue no longer comes back to it): how far, like with
+                # like, is read at the same hour of yesterday, a day sooner than the floor
+                # of a whole day shows it
+                growth = excess = max(floor[0], same[0])
+                noise = max(noise, same[1])
     working = _worked(rhythm, qi, at_ms, daily, policy)
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
@@ -357,6 +367,19 @@ def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> tuple[fl
     if now is None or before is None or not in_now or not in_before:
         return None
     return now / in_now - before / in_before, counting_noise(in_now, now, before)
+
+
+def _same_hour_growth(rhythm: Rhythm, qi: int, at_ms: int) -> tuple[float, float] | None:
+    """Before a week is learned: the backlog at the end of the last complete hour against the
+    end of the same hour a day earlier, in days of the last 24 hours' inflow (a pickup, a
+    shift's end, the evening peak are on the same side of both), and its counting noise."""
+    hour = hour_of(at_ms) - 1
+    now = rhythm.backlog_end(qi, hour)
+    day_ago = rhythm.backlog_end(qi, hour - HOURS_PER_DAY)
+    inflow = rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)
+    if now is None or day_ago is None or not inflow:
+        return None
+    return (now - day_ago) / inflow, counting_noise(inflow, now, day_ago)
 
 
 def _stall(

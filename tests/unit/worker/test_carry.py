@@ -99,8 +99,9 @@ def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
     it returns, not before and not the ones made meanwhile; the tick is not held by it."""
 
     class Engine_:
-        flushes = 3
-        durable_calls: list[int] = []
+        def __init__(self) -> None:
+            self.flushes = 3
+            self.durable_calls: list[int] = []
 
         def deletes_waiting(self) -> bool:
             return True
