@@ -145,10 +145,11 @@ def judge(
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
     if stalled and share is not None:
         scale = max(share, 0.05)  # while stalled, the wait at the pace it achieves now
-    wait = _wait(rhythm, qi, flows.backlog, flows.out_day, at_ms, scale, policy, learned)
+    pace = flows.out_day if learned else _working_day_out(rhythm, qi, flows, at_ms)
+    wait = _wait(rhythm, qi, flows.backlog, pace, at_ms, scale, policy, learned)
     normal_wait = None
     if normal is not None:
-        normal_wait = _wait(rhythm, qi, round(normal), flows.out_day, at_ms, 1.0, policy, learned)
+        normal_wait = _wait(rhythm, qi, round(normal), pace, at_ms, 1.0, policy, learned)
     surge = judge_surge(rhythm, queue, at_ms, policy)
     return Judgement(
         queue=queue,
@@ -469,6 +470,17 @@ def _expected_out(
         return None  # an idle hour of this queue
     expected = hourly * STALL_WINDOW_MS / HOUR_MS
     return expected if expected >= qp.min_events else None
+
+
+def _working_day_out(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> int:
+    """Before a week is learned, what the team serves in a day it works: the last 24 hours,
+    or the typical (median) whole day seen if more. A closed Sunday's 24 hours hold only
+    Saturday evening's work: over them the wait of what waits for Monday's shift reads as days
+    and would page; at the pace the team keeps on the days it works it is the night it is."""
+    typical = rhythm.typical_day(qi, hour_of(at_ms), TYPICAL_DAYS, TYPICAL_BAND)
+    if typical is None:
+        return flows.out_day
+    return max(flows.out_day, round(typical[1]))
 
 
 def _wait(
