@@ -78,6 +78,7 @@ TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a w
 TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
 SPREAD_DAYS = 14  # previous days whose growth at the same hour tell how much a queue wanders
 SPREAD_MIN_READINGS = 5
+SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
 
 
@@ -259,15 +260,24 @@ def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float:
     with headroom comes back to the same backlog every day, its spread is near zero and its
     mark unchanged. Hours flagged abnormal are left out, and a median is not moved by a few
     days of an incident."""
-    readings = [
-        g
-        for k in range(1, SPREAD_DAYS + 1)
-        if (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY, weeks)) is not None
-    ]
+    readings = _past_growths(rhythm, qi, hour, weeks, (0,))
+    if len(readings) < SPREAD_MIN_READINGS:
+        readings = _past_growths(rhythm, qi, hour, weeks, SPREAD_NEAR_HOURS)
     if len(readings) < SPREAD_MIN_READINGS:
         return 0.0
     mid = median(readings)
     return 3 * 1.4826 * median(abs(g - mid) for g in readings)
+
+
+def _past_growths(
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, offsets: tuple[int, ...]
+) -> list[float]:
+    return [
+        g
+        for k in range(1, SPREAD_DAYS + 1)
+        for j in offsets
+        if (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY + j, weeks)) is not None
+    ]
 
 
 def counting_noise(per_day: float, *backlogs: float) -> float:

@@ -68,3 +68,27 @@ def test_days_flagged_abnormal_are_left_out(spoiled: int) -> None:
     hours = frozenset(spoilt)
     assert spread_at_end(incident, hours) == 0.0
     assert spread_at_end(incident) > 0.1
+
+
+@pytest.mark.parametrize(
+    ("wander", "low", "high"),
+    [
+        (0, 0.0, 0.0),  # headroom: back to the same backlog every evening, the mark unchanged
+        (4800, 0.1, 0.6),  # an evening peak that wanders by up to a fifth of a day
+    ],
+)
+def test_the_first_learned_week_reads_the_wander_of_the_neighbouring_hours(
+    wander: int, low: float, high: float
+) -> None:
+    """Twelve days and an evening: too few growth readings at this very hour against a learned
+    normal (the first learned week), so the wander is read from the hours around it on the
+    same days; an evening peak that wanders from one day to the next is not a queue that grows
+    (healthy WRO-4 warned at a Friday night's peak 0.16 days above last Friday's)."""
+    rng = random.Random(3)
+    backlogs = []
+    for _ in range(13):
+        extra = rng.randint(0, wander) if wander else 0
+        backlogs += [b + extra * (h >= 18) for h, b in enumerate(DAILY_SHAPE)]
+    end = 12 * HOURS_PER_DAY + 21  # 21:00 on day 12: readings on days 9-11 only
+    spread = day_to_day_spread(rhythm(backlogs[: end + 1]), 0, end, WEEKS)
+    assert low <= spread <= high
