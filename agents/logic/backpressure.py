@@ -146,8 +146,14 @@ def judge(
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
     if stalled and share is not None:
         scale = max(share, 0.05)  # while stalled, the wait at the pace it achieves now
-    pace = flows.out_day if learned else _working_day_out(rhythm, qi, flows, at_ms)
-    wait = _wait(rhythm, qi, flows.backlog, pace, at_ms, scale, policy, learned)
+    if learned:
+        pace, waiting = flows.out_day, flows.backlog
+    else:
+        pace, waiting = (
+            _working_day_out(rhythm, qi, flows, at_ms),
+            _floor_backlog(rhythm, qi, flows, at_ms),
+        )
+    wait = _wait(rhythm, qi, waiting, pace, at_ms, scale, policy, learned)
     normal_wait = None
     if normal is not None:
         normal_wait = _wait(rhythm, qi, round(normal), pace, at_ms, 1.0, policy, learned)
@@ -480,6 +486,18 @@ def _expected_out(
         return None  # an idle hour of this queue
     expected = hourly * STALL_WINDOW_MS / HOUR_MS
     return expected if expected >= qp.min_events else None
+
+
+def _floor_backlog(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> int:
+    """Before a week is learned, the backlog the wait is read from, over whole days: the
+    lowest of the last two days (the backlog now if lower, or if none is known). Without a week
+    there is no normal for this hour, and a closed Sunday's evening holds a day of orders for
+    Monday's shift, 35 hours after Saturday's shift ended: at a site with little headroom that
+    waits past the SLA every Sunday, which is its calendar. A site that cannot keep up raises
+    its floor day after day, until even the best moment of its last two days waits past the
+    SLA."""
+    low = rhythm.lowest_seen(qi, hour_of(at_ms), 2 * HOURS_PER_DAY)
+    return flows.backlog if low is None else min(flows.backlog, low)
 
 
 def _working_day_out(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> int:

@@ -136,6 +136,18 @@ class Rhythm:
         its floor over those hours (None if any row is missing). Cached per hour."""
         return self._span(queue, LOW, end_hour, hours, lowest=True)
 
+    def lowest_seen(self, queue: int, end_hour: int, hours: int) -> int | None:
+        """The lowest backlog of the queue at the end of any minute seen in the `hours` before
+        `end_hour`, partly seen hours included (a quiet site's night may close only some of
+        its minutes); None if none was seen."""
+        if self.first_hour is None:
+            return None
+        col = _col(queue, LOW)
+        lo = max(0, end_hour - hours - self.first_hour)
+        hi = max(0, end_hour - self.first_hour)
+        seen = [r[col] for r in self.rows[lo:hi] if r[MINUTES] > 0]
+        return min(seen) if seen else None
+
     def derived(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
         """`compute()`, a value derived from complete rows only (and from `key`, which must name
         everything else it depends on), once until the next row completes."""
