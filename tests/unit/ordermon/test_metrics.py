@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Enum, Gauge, Histogram, Info, Summary
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ordermon.agents.logic.flow import QueueStatus, Snapshot
@@ -17,6 +19,7 @@ from ordermon.metrics import (
     Metrics,
     StatusCollector,
     exposition,
+    text_format,
 )
 from ordermon.streams.errors import RejectReason
 from ordermon.streams.flows import FLOWS, INPUT_TOPICS, QUEUE_NAMES
@@ -338,6 +341,37 @@ def test_exposition_parses_as_prometheus_text(registry: CollectorRegistry) -> No
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
     names = {f.name for f in text_string_to_metric_families(body.decode())}
     assert {"ordermon_events", "ordermon_backlog", "ordermon_event_time_lag_seconds"} <= names
+
+
+def test_the_page_is_prometheus_clients_byte_for_byte(registry: CollectorRegistry) -> None:
+    """`text_format` writes what `generate_latest` writes: every metric type, escaped label values
+    and help texts, infinities, timestamps, the OpenMetrics-only samples; twice (its cache)."""
+    m = Metrics.create(registry)
+    for wh in ("BJ-01", 'odd"\\name\nhere', "é"):
+        m.events.labels(topic="orders", status="placed", warehouse=wh).inc(3)
+    Histogram("h_seconds", "a\\histogram\nover lines", ["x"], registry=registry).labels("1")
+    Summary("s_seconds", "a summary", registry=registry).observe(0.25)
+    Gauge("g", "a gauge", ["a", "b"], registry=registry).labels("2", "1").set(1e22)
+    Info("i", "an info", registry=registry).info({"k": "v"})
+    Enum("e", "an enum", states=["on", "off"], registry=registry)
+    fixed = GaugeMetricFamily("fixed", "at a time", labels=["l"])
+    for i, value in enumerate((math.inf, -math.inf, math.nan, 12345678.9, 0.1, -3, 7)):
+        fixed.add_metric([str(i)], value, timestamp=NOW_S + i / 3)
+    gauge_histogram = GaugeHistogramMetricFamily("gh", "a gauge histogram")
+    gauge_histogram.add_metric([], [("1.0", 2), ("+Inf", 3)], gsum_value=4.0)
+    source = FakeSource(snaps=[snap("A"), snap("B")], newest={"orders": NOW_MS})
+    collected(registry, source)
+
+    class Fixed:
+        def __init__(self) -> None:
+            self.metrics = [*registry.collect(), fixed, gauge_histogram]
+
+        def collect(self) -> list[Metric]:
+            return self.metrics
+
+    page = Fixed()
+    for _ in range(2):
+        assert text_format(page.collect()) == generate_latest(page)  # type: ignore[arg-type]
 
 
 # ---- Faust's sensor --------------------------------------------------------------------------
