@@ -58,6 +58,7 @@ from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
     bucket_from_bytes,
     bucket_to_bytes,
+    detector_json,
     episode_from_bytes,
     episode_to_bytes,
     head_from_bytes,
@@ -1016,7 +1017,7 @@ class Engine:
                 continue
             partition = self.partition_of[warehouse]
             detector = self.detectors[warehouse]
-            head = head_to_bytes(state, detector.to_json())
+            head = head_to_bytes(state, detector_json(detector))
             writes.append(Write(HEADS, partition, warehouse.encode(), head))
             for start in sorted(minutes):
                 bucket = state.minutes.get(start)

@@ -116,32 +116,64 @@ class Judgement:
     surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
 
 
-def judge(
-    rhythm: Rhythm, queue: str, flows: Flows, at_ms: int, qp: QueuePolicy, policy: Policy
-) -> Judgement:
-    qi = QUEUE_INDEX[queue]
+@dataclass(frozen=True, slots=True)
+class _Hourly:
+    """What `judge` reads of the rhythm alone at one hour: complete rows only, so the same at
+    every minute until the next row completes (`Rhythm.derived`)."""
+
+    learned: bool
+    daily: float | None  # the normal day's outflow, once learned
+    # (growth, excess, normal backlog, noise): learned, like with like; before a week, over
+    # whole days (None: not judged), read only on a typical day (`_typical_day`)
+    sustained: tuple[float | None, float | None, float | None, float]
+    whole_days: tuple[float, float] | None  # (growth, noise)
+    working: bool
+
+
+def _hourly(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
+    hour = hour_of(at_ms)
+    key = ("judge", qi, hour, tuple(rhythm.since), policy.rhythm_weeks, policy.idle_share)
+    return rhythm.derived(key, lambda: _hourly_now(rhythm, qi, at_ms, policy))
+
+
+def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
     learned = rhythm.complete_hours(hour_of(at_ms)) >= HOURS_PER_WEEK + HOURS_PER_DAY
     daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
     learned = learned and daily is not None
-    growth = excess = normal = None
-    noise = 0.0
-    throughput = float(flows.out_day)
-    if learned and daily is not None:
-        throughput = max(daily, float(flows.out_day))
-        growth, excess, normal, noise = _learned_growth(rhythm, qi, at_ms, policy)
-    elif _typical_day(rhythm, qi, flows, at_ms):  # before a week: over whole days
-        floor = _floor_growth(rhythm, qi, flows, at_ms)
+    sustained: tuple[float | None, float | None, float | None, float] = (None, None, None, 0.0)
+    whole_days = None
+    if learned:
+        sustained = _learned_growth(rhythm, qi, at_ms, policy)
+    else:
+        floor = _floor_growth(rhythm, qi, at_ms)
         if floor is not None:
-            growth = excess = floor[0]
-            noise = floor[1]
+            whole_days = floor
             same = _same_hour_growth(rhythm, qi, at_ms)
             if same is not None and floor[0] > floor[1]:
                 # the floor rose (the queue no longer comes back to it): how far, like with
                 # like, is read at the same hour of yesterday, a day sooner than the floor
                 # of a whole day shows it
-                growth = excess = max(floor[0], same[0])
-                noise = max(noise, same[1])
+                whole_days = (max(floor[0], same[0]), max(floor[1], same[1]))
     working = _worked(rhythm, qi, at_ms, daily, policy)
+    return _Hourly(learned, daily, sustained, whole_days, working)
+
+
+def judge(
+    rhythm: Rhythm, queue: str, flows: Flows, at_ms: int, qp: QueuePolicy, policy: Policy
+) -> Judgement:
+    qi = QUEUE_INDEX[queue]
+    hourly = _hourly(rhythm, qi, at_ms, policy)
+    learned, daily, working = hourly.learned, hourly.daily, hourly.working
+    growth = excess = normal = None
+    noise = 0.0
+    throughput = float(flows.out_day)
+    if learned and daily is not None:
+        throughput = max(daily, float(flows.out_day))
+        growth, excess, normal, noise = hourly.sustained
+    elif hourly.whole_days is not None and _typical_day(rhythm, qi, flows, at_ms):
+        # before a week: over whole days
+        growth = excess = hourly.whole_days[0]
+        noise = hourly.whole_days[1]
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
     if stalled and share is not None:
@@ -367,7 +399,7 @@ def _typical_day(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> bool:
     return regular and flows.in_day >= low * t_in and flows.out_day >= low * t_out
 
 
-def _floor_growth(rhythm: Rhythm, qi: int, flows: Flows, at_ms: int) -> tuple[float, float] | None:
+def _floor_growth(rhythm: Rhythm, qi: int, at_ms: int) -> tuple[float, float] | None:
     """Before a week is learned, over whole days: how much the queue's floor (its lowest
     backlog over the last 24 hours) rose above the floor of the 24 hours before, in days of
     inflow. A healthy queue comes back to its floor every day however its day is shaped

@@ -101,6 +101,8 @@ class DetectorState:
     rhythm: Rhythm = field(default_factory=Rhythm)  # hourly rollups: each queue's normal week
     # (key, policy, value) of `_capacity`, derived, not persisted
     capacity_cache: _CapacityCache | None = field(default=None, compare=False, repr=False)
+    # (last_at_ms, `to_json` encoded) of the last head written (agents.logic.persist), derived
+    encoded: tuple[int | None, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from ordermon.agents.logic.alerts import Episode
+from ordermon.agents.logic.detector import DetectorState
 from ordermon.agents.logic.flow import N_FLOWS, Bucket, WarehouseState
 from ordermon.streams.codec import dumps, loads
 
@@ -26,7 +29,8 @@ def _counts(raw: Any) -> list[int]:
     return counts + [0] * (N_FLOWS - len(counts))
 
 
-def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None) -> bytes:
+def head_to_bytes(state: WarehouseState, detector: Any = None) -> bytes:
+    """`detector`: the detector's `to_json()`, or `detector_json` of it."""
     return dumps(
         {
             "v": VERSION,
@@ -46,6 +50,18 @@ def head_to_bytes(state: WarehouseState, detector: dict[str, Any] | None = None)
             **({"held": sorted(state.minutes)} if state.closed_through_ms is None else {}),
         }
     )
+
+
+def detector_json(detector: DetectorState) -> Any:
+    """`detector.to_json()` for `head_to_bytes`, encoded once per minute evaluated: a head is
+    written at every flush its warehouse counted events in, its detector changes only when a
+    minute is evaluated (`evaluate_minute` ends by moving `last_at_ms` on), and its rhythm holds
+    weeks of hours. The head's bytes are the same as with the dict."""
+    cached = detector.encoded
+    if cached is None or cached[0] != detector.last_at_ms:
+        encoded = orjson.Fragment(dumps(detector.to_json()))
+        cached = detector.encoded = (detector.last_at_ms, encoded)
+    return cached[1]
 
 
 def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[str, Any] | None]:
