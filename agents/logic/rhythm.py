@@ -173,6 +173,15 @@ class Rhythm:
             cached: int | None = self._cache[key]
             return cached
         col = _col(queue, what)
+        if not lowest and hours > 0 and self.first_hour is not None:
+            # a difference of running sums: a span of a week costs what one of an hour does
+            sums, gaps = self._running(col)
+            lo, hi = end_hour - hours - self.first_hour, end_hour - self.first_hour
+            total = None
+            if lo >= 0 and hi <= len(self.rows) and gaps[hi] == gaps[lo]:
+                total = sums[hi] - sums[lo]
+            self._cache[key] = total
+            return total
         values = []
         for h in range(end_hour - hours, end_hour):
             r = self.row(h)
@@ -183,6 +192,25 @@ class Rhythm:
         out = min(values) if lowest else sum(values)
         self._cache[key] = out
         return out
+
+    def _running(self, col: int) -> tuple[list[int], list[int]]:
+        """Running sums over the rows of one column of the complete rows, and of the rows not
+        complete (`row` None): the sum of a span of rows is the difference of two, and it holds
+        a row not complete where the second differs. Until the next row completes."""
+        key = ("running", col)
+        cached: tuple[list[int], list[int]] | None = self._cache.get(key)
+        if cached is None:
+            sums, gaps = [0], [0]
+            total = missing = 0
+            for r in self.rows:
+                if r[MINUTES] >= 60:
+                    total += r[col]
+                else:
+                    missing += 1
+                sums.append(total)
+                gaps.append(missing)
+            cached = self._cache[key] = (sums, gaps)
+        return cached
 
     def busy_pace(
         self, queue: int, end_hour: int, hours: int, share: float
