@@ -58,7 +58,7 @@ class Rhythm:
     since: list[int | None] = field(default_factory=lambda: [None] * N_QUEUES)
     """Per queue, the first hour it is learned from (after its warm-up); None: not yet."""
     _cache: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False, compare=False)
-    # values derived from complete rows (cleared whenever a row completes)
+    # values derived from complete rows (cleared whenever a row completes or rows are dropped)
 
     # ---- folding -----------------------------------------------------------------------------
 
@@ -80,9 +80,11 @@ class Rhythm:
             return  # older than the running hour: cannot happen with ascending minutes
         if hour - last > keep_hours:  # a jump past everything kept (a site back after months,
             self.rows, self.first_hour, last = [], hour, hour - 1  # or dated year 1): start over
-        while last < hour:
-            self.rows.append([0] * ROW_LEN)
             self._cache.clear()
+        while last < hour:
+            # a row not complete yet: nothing derived from the complete rows changes (until rows
+            # are dropped, below)
+            self.rows.append([0] * ROW_LEN)
             last += 1
         row = self.rows[-1]
         if row[MINUTES] == 59:
@@ -100,6 +102,7 @@ class Rhythm:
         if extra > 0:
             del self.rows[:extra]
             self.first_hour += extra
+            self._cache.clear()  # rows gone: what was derived from them changes
 
     # ---- reading rows ------------------------------------------------------------------------
 
@@ -150,7 +153,8 @@ class Rhythm:
 
     def derived(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
         """`compute()`, a value derived from complete rows only (and from `key`, which must name
-        everything else it depends on), once until the next row completes."""
+        everything else it depends on), once until the next row completes (or rows are
+        dropped)."""
         key = ("derived", *key)
         if key in self._cache:
             cached: _T = self._cache[key]
@@ -178,7 +182,8 @@ class Rhythm:
             sums, gaps = self._running(col)
             lo, hi = end_hour - hours - self.first_hour, end_hour - self.first_hour
             total = None
-            if lo >= 0 and hi <= len(self.rows) and gaps[hi] == gaps[lo]:
+            # rows after the last of `sums` are not complete (they came since, see `fold`)
+            if lo >= 0 and hi < len(sums) and gaps[hi] == gaps[lo]:
                 total = sums[hi] - sums[lo]
             self._cache[key] = total
             return total
