@@ -159,6 +159,7 @@ class Outcome:
     duplicates: Counter[str] = field(default_factory=Counter)  # topic -> replayed offsets skipped
     duplicate_ids: Counter[str] = field(default_factory=Counter)  # topic -> repeated event_ids
     released: list[str] = field(default_factory=list)  # warehouses that gave their slot back
+    flushed: int | None = None  # the number of the flush whose records `writes` holds
 
 
 def is_live(
@@ -541,6 +542,7 @@ class Engine:
         out.alerts = self._marked(out.alerts, now_ms, caught_up)
         if flush:
             out.writes = self.flush()
+            out.flushed = self.flushes
         return out
 
     def _count(
@@ -668,6 +670,7 @@ class Engine:
         self._evaluate({}, now_ms, out, caught_up)
         out.alerts = self._marked(out.alerts, now_ms, caught_up)
         out.writes = self.flush()
+        out.flushed = self.flushes
         return out
 
     def _evaluate(

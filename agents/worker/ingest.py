@@ -56,6 +56,8 @@ class Ingest:
         self.handled_at = time.monotonic()  # the end of the last batch handled (or the start)
         self._stall_said_at = 0.0
         self._confirming: asyncio.Future[None] | None = None  # `confirm_soon`
+        # the flushes whose records a `carry` holds and has not handed to the tables yet
+        self._carrying: set[int] = set()
 
     def reading(self) -> list[tuple[Any, int | None, int]] | None:
         """Each assigned input partition: (its TP, its fetched high-water mark or None when not
@@ -208,6 +210,9 @@ class Ingest:
         worker killed after that record reached its changelog but before the alert reached its
         topic would never send it (the replayed messages change nothing). Killed before the
         records, the batch is read again and the transition repeated: at least once."""
+        flushed = outcome.flushed
+        if flushed is not None:
+            self._carrying.add(flushed)  # before the first await: `confirm_soon` sees it
         for alert in outcome.alerts:
             await self.deps.alerts.publish(alert)
         deadletter = self.topics.deadletter
@@ -223,6 +228,8 @@ class Ingest:
             )
         for write in outcome.writes:
             self.store.write(write)
+        if flushed is not None:
+            self._carrying.discard(flushed)
         await self.ebb()
         self.deps.observe(outcome, seconds)
 
@@ -261,7 +268,10 @@ class Ingest:
         running = self._confirming
         if (running is not None and not running.done()) or not self.engine.deletes_waiting():
             return
-        self._confirming = task = asyncio.ensure_future(self._confirm(self.engine.flushes))
+        # a flush is confirmed only once its records were handed to the tables (a batch's
+        # alerts are acknowledged first, and another batch or the tick may flush meanwhile)
+        through = min(self._carrying) - 1 if self._carrying else self.engine.flushes
+        self._confirming = task = asyncio.ensure_future(self._confirm(through))
         task.add_done_callback(_log_confirm_failure)
 
     async def _confirm(self, through: int) -> None:

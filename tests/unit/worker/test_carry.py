@@ -131,3 +131,53 @@ def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
         return engine.durable_calls
 
     assert asyncio.run(scenario()) == [3]
+
+
+def test_a_flush_whose_records_wait_behind_their_alert_is_not_confirmed() -> None:
+    """A batch's flush (number 5) waits for its alert's acknowledgement before its records go
+    to the tables: a confirmation started meanwhile covers the flushes before it only, or the
+    deletions flush 5 made unneeded could reach the changelog before its heads."""
+
+    class Engine_:
+        def __init__(self) -> None:
+            self.flushes = 5
+            self.durable_calls: list[int] = []
+
+        def deletes_waiting(self) -> bool:
+            return True
+
+        def durable(self, through: int) -> None:
+            self.durable_calls.append(through)
+
+    async def scenario() -> tuple[list[int], list[str]]:
+        log: list[str] = []
+        engine = Engine_()
+
+        async def flush() -> None:
+            log.append("producer flushed")
+
+        deps = SimpleNamespace(
+            engine=engine,
+            alerts=Fanout([KafkaSink(Topic(log))], on_failure=lambda sink: None),
+            observe=lambda outcome, seconds: None,
+        )
+        app = SimpleNamespace(producer=SimpleNamespace(flush=flush, buffer=SimpleNamespace(size=0)))
+        ingest = Ingest(app, deps, SimpleNamespace(deadletter=None), Store(log))  # type: ignore[arg-type]
+        outcome = Outcome()
+        outcome.alerts = [ALERT]
+        outcome.writes = [Write(HEADS, 1, b"LYS-2", b"{}")]
+        outcome.flushed = 5
+        carrying = asyncio.ensure_future(ingest.carry(outcome, 0.001))
+        await asyncio.sleep(0)  # the carry waits for its alert's acknowledgement
+        ingest.confirm_soon()
+        await carrying
+        for _ in range(3):
+            await asyncio.sleep(0)
+        ingest.confirm_soon()  # once written, flush 5 is confirmed too
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return engine.durable_calls, log
+
+    calls, log = asyncio.run(scenario())
+    assert calls == [4, 5]
+    assert log.index("producer flushed") < log.index("heads written")
