@@ -64,6 +64,20 @@ class Store:
         self.log.append(f"{write.table} written")
 
 
+class Flushes:
+    """The engine as `Ingest.confirm_soon` sees it: its flush count, and what it is told."""
+
+    def __init__(self, flushes: int) -> None:
+        self.flushes = flushes
+        self.durable_calls: list[int] = []
+
+    def deletes_waiting(self) -> bool:
+        return True
+
+    def durable(self, through: int) -> None:
+        self.durable_calls.append(through)
+
+
 def test_the_alert_is_acknowledged_before_any_record_of_its_batch_is_sent() -> None:
     log: list[str] = []
     topic = Topic(log)
@@ -98,24 +112,13 @@ def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
     """Ingest.confirm_soon: the flushes made before the producer's flush began are durable once
     it returns, not before and not the ones made meanwhile; the tick is not held by it."""
 
-    class Engine_:
-        def __init__(self) -> None:
-            self.flushes = 3
-            self.durable_calls: list[int] = []
-
-        def deletes_waiting(self) -> bool:
-            return True
-
-        def durable(self, through: int) -> None:
-            self.durable_calls.append(through)
-
     async def scenario() -> list[int]:
         acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def flush() -> None:
             await acked
 
-        engine = Engine_()
+        engine = Flushes(3)
         deps = SimpleNamespace(engine=engine)
         app = SimpleNamespace(producer=SimpleNamespace(flush=flush))
         ingest = Ingest(app, deps, SimpleNamespace(), Store([]))  # type: ignore[arg-type]
@@ -138,20 +141,9 @@ def test_a_flush_whose_records_wait_behind_their_alert_is_not_confirmed() -> Non
     to the tables: a confirmation started meanwhile covers the flushes before it only, or the
     deletions flush 5 made unneeded could reach the changelog before its heads."""
 
-    class Engine_:
-        def __init__(self) -> None:
-            self.flushes = 5
-            self.durable_calls: list[int] = []
-
-        def deletes_waiting(self) -> bool:
-            return True
-
-        def durable(self, through: int) -> None:
-            self.durable_calls.append(through)
-
     async def scenario() -> tuple[list[int], list[str]]:
         log: list[str] = []
-        engine = Engine_()
+        engine = Flushes(5)
 
         async def flush() -> None:
             log.append("producer flushed")
