@@ -48,7 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadfile --durations=25
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadfile --durations=25 -rfER
 
 bench: $(STAMP)
 	$(BIN)/python -m ordermon.devtools.bench

@@ -595,7 +595,7 @@ def evaluate_network(
         if newest is not None and at_ms - newest <= policy.for_warehouse(w).silent_after_ms
     }
     out: list[Alert] = []
-    if cascade:
+    if cascade and not _passed(net, f"{CASCADE}:{NETWORK_KEY}", at_ms):
         obs = network_cascade_observation(warehouses, moving, policy)
         timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
         key = f"{CASCADE}:{NETWORK_KEY}"
@@ -606,7 +606,7 @@ def evaluate_network(
         wp = policy.for_warehouse(warehouse)
         key = f"{SILENT}:{warehouse}"
         lagging = newest is not None and at_ms - newest > wp.silent_after_ms
-        if not lagging and key not in net.episodes:
+        if (not lagging and key not in net.episodes) or _passed(net, key, at_ms):
             continue  # not silent and no episode: nothing to word, nothing changes
         expected = None
         if lagging:  # only then: O(1) else
@@ -619,6 +619,15 @@ def evaluate_network(
         timing = Timing(0, 0, wp.renotify_ms)  # silent_after_ms is the hold; one event clears
         out += _some(_advance(net.episodes, key, SILENT, warehouse, obs, at_ms, timing))
     return out
+
+
+def _passed(net: NetworkState, key: str, at_ms: int) -> bool:
+    """Whether the episode `key` was last evaluated after `at_ms`: after a restart the network
+    may be evaluated again from a minute the episode (loaded from its record) had passed,
+    when a warehouse whose records were lost is read again from its start; the episode must
+    not be resolved, or fired anew, as of a time before what it already saw."""
+    episode = net.episodes.get(key)
+    return episode is not None and at_ms < episode.updated_ms
 
 
 def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> float:

@@ -89,6 +89,7 @@ class SilentAlerts:
     """The warehouse_silent messages of the deployment's alerts topic."""
 
     def __init__(self, dep: Deployment) -> None:
+        self.dep = dep
         self.bootstrap = dep.bootstrap
         self.topic = f"{dep.prefix}ordermon.alerts"
         self.messages: list[dict[str, Any]] = []
@@ -104,13 +105,19 @@ class SilentAlerts:
             await consumer.start()
             try:
                 self.messages = []
+                seen = 0
                 deadline = time.monotonic() + timeout
                 while not predicate(self.by_warehouse()):
                     if time.monotonic() > deadline:
-                        raise AssertionError(f"timed out; read {self.by_warehouse()}")
+                        raise AssertionError(
+                            f"timed out; read {self.by_warehouse()} of {seen} alert messages;"
+                            f" reader assigned {sorted(consumer.assignment())}\n"
+                            + self.workers_said()
+                        )
                     batch = await consumer.getmany(timeout_ms=500)
                     for records in batch.values():
                         for r in records:
+                            seen += 1
                             m = orjson.loads(r.value)
                             if m["kind"] == "warehouse_silent":
                                 self.messages.append(m)
@@ -118,6 +125,21 @@ class SilentAlerts:
                 await consumer.stop()
 
         asyncio.run(go())
+
+    def workers_said(self) -> str:
+        """What each worker of the deployment counted, and its log's end: why nothing came."""
+        parts = []
+        for w in self.dep.workers:
+            try:
+                counted_now = counted(get_json(w.url + "/warehouses?scope=local"))
+                firing = [(a["kind"], a["warehouse"]) for a in get_json(w.url + "/alerts")]
+            except (OSError, ValueError) as exc:
+                counted_now, firing = -1, [("unreachable", repr(exc))]
+            parts.append(
+                f"worker {w.port} (alive {w.alive()}): counted {counted_now}, firing {firing}"
+                f"\n{w.log_tail(6000)}"
+            )
+        return "\n".join(parts)
 
     def by_warehouse(self) -> dict[str, list[tuple[str, str]]]:
         out: dict[str, list[tuple[str, str]]] = defaultdict(list)

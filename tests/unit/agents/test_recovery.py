@@ -91,6 +91,43 @@ def test_a_silent_warehouse_keeps_its_episode_across_restarts() -> None:
         assert [key(a) for a in restarted] == [key(a) for a in whole], restarts
 
 
+def test_a_warehouse_read_again_from_its_start_does_not_take_the_network_back() -> None:
+    """Killed after the silent episode's record reached its changelog but before those of another
+    partition did: the restarted engine reads that partition's warehouse (GZ-03) again from
+    its start, so the network is evaluated again from 08:01. The episode (since 08:41, loaded
+    from its record) must not be resolved as of 08:01 and fired anew: after the restart the
+    same messages as without it (a CI run of test_network_recovery saw firing, resolved, firing)."""
+    parts = {"BJ-01": 0, "SH-02": 0, "GZ-03": 1}
+    events = interleave(silent_story(), scenario([(120, orders(10, 10))], "GZ-03"))
+    cut = T0 + 60 * M
+
+    def feed(engine: Engine, store: MemoryStore, batches: list[list[Event]], lost: int | None):
+        alerts: list[Alert] = []
+        for batch in batches:
+            out = engine.process([message_of(e, partition=parts[e.warehouse]) for e in batch], None)
+            for write in out.writes:
+                if write.partition != lost:
+                    store.write(write)
+            alerts += out.alerts
+        return alerts
+
+    whole = feed(
+        Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None),
+        MemoryStore(),
+        by_minute(events),
+        None,
+    )
+    store = MemoryStore()
+    before = [e for e in events if e.occurred_at_ms < cut]
+    feed(Engine(FLOW, POLICY, store, max_future_ms=None), store, by_minute(before), lost=1)
+    again = [e for e in before if parts[e.warehouse] == 1]  # its offsets were not committed
+    rest = by_minute([e for e in events if e.occurred_at_ms >= cut])
+    restarted = feed(Engine(FLOW, POLICY, store, max_future_ms=None), store, [again, *rest], None)
+    expected = [key(a) for a in whole if a.updated_at_ms >= cut]
+    assert [k[3] for k in expected if k[0] == "warehouse_silent"] == ["firing", "resolved"]
+    assert [key(a) for a in restarted] == expected
+
+
 def seeded_cascade() -> tuple[MemoryStore, list[Event], str]:
     """The first hour of the silent story on a store, with a network cascade firing since 08:20
     written with it (nothing in the story is in backpressure: the next evaluation resolves it).
