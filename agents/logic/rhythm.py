@@ -377,7 +377,7 @@ class Rhythm:
         `recent_scale` (how the pace of the other sites changed since: the night falls on them
         too). None without any row."""
         to_ms = min(to_ms, from_ms + HOURS_PER_DAY * HOUR_MS)
-        recent = self.recent_pace(hour_of(from_ms))
+        recent = self.recent_pace(hour_of(from_ms), until_ms=from_ms)
         if recent is not None:
             recent *= recent_scale
         total, known = 0.0, False
@@ -392,17 +392,27 @@ class Rhythm:
             known = True
         return total if known else None
 
-    def recent_pace(self, hour: int) -> float | None:
+    def recent_pace(self, hour: int, until_ms: int | None = None) -> float | None:
         """Arrivals an hour (`at_least` of the count) at the pace of the newest two rows at or
         before `hour`, the lower (a part-row counts for the minutes it saw; the evening's pace is
-        not the night's); None without one."""
+        not the night's); None without one.
+
+        `until_ms`: the start of the site's last minute with events (it fell silent after it).
+        The row of its hour counts only its minutes up to that one: the silent minutes folded
+        into the same row after it would otherwise make the pace that judges the silence
+        (a site quiet from 12:00:50 had a pace of one minute's events over the hour)."""
         if self.first_hour is None:
             return None
+        cut_hour = None if until_ms is None else hour_of(until_ms)
         paces: list[float] = []
         for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
             row = self.rows[i]
-            if row[MINUTES] > 0:
-                paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / row[MINUTES])
+            minutes = row[MINUTES]
+            if cut_hour is not None and self.first_hour + i == cut_hour:
+                assert until_ms is not None
+                minutes = min(minutes, (until_ms - cut_hour * HOUR_MS) // MINUTE_MS + 1)
+            if minutes > 0:
+                paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / minutes)
             if len(paces) == 2:
                 break
         return min(paces) if paces else None

@@ -38,11 +38,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A broker of this module's own. In two of three full CI runs both tests failed the same
-    way at the end of a run, on a worker's session broker that had served ten minutes of other
-    tests: the worker started, became ready and then sent nothing at all for 180 s (no alert,
-    no log line); alone, in any order tried and three at once under load they pass. Cause not
-    found; a fresh broker keeps these tests about network alerts, not about that."""
+    """A broker of this module's own (the tests once failed at the end of full CI runs and a
+    worn session broker was suspected). The cause was the clock: a story started at minutes
+    52-57 of an hour had its silent warehouses stop at minutes 0-5 of the next, and the pace
+    that judged their silence was read over the whole row of that hour, silent minutes
+    included, so it was never called silent (fixed in agents.logic.rhythm.recent_pace;
+    tests/unit/agents/test_silent_hour.py)."""
     yield from start_broker(tmp_path_factory)
 
 
