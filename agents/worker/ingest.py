@@ -275,7 +275,7 @@ class Ingest:
         task.add_done_callback(_log_confirm_failure)
 
     async def _confirm(self, through: int) -> None:
-        await self.app.producer.flush()
+        await self.app.producer.sent_so_far()
         self.engine.durable(through)
 
     def revoke(self) -> None:

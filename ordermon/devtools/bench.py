@@ -788,7 +788,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             if args.latency_warehouses:
                 # half the worker's throughput (the ceiling's when the run was too short)
-                rate = (worker_rate or main["raw"]["events_per_s"] * 0.25) / 2
+                rate = args.latency_rate or (worker_rate or main["raw"]["events_per_s"] * 0.25) / 2
                 step(f"alert latency at {rate:,.0f} ev/s, {args.latency_warehouses} warehouses")
                 result["latency"] = await latency_run(
                     broker.bootstrap,
@@ -831,6 +831,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--latency-warehouses", type=int, default=30, help="stalling warehouses (0: skip)"
+    )
+    parser.add_argument(
+        "--latency-rate",
+        type=float,
+        default=None,
+        help="events/s of the paced latency stream (default: half the worker's throughput)",
     )
     parser.add_argument(
         "--stagger-minutes", type=float, default=0.5, help="event minutes between two stalls"

@@ -120,7 +120,7 @@ def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
 
         engine = Flushes(3)
         deps = SimpleNamespace(engine=engine)
-        app = SimpleNamespace(producer=SimpleNamespace(flush=flush))
+        app = SimpleNamespace(producer=SimpleNamespace(sent_so_far=flush))
         ingest = Ingest(app, deps, SimpleNamespace(), Store([]))  # type: ignore[arg-type]
         ingest.confirm_soon()
         engine.flushes = 5  # two more flushes while the producer's flush runs
@@ -153,7 +153,9 @@ def test_a_flush_whose_records_wait_behind_their_alert_is_not_confirmed() -> Non
             alerts=Fanout([KafkaSink(Topic(log))], on_failure=lambda sink: None),
             observe=lambda outcome, seconds: None,
         )
-        app = SimpleNamespace(producer=SimpleNamespace(flush=flush, buffer=SimpleNamespace(size=0)))
+        app = SimpleNamespace(
+            producer=SimpleNamespace(sent_so_far=flush, buffer=SimpleNamespace(size=0))
+        )
         ingest = Ingest(app, deps, SimpleNamespace(deadletter=None), Store(log))  # type: ignore[arg-type]
         outcome = Outcome()
         outcome.alerts = [ALERT]
@@ -173,3 +175,39 @@ def test_a_flush_whose_records_wait_behind_their_alert_is_not_confirmed() -> Non
     calls, log = asyncio.run(scenario())
     assert calls == [4, 5]
     assert log.index("producer flushed") < log.index("heads written")
+
+
+def test_sent_so_far_waits_for_what_was_handed_over_before_and_nothing_after() -> None:
+    """Producer.sent_so_far: the records in Faust's buffer at the call (their futures) and
+    aiokafka's flush of the moment; a record put into the buffer afterwards is not waited for
+    (Faust's own flush waited for those too, for as long as the stream went on)."""
+    from ordermon.agents.worker.transport import Producer
+
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        log: list[str] = []
+        pending: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+        early, late = loop.create_future(), loop.create_future()
+        pending.put_nowait(early)
+        client_done = loop.create_future()
+
+        class Client:
+            async def flush(self) -> None:
+                await client_done
+
+        fake = SimpleNamespace(buffer=SimpleNamespace(pending=pending), _producer=Client())
+        waiting = asyncio.ensure_future(Producer.sent_so_far(fake))  # type: ignore[arg-type]
+        await asyncio.sleep(0)
+        pending.put_nowait(late)  # handed over after the call
+        early.set_result(None)
+        await asyncio.sleep(0)
+        log.append(f"after the buffered record: done={waiting.done()}")
+        client_done.set_result(None)
+        await waiting
+        log.append(f"late record still pending: {not late.done()}")
+        return log
+
+    assert asyncio.run(scenario()) == [
+        "after the buffered record: done=False",
+        "late record still pending: True",
+    ]

@@ -139,6 +139,7 @@ ATTRIBUTES = [
     (Store.__init__, "_key_index"),
     (PrometheusMonitor.__init__, "_metrics"),
     (AIOKafkaConsumer.__init__, "_fetch_max_wait_ms"),
+    (faust_aiokafka.Producer.on_start, "_producer"),  # Producer.sent_so_far
 ]
 
 
@@ -173,3 +174,15 @@ def test_faust_fetches_from_the_active_set_it_mutates_in_place() -> None:
     assert "self._active_partitions.clear()" in inspect.getsource(
         faust_consumer.Consumer._set_active_tps
     )
+
+
+def test_the_producer_buffer_is_a_queue_of_futures_in_order() -> None:
+    """Producer.sent_so_far reads the records Faust's buffer has not handed to aiokafka yet from
+    its queue's deque, in order; each is a future set when the broker acknowledges it."""
+    import asyncio
+    from collections import deque
+
+    assert "self.pending = asyncio.Queue()" in inspect.getsource(ProducerBuffer.__post_init__)
+    assert isinstance(asyncio.Queue()._queue, deque)
+    assert "self.pending.put_nowait(fut)" in inspect.getsource(ProducerBuffer.put)
+    assert issubclass(faust.types.tuples.FutureMessage, asyncio.Future)
