@@ -211,3 +211,30 @@ def test_sent_so_far_waits_for_what_was_handed_over_before_and_nothing_after() -
         "after the buffered record: done=False",
         "late record still pending: True",
     ]
+
+
+def test_ebb_waits_until_the_buffer_is_back_under_the_limit() -> None:
+    """Ingest.ebb holds the stream while Faust's buffer holds more than MAX_UNSENT_RECORDS, and
+    lets it go as soon as the buffer's own task has sent enough, without Faust's flush_atmost
+    (one wake-up per record sent)."""
+    from ordermon.agents.worker.ingest import MAX_UNSENT_RECORDS
+
+    async def scenario() -> list[int]:
+        buffer = SimpleNamespace(size=MAX_UNSENT_RECORDS + 300)
+        seen: list[int] = []
+
+        async def sender() -> None:  # the buffer's own task, 100 records a turn
+            while buffer.size > 0:
+                await asyncio.sleep(0.001)
+                buffer.size -= 100
+
+        app = SimpleNamespace(producer=SimpleNamespace(buffer=buffer))
+        ingest = Ingest(app, SimpleNamespace(engine=None), SimpleNamespace(), Store([]))  # type: ignore[arg-type]
+        task = asyncio.ensure_future(sender())
+        await ingest.ebb()
+        seen.append(buffer.size)
+        task.cancel()
+        return seen
+
+    (size,) = asyncio.run(scenario())
+    assert MAX_UNSENT_RECORDS - 200 <= size <= MAX_UNSENT_RECORDS
