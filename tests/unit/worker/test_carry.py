@@ -237,4 +237,4 @@ def test_ebb_waits_until_the_buffer_is_back_under_the_limit() -> None:
         return seen
 
     (size,) = asyncio.run(scenario())
-    assert MAX_UNSENT_RECORDS - 200 <= size <= MAX_UNSENT_RECORDS
+    assert 0 < size <= MAX_UNSENT_RECORDS  # let go under the limit, before the buffer emptied
