@@ -607,7 +607,7 @@ def evaluate_network(
         key = f"{SILENT}:{warehouse}"
         lagging = newest is not None and at_ms - newest > wp.silent_after_ms
         if (not lagging and key not in net.episodes) or _passed(net, key, at_ms):
-            continue  # not silent and no episode: nothing to word, nothing changes
+            continue  # not silent and no episode, or an episode already past `at_ms`: no change
         expected = None
         if lagging:  # only then: O(1) else
             assert newest is not None

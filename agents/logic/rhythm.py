@@ -403,14 +403,17 @@ class Rhythm:
         (a site quiet from 12:00:50 had a pace of one minute's events over the hour)."""
         if self.first_hour is None:
             return None
-        cut_hour = None if until_ms is None else hour_of(until_ms)
+        cut_row, cut_minutes = (
+            -1,
+            60,
+        )  # the row of the hour it stopped in, and its minutes until then
+        if until_ms is not None:
+            cut_row = hour_of(until_ms) - self.first_hour
+            cut_minutes = until_ms % HOUR_MS // MINUTE_MS + 1
         paces: list[float] = []
         for i in range(min(hour - self.first_hour, len(self.rows) - 1), -1, -1):
             row = self.rows[i]
-            minutes = row[MINUTES]
-            if cut_hour is not None and self.first_hour + i == cut_hour:
-                assert until_ms is not None
-                minutes = min(minutes, (until_ms - cut_hour * HOUR_MS) // MINUTE_MS + 1)
+            minutes = min(row[MINUTES], cut_minutes) if i == cut_row else row[MINUTES]
             if minutes > 0:
                 paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / minutes)
             if len(paces) == 2:

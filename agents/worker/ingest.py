@@ -243,8 +243,8 @@ class Ingest:
         buffer = self.app.producer.buffer
         while buffer.size > MAX_UNSENT_RECORDS:
             # Faust's buffer sends in a task of its own; its `flush_atmost` would wake (a
-            # `wait_for`, a task and a timer) once per record sent: 10% of the worker's CPU in a
-            # catch-up. A short sleep between looks costs nothing per record.
+            # `wait_for`, a task and a timer) once per record sent. A short sleep between looks
+            # costs nothing per record.
             await asyncio.sleep(EBB_POLL_S)
 
     async def tick(self) -> None:

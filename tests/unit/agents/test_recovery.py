@@ -111,12 +111,7 @@ def test_a_warehouse_read_again_from_its_start_does_not_take_the_network_back() 
             alerts += out.alerts
         return alerts
 
-    whole = feed(
-        Engine(FLOW, POLICY, MemoryStore(), max_future_ms=None),
-        MemoryStore(),
-        by_minute(events),
-        None,
-    )
+    whole, _ = run(events, partition=parts)
     store = MemoryStore()
     before = [e for e in events if e.occurred_at_ms < cut]
     feed(Engine(FLOW, POLICY, store, max_future_ms=None), store, by_minute(before), lost=1)
