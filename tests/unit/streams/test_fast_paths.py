@@ -6,6 +6,7 @@ input, and check that the shortcut is really taken for ordinary events."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -311,6 +312,8 @@ def test_fast_path_takes_valid_events(topic: str, data: st.DataObject) -> None:
         assert fast is not None
         assert_same(fast, _validate_generic(topic, obj, key))
         assert_same(fast, event)
+        with pytest.raises(dataclasses.FrozenInstanceError):  # built slot by slot, still frozen
+            fast.warehouse = "elsewhere"  # type: ignore[misc]
 
 
 def test_every_input_topic_has_a_fast_path() -> None:
