@@ -54,6 +54,10 @@ class Alerts(Protocol):
 
     async def publish(self, alert: Alert) -> None: ...
 
+    async def publish_all(self, alerts: Sequence[Alert]) -> None:
+        """A batch's transitions, each warehouse's in their order."""
+        ...
+
     def add(self, sink: Sink) -> None: ...
 
 

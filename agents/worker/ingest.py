@@ -214,8 +214,8 @@ class Ingest:
         flushed = outcome.flushed
         if flushed is not None:
             self._carrying.add(flushed)  # before the first await: `confirm_soon` sees it
-        for alert in outcome.alerts:
-            await self.deps.alerts.publish(alert)
+        if outcome.alerts:
+            await self.deps.alerts.publish_all(outcome.alerts)
         deadletter = self.topics.deadletter
         for dead in outcome.deadletters:
             await deliver(

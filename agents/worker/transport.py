@@ -62,7 +62,7 @@ BatchHandler = Callable[[Sequence[Any]], Awaitable[bool]]
 EventTime = Callable[[str, int], "int | None"]
 ALIGN_SPAN_MS = 60 * 60_000  # how far (event time) an input partition may run ahead
 END_OFFSET_TIMEOUT_S = 10.0
-FETCH_MAX_WAIT_MS = 100  # how long the broker may hold a fetch that finds nothing new
+FETCH_MAX_WAIT_MS = 20  # how long the broker may hold a fetch that finds nothing new
 
 
 def register_batch_path(

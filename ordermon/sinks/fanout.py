@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 
 from ordermon.agents.worker.delivery import deliver
@@ -18,6 +19,25 @@ class Fanout:
 
     def add(self, sink: AlertSink) -> None:
         self.sinks.append(sink)
+
+    async def publish_all(self, alerts: Sequence[Alert]) -> None:
+        """Publish a batch's transitions: each warehouse's in their order, the warehouses side by
+        side. One after the other, every alert waited for the broker's acknowledgement of the
+        one before: a minute that closed for several warehouses at once delayed the last of
+        their alerts by as many round trips. A warehouse's transitions (its key, its partition,
+        one alert's firing and resolve) keep their order, a retry included."""
+        by_warehouse: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            by_warehouse.setdefault(alert.warehouse, []).append(alert)
+        if len(by_warehouse) <= 1:
+            for alert in alerts:
+                await self.publish(alert)
+            return
+        await asyncio.gather(*(self._in_order(group) for group in by_warehouse.values()))
+
+    async def _in_order(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            await self.publish(alert)
 
     async def publish(self, alert: Alert) -> None:
         for sink in self.sinks:

@@ -8,6 +8,7 @@ repeated (the batch is read again): at least once."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -106,6 +107,48 @@ def test_the_alert_is_acknowledged_before_any_record_of_its_batch_is_sent() -> N
     ]
     # never attached to the event being processed (Faust would hold it until that is acked)
     assert topic.forced == [True]
+
+
+def test_the_alerts_of_several_warehouses_wait_for_one_round_trip_not_one_each() -> None:
+    """A minute that closes for three warehouses at once: their alerts are all handed over before
+    the first acknowledgement, and the table records still follow the last one. One warehouse's
+    two transitions (a firing and its resolve in one batch) keep their order: the second is sent
+    only once the first is acknowledged."""
+    log: list[str] = []
+    topic = Topic(log)
+    fanout = Fanout([KafkaSink(topic)], on_failure=lambda sink: None)
+    sent: list[tuple[str, str]] = []
+    send = topic.send
+
+    async def send_logged(*, key: bytes, value: bytes, force: bool = False) -> Any:
+        sent.append((key.decode(), value.decode()))
+        return await send(key=key, value=value, force=force)
+
+    topic.send = send_logged  # type: ignore[method-assign]
+    deps = Deps(
+        engine=Engine(FlowConfig(), Policy(), MemoryStore()),
+        config=WorkerConfig(),
+        alerts=fanout,
+        observe=lambda outcome, seconds: log.append("observed"),
+        metrics_page=lambda: (b"", "text/plain"),
+    )
+    app = SimpleNamespace(producer=SimpleNamespace(buffer=SimpleNamespace(size=0)))
+    ingest = Ingest(app, deps, SimpleNamespace(deadletter=None), Store(log))  # type: ignore[arg-type]
+    resolved = replace(ALERT, state="resolved", updated_at_ms=ALERT.updated_at_ms + 60_000)
+    others = [replace(ALERT, warehouse=wh, alert_id=f"x:{wh}") for wh in ("FRA-1", "MIL-3")]
+    outcome = Outcome()
+    outcome.alerts = [ALERT, *others, resolved]
+    outcome.writes = [Write(HEADS, 1, b"LYS-2", b"{}")]
+    asyncio.run(ingest.carry(outcome, 0.001))
+    assert log[:3] == ["alert queued"] * 3  # the three warehouses side by side
+    assert log[-2:] == ["heads written", "observed"]
+    assert log.count("alert acknowledged") == 4
+    lys = [value for key, value in sent if key == "LYS-2"]
+    assert '"firing"' in lys[0]
+    assert '"resolved"' in lys[1]
+    # LYS-2's resolve was handed over only after its firing was acknowledged
+    queued = [i for i, entry in enumerate(log) if entry == "alert queued"]
+    assert log.index("alert acknowledged") < queued[3]
 
 
 def test_the_tick_confirms_only_the_flushes_the_producer_acknowledged() -> None:
