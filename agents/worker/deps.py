@@ -52,8 +52,6 @@ class StartedSink(Sink, Protocol):
 class Alerts(Protocol):
     """The alert fan-out: every transition to every sink; one sink's failure stops nothing."""
 
-    async def publish(self, alert: Alert) -> None: ...
-
     async def publish_all(self, alerts: Sequence[Alert]) -> None:
         """A batch's transitions, each warehouse's in their order."""
         ...

@@ -485,7 +485,7 @@ STORY_ENV: Final = {
     "ORDERMON_POLICY_CLEAR_HOLD_MS": "2m",
     "ORDERMON_POLICY_DISPATCH_MIN_BACKLOG": "20",
     "ORDERMON_POLICY_DISPATCH_DRAINED_BACKLOG": "5",
-    # The site packs 37-55 parcels in a normal half hour at 13:00 (a lunch dip): the default of
+    # The site packs as few as 37 parcels in a normal half hour around 13:00: the default of
     # 40 left the stall unjudged (too few items for a ratio) for a few alignments of its local
     # hours with UTC's, so a live test started at such a minute of the hour waited in vain.
     # A full stop against 20 expected is beyond chance (p = 2e-9).

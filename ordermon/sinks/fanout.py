@@ -29,10 +29,6 @@ class Fanout:
         by_warehouse: dict[str, list[Alert]] = {}
         for alert in alerts:
             by_warehouse.setdefault(alert.warehouse, []).append(alert)
-        if len(by_warehouse) <= 1:
-            for alert in alerts:
-                await self.publish(alert)
-            return
         await asyncio.gather(*(self._in_order(group) for group in by_warehouse.values()))
 
     async def _in_order(self, alerts: list[Alert]) -> None:
