@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -541,6 +541,7 @@ async def latency_run(
         load = rate * LIVE_SECONDS / minutes / EVENTS_PER_ORDER  # orders per event minute
         story = latency_story(stalls, minutes, t0, load_orders_per_minute=load)
         closing = closing_sends(story, partitions, config)
+        parts = [partition_of(key, partitions) for _topic, key, _value, _at in story]
         stalled_in: dict[int, list[str]] = {}
         for wh in stalls:
             stalled_in.setdefault(partition_of(wh.encode(), partitions), []).append(wh)
@@ -558,31 +559,16 @@ async def latency_run(
         sent = live_from
         lagger = asyncio.create_task(sample_lag())
         started = time.perf_counter()
-        pending = []
-        for n, (topic, key, value, at) in enumerate(story[live_from:], start=live_from):
-            due = started + (sent - live_from) / rate
-            now = time.perf_counter()
-            if due > now:
-                await asyncio.sleep(due - now)
-            pending.append(
-                await producer.send(
-                    f"{prefix}{topic}",
-                    value,
-                    key=key,
-                    partition=partition_of(key, partitions),
-                    timestamp_ms=at,
-                )
-            )
-            sent += 1
-            closes_now = closing.get(n)
-            if closes_now is not None:
-                now = time.perf_counter()
-                for wh in stalled_in.get(closes_now[0], ()):
-                    closes[wh].append((closes_now[1], now))
-            if len(pending) > 5000:
-                await asyncio.gather(*pending)
-                pending = []
-        await asyncio.gather(*pending)
+
+        def handed(upto: int, indices: list[int], at: float) -> None:
+            nonlocal sent
+            sent = upto
+            for n in indices:
+                p, through = closing[n]
+                for wh in stalled_in.get(p, ()):
+                    closes[wh].append((through, at))
+
+        await paced_publish(producer, prefix, story, live_from, rate, parts, set(closing), handed)
         publish_s = time.perf_counter() - started
         await until_fired(arrivals, stall_ms, timeout_s=60)
         stop.set()
@@ -618,6 +604,61 @@ async def latency_run(
         "lag": lags if os.environ.get("ORDERMON_BENCH_DETAIL") else None,
         "detail": detail if os.environ.get("ORDERMON_BENCH_DETAIL") else None,
     }
+
+
+PACE_TICK_S: Final = 0.005  # the paced publisher hands over what is due every 5 ms
+
+
+async def paced_publish(
+    producer: AIOKafkaProducer,
+    prefix: str,
+    story: list[tuple[str, bytes, bytes, int]],
+    first: int,
+    rate: float,
+    partition: list[int],
+    watched: set[int],
+    handed: Callable[[int, list[int], float], None],
+) -> None:
+    """Publish `story[first:]` at `rate` events/s. Every `PACE_TICK_S` the events due by then
+    go into one record batch per topic partition, handed to the producer with `send_batch`
+    (about 1.5 µs of CPU per event against 9 for one `send` per event, which could not keep
+    half the worker's pace on two shared cores and took a core from the worker and the broker).
+    `partition[i]` is the partition of `story[i]`. `handed(upto, indices, at)` after each
+    batch: the events before `upto` are in batches handed over or about to be, and `indices`
+    (those of the batch in `watched`) were handed over at `perf_counter` `at`. As with `send`,
+    the producer still lingers, and holds a batch while the one before it to the same
+    partition is in flight."""
+    started = time.perf_counter()
+    pending: list[asyncio.Future[Any]] = []
+    n, end = first, len(story)
+    while n < end:
+        due = min(end, first + int((time.perf_counter() - started) * rate) + 1)
+        batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
+        for i in range(n, due):
+            topic, key, value, at = story[i]
+            tp = (topic, partition[i])
+            builder, marks = batches.get(tp) or batches.setdefault(
+                tp, (producer.create_batch(), [])
+            )
+            if builder.append(key=key, value=value, timestamp=at) is None:  # full: hand it over
+                pending.append(
+                    await producer.send_batch(builder, f"{prefix}{tp[0]}", partition=tp[1])
+                )
+                handed(i, marks, time.perf_counter())
+                batches[tp] = (builder, marks) = (producer.create_batch(), [])
+                builder.append(key=key, value=value, timestamp=at)
+            if i in watched:
+                marks.append(i)
+        for (topic, p), (builder, marks) in batches.items():
+            pending.append(await producer.send_batch(builder, f"{prefix}{topic}", partition=p))
+            handed(due, marks, time.perf_counter())
+        n = due
+        if len(pending) > 1000:
+            await asyncio.gather(*pending)
+            pending = []
+        next_tick = started + (n - first) / rate
+        await asyncio.sleep(max(0.0, min(PACE_TICK_S, next_tick - time.perf_counter())))
+    await asyncio.gather(*pending)
 
 
 HISTORY_TIMEOUT_S: Final = 1800.0
