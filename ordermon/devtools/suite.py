@@ -32,6 +32,7 @@ REDUCED_SCALE: Final = 0.1
 REDUCED_DAYS: Final = {
     "healthy": 14,
     "dispatch_overload": 13,
+    "learned_overload": 21,
     "shift_stall": 11,
     "capacity_noise": 14,
     "demand_growth": 22,
@@ -129,6 +130,11 @@ def capacity_within(s: Score, share: float = 0.15) -> list[str]:
 EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
     "healthy": {"no alert at all": no_alert, "no page": no_page},
     "dispatch_overload": {
+        "caught within a day": caught,
+        "at that site only": only_true,
+        "held while it grows, resolved within an hour of clearing": held_and_reset,
+    },
+    "learned_overload": {
         "caught within a day": caught,
         "at that site only": only_true,
         "held while it grows, resolved within an hour of clearing": held_and_reset,

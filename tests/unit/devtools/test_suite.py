@@ -32,13 +32,20 @@ NOT_YET = pytest.mark.xfail(
     "surge adds about 5 complaints in its first 12 hours at 500 orders a day, a share of "
     "the deliveries chance gives once in a few hundred windows (at full size it is caught "
     "within 6 hours on seeds 0-2, `python -m ordermon.devtools.suite --seeds 3 complaint_surge`); "
-    "demand_growth: delivery and dispatch warnings of the growing and of the saturated sites",
+    "demand_growth: delivery and dispatch warnings of the growing and of the saturated sites; "
+    "learned_overload: the same overload once a week is learned is read against the learned "
+    "week, where a pickup site's backlog rises slowly (trucks take what waits first)",
 )
 # (scenario, part) the current detector does not meet at seed 0
 FAILING_NOW: set[tuple[str, str]] = {
     ("healthy", "no alert at all"),
     ("demand_growth", "no other alert (backpressure only after the crossing)"),
     ("complaint_surge", "caught within 12 hours"),
+    # an overload after a week is learned (README): caught after 1.5 days at full size, and
+    # resolved while it still runs; at a tenth of the traffic not within the day on any seed
+    ("learned_overload", "caught within a day"),
+    ("learned_overload", "held while it grows, resolved within an hour of clearing"),
+    ("learned_overload", "at that site only"),
 }
 
 
