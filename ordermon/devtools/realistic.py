@@ -125,13 +125,13 @@ def dispatch_overload(
     )
 
 
-
 def learned_overload(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
     """`dispatch_overload` once every site has two weeks of history: LYS-2, a site whose
     carriers collect at fixed times, dispatches 10% less than it is ordered from day 15 to day
     19, and is judged against its learned week instead of over whole days."""
     scenario = dispatch_overload(seed, _days(days, 21), scale, from_day=15, to_day=19)
     return replace(scenario, name="learned_overload")
+
 
 def stall(
     seed: int = 0,
