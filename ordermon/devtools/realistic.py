@@ -98,12 +98,17 @@ def dispatch_overload(
     warehouse: str = "LYS-2",
     from_day: float = 5,
     to_day: float = 9,
+    weekdays: bool = False,
 ) -> Scenario:
     """LYS-2's dispatch capacity falls to 10% below its orders from day 5 to day 9 (a team
-    short-handed); the backlog grows for four days, then drains at the normal 15% headroom."""
+    short-handed); the backlog grows for four days, then drains at the normal 15% headroom.
+    10% below the mean day of its week (weekends have a fifth more orders: 5% short on a weekday,
+    21% on a weekend day), or with `weekdays` 10% below a weekday's orders."""
     sites = fleet(scale)
     site = _site(sites, warehouse)
     factor = 0.9 / site.dispatch_headroom
+    if weekdays:
+        factor = 0.9 * site.orders_per_day / site.capacity_per_working_day()
     site = replace(site, dispatch_windows=((_at(from_day), _at(to_day), factor),))
     truth = Truth(
         "dispatch_backpressure",
@@ -127,9 +132,12 @@ def dispatch_overload(
 
 def learned_overload(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
     """`dispatch_overload` once every site has two weeks of history: LYS-2, a site whose
-    carriers collect at fixed times, dispatches 10% less than it is ordered from day 15 to day
-    19, and is judged against its learned week instead of over whole days."""
-    scenario = dispatch_overload(seed, _days(days, 21), scale, from_day=15, to_day=19)
+    carriers collect at fixed times, dispatches 10% less than a weekday's orders from day 15 to
+    day 19 (Tuesday to Friday), and is judged against its learned week instead of over whole
+    days."""
+    scenario = dispatch_overload(
+        seed, _days(days, 21), scale, from_day=15, to_day=19, weekdays=True
+    )
     return replace(scenario, name="learned_overload")
 
 
