@@ -63,6 +63,10 @@ EventTime = Callable[[str, int], "int | None"]
 ALIGN_SPAN_MS = 60 * 60_000  # how far (event time) an input partition may run ahead
 END_OFFSET_TIMEOUT_S = 10.0
 FETCH_MAX_WAIT_MS = 20  # how long the broker may hold a fetch that finds nothing new
+# ... or less than this much new (Kafka's fetch.min.bytes): under load the worker takes fewer,
+# larger batches (less per-batch work), and when the stream is slow a fetch waits at most the
+# 20 ms above
+FETCH_MIN_BYTES = 64 * 1024
 
 
 def register_batch_path(
@@ -174,6 +178,7 @@ class ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):  # type: ignore[mis
         # that answers only when that time is up (the embedded one does) then delays every event
         # that arrives meanwhile by up to 1.5 s: alert latency. aiokafka reads this at start().
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        consumer._fetch_min_bytes = FETCH_MIN_BYTES
         return consumer
 
     def _end_offset_consumer(self) -> aiokafka.AIOKafkaConsumer:

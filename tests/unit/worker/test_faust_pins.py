@@ -139,6 +139,7 @@ ATTRIBUTES = [
     (Store.__init__, "_key_index"),
     (PrometheusMonitor.__init__, "_metrics"),
     (AIOKafkaConsumer.__init__, "_fetch_max_wait_ms"),
+    (AIOKafkaConsumer.__init__, "_fetch_min_bytes"),
     (faust_aiokafka.Producer.on_start, "_producer"),  # Producer.sent_so_far
 ]
 
@@ -155,10 +156,12 @@ def test_the_ack_counter_is_a_class_attribute_the_commit_reads() -> None:
     assert "self._n_acked >= commit_every" in inspect.getsource(faust_consumer.Consumer)
 
 
-def test_aiokafka_reads_the_fetch_wait_at_start() -> None:
-    """The layer sets `_fetch_max_wait_ms` after the consumer is made; aiokafka must read it when
-    it starts its fetcher, not earlier."""
-    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+def test_aiokafka_reads_the_fetch_wait_and_size_at_start() -> None:
+    """The layer sets `_fetch_max_wait_ms` and `_fetch_min_bytes` after the consumer is made;
+    aiokafka must read them when it starts its fetcher, not earlier."""
+    start = inspect.getsource(AIOKafkaConsumer.start)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in start
+    assert "fetch_min_bytes=self._fetch_min_bytes" in start
 
 
 def test_faust_fetches_from_the_active_set_it_mutates_in_place() -> None:
