@@ -630,6 +630,11 @@ async def paced_publish(
     partition is in flight."""
     started = time.perf_counter()
     pending: list[asyncio.Future[Any]] = []
+
+    async def hand_over(tp: tuple[str, int], builder: Any, marks: list[int], upto: int) -> None:
+        pending.append(await producer.send_batch(builder, f"{prefix}{tp[0]}", partition=tp[1]))
+        handed(upto, marks, time.perf_counter())
+
     n, end = first, len(story)
     while n < end:
         due = min(end, first + int((time.perf_counter() - started) * rate) + 1)
@@ -637,21 +642,17 @@ async def paced_publish(
         for i in range(n, due):
             topic, key, value, at = story[i]
             tp = (topic, partition[i])
-            builder, marks = batches.get(tp) or batches.setdefault(
-                tp, (producer.create_batch(), [])
-            )
+            if tp not in batches:
+                batches[tp] = (producer.create_batch(), [])
+            builder, marks = batches[tp]
             if builder.append(key=key, value=value, timestamp=at) is None:  # full: hand it over
-                pending.append(
-                    await producer.send_batch(builder, f"{prefix}{tp[0]}", partition=tp[1])
-                )
-                handed(i, marks, time.perf_counter())
+                await hand_over(tp, builder, marks, i)
                 batches[tp] = (builder, marks) = (producer.create_batch(), [])
                 builder.append(key=key, value=value, timestamp=at)
             if i in watched:
                 marks.append(i)
-        for (topic, p), (builder, marks) in batches.items():
-            pending.append(await producer.send_batch(builder, f"{prefix}{topic}", partition=p))
-            handed(due, marks, time.perf_counter())
+        for tp, (builder, marks) in batches.items():
+            await hand_over(tp, builder, marks, due)
         n = due
         if len(pending) > 1000:
             await asyncio.gather(*pending)
