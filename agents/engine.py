@@ -317,7 +317,8 @@ class Engine:
         # the HTTP views reuse an answer while it stays the same
         self.changes = 0
         self._deletes: list[Write] = []  # records of released warehouses, deleted at flush()
-        self._idle_at: int | None = None  # the mark at which _idle_list was found
+        # the mark and the partitions read to their end with which _idle_list was found
+        self._idle_at: tuple[int, frozenset[int] | None] | None = None
         self._idle_list: list[str] = []  # idle warehouses to release at the limit, most idle first
         # Input sources (source_of(contract topic, partition)): the newest event time read from
         # each, and the processing clock of its last record; in memory only (after a restart a
@@ -964,7 +965,8 @@ class Engine:
         self, out: Outcome, caught_up: set[int] | None, keep: Mapping[str, object]
     ) -> None:
         """At the warehouse limit, before a new warehouse is refused: release the longest idle
-        warehouse, if any (looked for among all the known ones once per network mark).
+        warehouse, if any (looked for among all the known ones once per network mark and set
+        of partitions read to their end: one read to its end since offers its idle ones too).
 
         Only then: a real site closed for a day or two keeps its backlog and its learned
         rhythm while there is room, and a flood of made-up ids releases its own kind first
@@ -972,8 +974,9 @@ class Engine:
         at = self._network_at
         if at is None:
             return
-        if self._idle_at != at:
-            self._idle_at = at
+        key = (at, None if caught_up is None else frozenset(caught_up))
+        if self._idle_at != key:
+            self._idle_at = key
             self._idle_list = self._idle(sorted(self.known()), at, caught_up, keep)
         while self._idle_list:
             warehouse = self._idle_list.pop(0)

@@ -250,3 +250,47 @@ def test_stale_warehouses_arriving_in_one_batch_at_the_limit() -> None:
     assert out.counted[("orders", "placed", "IDLE-3")] == 1
     assert [d.reason for d in out.deadletters] == ["warehouse_limit"]  # IDLE-4: no slot yet
     assert out.counted[("orders", "placed", "W1")] == 1
+
+
+class PartitionedFeed(Feed):
+    """Offsets per topic and partition; a warehouse's partition from `partitions` (default 0)."""
+
+    def __init__(self, partitions: dict[str, int]) -> None:
+        super().__init__()
+        self.partitions = partitions
+        self.by_partition: dict[tuple[str, int], int] = {}
+
+    def __call__(self, events: Iterable[Event]) -> list[Message]:
+        out = []
+        for e in events:
+            partition = self.partitions.get(e.warehouse, 0)
+            offset = self.by_partition.get((e.topic, partition), 0)
+            self.by_partition[(e.topic, partition)] = offset + 1
+            message = Message(e.topic, partition, offset, e.warehouse.encode(), encode_event(e))
+            out.append(message)
+        return out
+
+
+def test_an_idle_warehouse_in_a_partition_read_to_its_end_later_gives_its_slot() -> None:
+    """At the limit, IDLE-0 (partition 0) and IDLE-1 (partition 1) are idle. NEW-A arrives while
+    only partition 0 has been read to its end: it takes IDLE-0's slot. NEW-B arrives in the same
+    network minute, once partition 1 has been read to its end too: it takes IDLE-1's slot. (The
+    idle warehouses were looked for once per network minute, so IDLE-1, skipped while its
+    partition was being read, was never offered and NEW-B was refused: the CI's hostile test
+    saw two refusals too many when a batch of new warehouses came in two fetches.)"""
+    config = FlowConfig(retention_ms=24 * HOUR)
+    p = Engine(config, Policy(), MemoryStore(), max_warehouses=3, release_after_ms=HOUR)
+    feed = PartitionedFeed({"IDLE-1": 1, "NEW-B": 1})
+    both = {0, 1}
+    for batch in network(0.5):
+        p.process(feed(batch), max(e.occurred_at_ms for e in batch), both)
+    at = T0 + 30 * MINUTE_MS
+    stale = [order(1, "IDLE-0", at - 3 * HOUR), order(1, "IDLE-1", at - 3 * HOUR)]
+    assert not p.process(feed(stale), at, both).deadletters
+    p.process(feed([order(99, "W1", at + 1000)]), at, both)  # the network minute moves
+    first = p.process(feed([order(2, "NEW-A", at)]), at, {0})
+    assert first.released == ["IDLE-0"] and not first.deadletters
+    second = p.process(feed([order(2, "NEW-B", at)]), at, both)
+    assert second.released == ["IDLE-1"] and not second.deadletters
+    assert second.counted[("orders", "placed", "NEW-B")] == 1
+    assert sorted(p.known()) == ["NEW-A", "NEW-B", "W1"]
