@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -359,3 +360,22 @@ def test_a_late_minute_among_the_closed_ones_keeps_the_next_minutes_evaluated() 
     apply(state, order(3, T0 + 20 * MINUTE_MS + 5), CONFIG)
     ends = close_minutes(state, CONFIG, T0 + 90 * MINUTE_MS)
     assert ends == [T0 + m * MINUTE_MS for m in range(31, 81)]
+
+
+def test_a_kept_record_holds_its_own_length_of_memory() -> None:
+    """A minute's record is held in the table for the whole retention: 1,000 of them take about
+    their length in memory, not the 4 KiB buffer orjson returns its bytes in (a worker of 1,000
+    warehouses held 3.7 GiB after a day of events, 834 MiB with this)."""
+    state = WarehouseState("W1")
+    for n in range(3):
+        apply(state, order(n, T0 + n * MINUTE_MS), CONFIG, source="orders/0", offset=n)
+    bucket = state.minutes[T0]
+    tracemalloc.start()
+    try:
+        kept = [bucket_to_bytes(bucket) for _ in range(1000)]
+        heads = [head_to_bytes(state) for _ in range(1000)]
+        used, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    length = sum(map(len, kept)) + sum(map(len, heads))
+    assert used < 2 * length + 100_000, (used, length)
