@@ -19,6 +19,12 @@ then one run, one embedded broker (127.0.0.1, a free port), fresh topics under a
    from the send of the event that closes the minute it fired at (the minute's end is the alert's
    `updated_at`) to its arrival on `<prefix>ordermon.alerts`.
 
+5. **scale** (issue 13): `--scale-events` (1.5 M) of the same model at `--scale-warehouses` (1,000)
+   over `--scale-days` (1) of event time, published first and then counted by a new worker: the
+   catch-up's events/s, CPU per event and RSS peak; then that worker is stopped and started again
+   on its group and data directory, and its recovery timed (until /readyz, until /warehouses
+   lists every warehouse).
+
 Prints a table and writes the JSON (`--out`). Measures; asserts nothing.
 """
 
@@ -286,7 +292,11 @@ async def throughput_run(
     partitions: int,
     span_minutes: int,
     ceiling: bool,
+    restart: bool = False,
+    interval: float = 0.5,
 ) -> dict[str, Any]:
+    """Publish, then count with a worker from the start: a catch-up. `restart`: then stop it
+    and start it again on the same group and data directory (`restart_run`)."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     await create_topics(bootstrap, prefix, partitions)
     end_ms = int(time.time() * 1000) - MINUTE_MS
@@ -306,11 +316,40 @@ async def throughput_run(
     try:
         await asyncio.to_thread(worker.wait_ready)
         result["worker"] = await asyncio.to_thread(
-            measure_worker, worker, sent, max(120.0, sent / 1000)
+            measure_worker, worker, sent, max(120.0, sent / 1000), interval
         )
+        if restart:
+            worker.stop()
+            worker = WorkerProcess(worker.env, worker.log_path)
+            result["restart"] = await asyncio.to_thread(restart_run, worker, warehouses)
     finally:
         worker.stop()
     return result
+
+
+def restart_run(worker: WorkerProcess, warehouses: int, timeout: float = 1800.0) -> dict[str, Any]:
+    """Start `worker` (stopped cleanly before, same group and data directory) and time its
+    recovery: until /readyz answers 200 (its tables read back from their changelogs), and until
+    /warehouses lists every warehouse (their states loaded from the tables)."""
+    started = time.monotonic()
+    worker.start()
+    worker.wait_ready(timeout)
+    ready_s = time.monotonic() - started
+    listed = 0
+    while time.monotonic() - started < timeout:
+        listed = len(worker.warehouses())
+        if listed >= warehouses:
+            break
+        time.sleep(0.5)
+    mem = proc_mem_kb(worker.pid)
+    return {
+        "ready_s": round(ready_s, 1),
+        "all_listed_s": round(time.monotonic() - started, 1) if listed >= warehouses else None,
+        "warehouses_listed": listed,
+        "cpu_s": round(proc_cpu_s(worker.pid), 1),
+        "rss_mb": round(mem["VmRSS"] / 1024, 1),
+        "rss_peak_mb": round(mem["VmHWM"] / 1024, 1),
+    }
 
 
 # ---- 4. alert latency ----------------------------------------------------------------------------
@@ -762,6 +801,44 @@ def _rate(events_per_s: int | None) -> str:
     return "n/a" if events_per_s is None else f"{events_per_s:,} ev/s"
 
 
+def scale_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The scale section's rows (issue 13's goals in brackets), and the cost runs' ratio of CPU
+    per event at the most warehouses to that at the fewest."""
+    rows = []
+    costs = [r for r in result.get("cost", []) if r["worker"]["cpu_us_per_event"]]
+    if len(costs) > 1:
+        few, many = (
+            min(costs, key=lambda r: r["warehouses"]),
+            max(costs, key=lambda r: r["warehouses"]),
+        )
+        ratio = many["worker"]["cpu_us_per_event"] / few["worker"]["cpu_us_per_event"]
+        rows.append(
+            (
+                f"CPU per event, {many['warehouses']:,} / {few['warehouses']:,} warehouses",
+                f"{ratio:.1f}x  (goal <= 2x)",
+            )
+        )
+    scale = result.get("scale")
+    if scale:
+        w, again = scale["worker"], scale.get("restart") or {}
+        days = scale["event_time_span_minutes"] / 1440
+        rows += [
+            (
+                f"scale: catch-up, {scale['warehouses']:,} warehouses, {scale['events']:,} events "
+                f"over {days:g} d",
+                f"{_rate(w['events_per_s'])} (goal >= 20,000), {_us(w['cpu_us_per_event'])} CPU "
+                f"per event; RSS peak {w['rss_peak_mb']} MB (goal <= 400 MiB)",
+            ),
+            (
+                "scale: restart recovery",
+                f"ready after {again.get('ready_s')} s, all {scale['warehouses']:,} listed after "
+                f"{again.get('all_listed_s')} s; RSS {again.get('rss_mb')} MB "
+                f"(peak {again.get('rss_peak_mb')} MB)",
+            ),
+        ]
+    return rows
+
+
 def table(result: dict[str, Any]) -> str:
     main = result["throughput"]
     raw = main["raw"]["events_per_s"]
@@ -802,6 +879,7 @@ def table(result: dict[str, Any]) -> str:
                 f"({'n/a' if probe is None else f'{probe} ms'} a /metrics page, every 0.5 s)",
             )
         )
+    rows += scale_rows(result)
     if lat:
         rows.append(
             (
@@ -854,6 +932,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         ceiling=False,
                     )
                 )
+            if args.scale_events:
+                step(
+                    f"scale: {args.scale_warehouses:,} warehouses, {args.scale_events:,} events "
+                    f"over {args.scale_days:g} days of event time, then a restart"
+                )
+                # samples 2 s apart: a /metrics page of 1,000 warehouses costs the worker ~100 ms
+                result["scale"] = await throughput_run(
+                    broker.bootstrap,
+                    tmp,
+                    events=args.scale_events,
+                    warehouses=args.scale_warehouses,
+                    partitions=args.partitions,
+                    span_minutes=max(1, round(args.scale_days * 1440)),
+                    ceiling=False,
+                    restart=True,
+                    interval=2.0,
+                )
             if args.latency_warehouses:
                 # half the worker's throughput (the ceiling's when the run was too short)
                 rate = args.latency_rate or (worker_rate or main["raw"]["events_per_s"] * 0.25) / 2
@@ -896,6 +991,16 @@ def main(argv: list[str] | None = None) -> None:
         type=lambda s: [int(x) for x in s.split(",") if x],
         default=[10, 100, 1000],
         help="comma-separated warehouse counts of the cost runs ('' for none)",
+    )
+    parser.add_argument(
+        "--scale-events",
+        type=int,
+        default=1_500_000,
+        help="events of the scale run: a catch-up over many warehouses, then a restart (0: skip)",
+    )
+    parser.add_argument("--scale-warehouses", type=int, default=1000)
+    parser.add_argument(
+        "--scale-days", type=float, default=1.0, help="event time the scale run's events span"
     )
     parser.add_argument(
         "--latency-warehouses", type=int, default=30, help="stalling warehouses (0: skip)"

@@ -407,13 +407,20 @@ def test_benchmarks(tmp_path: Path) -> None:
     assert bench_help.startswith(module)
     env = walk_env()
     assert "--events" in bash(f"cd {ROOT} && {bench_help}", tmp_path, env).stdout
-    small = "--events 20000 --engine-events 2000 --cost-warehouses '' --latency-warehouses 0"
+    small = (
+        "--events 20000 --engine-events 2000 --cost-warehouses '' --latency-warehouses 0 "
+        "--scale-events 4000 --scale-warehouses 20"
+    )
     run_small_bench(f"cd {ROOT} && exec {module} {small} --out {tmp_path / 'bench.json'}", env)
     bench = json.loads((tmp_path / "bench.json").read_text())
     worker = bench["throughput"]["worker"]
     assert worker["complete"] and worker["events_counted"] >= 20000, worker
     # 20,000 events may all be counted between two of the bench's samples (0.5 s apart): then it
     # says it saw no steady state and gives no ratio, rather than a made-up one
+    scale = bench["scale"]  # counted all, then restarted and listed every warehouse again
+    assert scale["worker"]["complete"] and scale["warehouses"] == 20, scale
+    assert scale["restart"]["warehouses_listed"] == 20, scale["restart"]
+    assert scale["restart"]["all_listed_s"] >= scale["restart"]["ready_s"] > 0, scale["restart"]
     if worker["steady_state"]:
         assert bench["ratio"] > 0, bench["ratio"]
     else:
