@@ -44,6 +44,7 @@ from ordermon.agents.logic.detector import (
     in_backpressure,
 )
 from ordermon.agents.logic.flow import (
+    Bucket,
     FlowConfig,
     Snapshot,
     WarehouseState,
@@ -56,20 +57,21 @@ from ordermon.agents.logic.flow import (
 )
 from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
-    bucket_from_bytes,
-    bucket_to_bytes,
     detector_json,
     episode_from_bytes,
     episode_to_bytes,
     head_from_bytes,
     head_to_bytes,
     held_minutes,
-    minute_key,
+    hour_from_bytes,
+    hour_key,
+    hour_of,
+    hour_to_bytes,
     network_key,
 )
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import Rhythm
-from ordermon.agents.logic.windows import MINUTE_MS, minute_start
+from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS, minute_start
 from ordermon.streams.codec import decode, encode_event, loads
 from ordermon.streams.errors import RejectReason
 from ordermon.streams.events import Event
@@ -301,6 +303,9 @@ class Engine:
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
+        # warehouse -> hours whose minutes have begun to expire: their record is deleted once the
+        # whole hour lies below the retention floor (no event can land in it any more)
+        self._dying: dict[str, set[int]] = {}
         # the deletions of expired minutes, each with the number of the flush that wrote the
         # head which no longer needs it; written by a later flush once that head is in its
         # changelog (`flush`, `durable`)
@@ -366,6 +371,7 @@ class Engine:
         self.partition_of.clear()
         self._unwritten.clear()
         self._expired.clear()
+        self._dying.clear()
         self._expiring.clear()
         self._known = None
         self.network = NetworkState()
@@ -444,11 +450,7 @@ class Engine:
             held = held_minutes(raw) if first is None else None
             if first is None:
                 first = minute_start(newest - self.config.retention_ms)
-            starts = range(first, minute_start(newest) + MINUTE_MS, MINUTE_MS)
-            for start in starts if held is None else held:
-                bucket = self.store.get(MINUTES, minute_key(warehouse, start))
-                if bucket is not None:
-                    state.minutes[start] = bucket_from_bytes(bucket)
+            self._load_minutes(warehouse, state, first, minute_start(newest), held)
         need = dict(state.applied)
         for loaded in state.minutes.values():
             for source, offset in loaded.applied.items():
@@ -462,6 +464,29 @@ class Engine:
         )
         self._history.load(warehouse, state, detector)
         return state
+
+    def _load_minutes(
+        self, warehouse: str, state: WarehouseState, first: int, last: int, held: list[int] | None
+    ) -> None:
+        """The minute buckets from `first` to `last` (or the minutes `held` names), from the
+        records of their hours. The first hour's record may still hold minutes below `first`
+        (an hour's record goes once all of it is below the retention): they are left out, and
+        the hour is marked to be deleted once it is."""
+        wanted = None if held is None else set(held)
+        hours = (
+            range(hour_of(first), last + 1, HOUR_MS)
+            if wanted is None
+            else sorted({hour_of(m) for m in wanted})
+        )
+        for hour in hours:
+            raw = self.store.get(MINUTES, hour_key(warehouse, hour))
+            if raw is None:
+                continue
+            for start, bucket in hour_from_bytes(raw).items():
+                if (first <= start <= last) if wanted is None else (start in wanted):
+                    state.minutes[start] = bucket
+            if wanted is None and hour < first:
+                self._dying.setdefault(warehouse, set()).add(hour)
 
     def snapshots(self) -> list[Snapshot]:
         out = []
@@ -941,9 +966,10 @@ class Engine:
         self._unwritten.pop(warehouse, None)
         self._resync.pop(warehouse, None)
         minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
+        hours = {hour_of(m) for m in minutes} | self._dying.pop(warehouse, set())
         self._deletes.append(Write(HEADS, partition, warehouse.encode(), None))
         self._deletes.extend(
-            Write(MINUTES, partition, minute_key(warehouse, m), None) for m in sorted(minutes)
+            Write(MINUTES, partition, hour_key(warehouse, h), None) for h in sorted(hours)
         )
         out.released.append(warehouse)
 
@@ -991,18 +1017,18 @@ class Engine:
     # ---- persistence -------------------------------------------------------------------------
     def flush(self) -> list[Write]:
         """The records changed since the last flush, from the current state: each warehouse's
-        head, every minute bucket touched, and a deletion for every minute that expired before
-        a flush whose records are known to be written. A record changed by several batches in
-        between is written once.
+        head, every hour whose minute buckets were touched, and a deletion for every hour that
+        went wholly below the retention before a flush whose records are known to be written. A
+        record changed by several batches in between is written once.
 
-        A minute's deletion waits until the head that no longer needs the minute is in its
+        An hour's deletion waits until the head that no longer needs its minutes is in its
         changelog. The heads and the minutes are two changelogs, and a producer sends each
         partition's records on its own: a worker killed in mid-flush could otherwise leave the
         minutes deleted and a head from before, which needs them (its rhythm would lose the
         hours they held; `_resynced` covers the other ways a flush can be half-written). With
         `confirmed_deletes` the caller says when that is (`durable`, after the producer
         acknowledged them); without, by the next flush (a caller that writes synchronously).
-        Killed before the deletion is written, the minute stays in the changelog, below every
+        Killed before the deletion is written, the hour stays in the changelog, below every
         retention floor, never loaded."""
         self.flushes += 1
         through = self._durable_through if self._confirmed_deletes else self.flushes - 1
@@ -1025,17 +1051,56 @@ class Engine:
             detector = self.detectors[warehouse]
             head = head_to_bytes(state, detector_json(detector))
             writes.append(Write(HEADS, partition, warehouse.encode(), head))
-            for start in sorted(minutes):
-                bucket = state.minutes.get(start)
-                if bucket is not None:
-                    key = minute_key(warehouse, start)
-                    writes.append(Write(MINUTES, partition, key, bucket_to_bytes(bucket)))
-            for start in self._expired.pop(warehouse, ()):
-                key = minute_key(warehouse, start)
-                self._expiring.append((self.flushes, Write(MINUTES, partition, key, None)))
+            floor = retention_floor(state, self.config)
+            for hour in sorted({hour_of(m) for m in minutes}):
+                buckets = self._hour(warehouse, state, hour, floor)
+                if buckets:
+                    value = hour_to_bytes(buckets)
+                    writes.append(Write(MINUTES, partition, hour_key(warehouse, hour), value))
+            self._expire_hours(warehouse, partition, floor)
+        for warehouse in [w for w in self._expired if w not in self._unwritten]:
+            state = self.states.get(warehouse)
+            if state is not None:
+                floor = retention_floor(state, self.config)
+                self._expire_hours(warehouse, self.partition_of[warehouse], floor)
         self._unwritten.clear()
         self._expired.clear()
         return writes
+
+    def _hour(
+        self, warehouse: str, state: WarehouseState, hour: int, floor: int | None
+    ) -> dict[int, Bucket]:
+        """The buckets of an hour's record: those held, and, for an hour whose first minutes
+        fell below the retention floor, the ones its record still holds there. (The head
+        written with it may never reach its changelog, if the worker dies in mid-flush: the
+        head before, whose floor is lower, still needs them.)"""
+        minutes = state.minutes
+        buckets = {
+            m: b
+            for m in range(hour, hour + HOUR_MS, MINUTE_MS)
+            if (b := minutes.get(m)) is not None
+        }
+        if floor is not None and hour < floor:
+            raw = self.store.get(MINUTES, hour_key(warehouse, hour))
+            if raw is not None:
+                for m, bucket in hour_from_bytes(raw).items():
+                    if m < floor and m not in buckets:
+                        buckets[m] = bucket
+                buckets = dict(sorted(buckets.items()))
+        return buckets
+
+    def _expire_hours(self, warehouse: str, partition: int, floor: int | None) -> None:
+        """Queue the deletion of each hour record of the warehouse that lies wholly below the
+        retention floor now; it is written once the head that no longer needs it is in its
+        changelog (`flush`)."""
+        dying = self._dying.setdefault(warehouse, set())
+        dying.update(hour_of(m) for m in self._expired.get(warehouse, ()))
+        if floor is None:
+            return
+        for hour in sorted(h for h in dying if h + HOUR_MS <= floor):
+            dying.discard(hour)
+            delete = Write(MINUTES, partition, hour_key(warehouse, hour), None)
+            self._expiring.append((self.flushes, delete))
 
     def deletes_waiting(self) -> bool:
         """Whether deletions wait for `durable` (with confirmed_deletes)."""

@@ -1,11 +1,14 @@
 """WarehouseState <-> changelog records. A warehouse is one *head* record (totals, offsets applied,
-watermark inputs, detector state) plus one record per minute bucket; each record carries the offsets
-applied to it, so each is idempotent on its own (see agents.logic.flow). A network-wide episode
+watermark inputs, detector state) plus one record per hour of event time holding its minute
+buckets; each bucket carries the offsets applied to it, so each record is idempotent on its own
+(see agents.logic.flow). An hour, not a minute: a catch-up writes one record where it wrote up to
+60, and a restart reads 24 a warehouse-day instead of 1,440. A network-wide episode
 (`cascade` of ``*``, `warehouse_silent` of a warehouse) is one record of its own, so that it keeps
 its alert id across a restart or a rebalance and ends with a `resolved` message."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -13,12 +16,13 @@ import orjson
 from ordermon.agents.logic.alerts import Episode
 from ordermon.agents.logic.detector import DetectorState
 from ordermon.agents.logic.flow import N_FLOWS, Bucket, WarehouseState
+from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.codec import dumps, loads
 
 VERSION = 1
 #: Largest record written to a changelog: under Kafka's default 1,000,000-byte message limit, with
-#: room for the key and the record overhead. A minute bucket's event ids (kept for the
-#: de-duplication horizon) are the only part that grows with traffic; a bucket that would exceed
+#: room for the key and the record overhead. The minute buckets' event ids (kept for the
+#: de-duplication horizon) are the only part that grows with traffic; an hour that would exceed
 #: this is written without them (its counts and offsets stay exact; after a restart, a redelivered
 #: copy of one of its events with a new offset would be counted again).
 RECORD_MAX_BYTES = 900_000
@@ -94,15 +98,11 @@ def held_minutes(raw: bytes) -> list[int] | None:
     return None if held is None else [int(m) for m in held]
 
 
-def bucket_to_bytes(bucket: Bucket) -> bytes:
-    raw = dumps({"c": bucket.counts, "a": bucket.applied, "i": bucket.ids})
-    if len(raw) > RECORD_MAX_BYTES:
-        raw = dumps({"c": bucket.counts, "a": bucket.applied, "i": {}})
-    return _kept(raw)
+def _bucket_json(bucket: Bucket, ids: bool = True) -> dict[str, Any]:
+    return {"c": bucket.counts, "a": bucket.applied, "i": bucket.ids if ids else {}}
 
 
-def bucket_from_bytes(raw: bytes) -> Bucket:
-    obj = loads(raw)
+def _bucket(obj: Any) -> Bucket:
     return Bucket(
         counts=_counts(obj["c"]),
         applied={str(k): int(v) for k, v in obj["a"].items()},
@@ -110,8 +110,27 @@ def bucket_from_bytes(raw: bytes) -> Bucket:
     )
 
 
-def minute_key(warehouse: str, minute_ms: int) -> bytes:
-    return f"{warehouse}@{minute_ms}".encode()
+def hour_of(minute_ms: int) -> int:
+    """The start of the hour (of event time) a minute lies in: its record's."""
+    return minute_ms - minute_ms % HOUR_MS
+
+
+def hour_to_bytes(buckets: Mapping[int, Bucket]) -> bytes:
+    """One record of a warehouse-hour: the buckets of its minutes (minute start -> bucket), each
+    with the offsets applied to it, so the record is idempotent like a minute's was; written
+    whole, so its minutes are never from two different flushes."""
+    raw = dumps({"v": VERSION, "m": {m: _bucket_json(b) for m, b in buckets.items()}})
+    if len(raw) > RECORD_MAX_BYTES:
+        raw = dumps({"v": VERSION, "m": {m: _bucket_json(b, False) for m, b in buckets.items()}})
+    return _kept(raw)
+
+
+def hour_from_bytes(raw: bytes) -> dict[int, Bucket]:
+    return {int(m): _bucket(obj) for m, obj in loads(raw)["m"].items()}
+
+
+def hour_key(warehouse: str, hour_ms: int) -> bytes:
+    return f"{warehouse}@h{hour_ms}".encode()
 
 
 def network_key(kind: str, warehouse: str) -> bytes:

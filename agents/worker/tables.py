@@ -1,10 +1,10 @@
 """Faust tables keyed by warehouse (storage only: the meaning lives in agents.logic).
 
-`heads`: one record per warehouse; `minutes`: one record per (warehouse, minute); `network`: one
-record per network-wide episode (`warehouse_silent` of a warehouse, in its partition; `cascade` of
-``*``, in partition 0). All are backed by changelog topics with the input topics' partition count,
-so a warehouse's records live in the partition its events come from. `TableStore` is the
-engine's `Store` over them."""
+`heads`: one record per warehouse; `minutes`: one record per (warehouse, hour of event time)
+holding its minute buckets; `network`: one record per network-wide episode (`warehouse_silent` of
+a warehouse, in its partition; `cascade` of ``*``, in partition 0). All are backed by changelog
+topics with the input topics' partition count, so a warehouse's records live in the partition its
+events come from. `TableStore` is the engine's `Store` over them."""
 
 from __future__ import annotations
 

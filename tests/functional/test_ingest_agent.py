@@ -77,7 +77,7 @@ async def test_agent_counts_events_and_writes_the_changelog(
     assert set(heads.data) == {b"FN-1", b"FN-2"}
     keys = {key for _p, key, _v in captured["changelog"]}
     assert {b"FN-1", b"FN-2"} <= keys
-    assert any(k.startswith(b"FN-1@") for k in keys)  # per-minute records
+    assert any(k.startswith(b"FN-1@h") for k in keys)  # per-hour records
     assert len(captured["deadletter"]) == 1
     key, letter = captured["deadletter"][0]
     assert key == b"orders"  # dead letters are keyed by their source topic

@@ -277,7 +277,7 @@ def listening_addresses(pid: int) -> set[tuple[str, int]]:
 def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
     """(warehouse, flow) -> events, summed over the newest record of every key of the
     `warehouse-minutes` changelog: what a worker rebuilding from Kafka alone would see."""
-    from ordermon.agents.logic.persist import bucket_from_bytes
+    from ordermon.agents.logic.persist import hour_from_bytes
     from ordermon.agents.worker.store import warehouse_of
     from ordermon.streams.flows import FLOWS
 
@@ -300,8 +300,8 @@ def changelog_minute_totals(bootstrap: str, app_id: str) -> Truth:
     totals: Truth = Counter()
     for key, value in asyncio.run(go()).items():
         if value is not None:
-            counts = bucket_from_bytes(value).counts
-            for i, flow in enumerate(FLOWS):
-                if counts[i]:
-                    totals[(warehouse_of(key), flow)] += counts[i]
+            for bucket in hour_from_bytes(value).values():
+                for i, flow in enumerate(FLOWS):
+                    if bucket.counts[i]:
+                        totals[(warehouse_of(key), flow)] += bucket.counts[i]
     return totals

@@ -228,10 +228,10 @@ def test_offline_and_with_the_clock_the_warehouse_alerts_agree() -> None:
 
 
 def test_a_minute_deletion_waits_until_the_head_that_no_longer_needs_it_is_written() -> None:
-    """With confirmed_deletes (the worker) a flush's minute deletions are written only once the
-    caller says the flush that made them unneeded is in the changelogs (`durable`): a producer
-    sends the heads and the minutes on their own, and a worker killed in between must not be
-    left with the minutes deleted and a head from before that still needs them."""
+    """With confirmed_deletes (the worker) a flush's deletions of expired hours are written only
+    once the caller says the flush that made them unneeded is in the changelogs (`durable`): a
+    producer sends the heads and the minutes on their own, and a worker killed in between must not
+    be left with the minutes deleted and a head from before that still needs them."""
 
     def deletions(p: Engine, first: int, last: int) -> list[list[bytes]]:
         """One order a minute, each batch flushed: the minute deletions of each flush."""
@@ -254,10 +254,12 @@ def test_a_minute_deletion_waits_until_the_head_that_no_longer_needs_it_is_writt
     config = dataclasses.replace(FlowConfig(), retention_ms=10 * 60_000)
     eager = Engine(config, Policy(), MemoryStore())
     confirmed = Engine(config, Policy(), MemoryStore(), confirmed_deletes=True)
-    assert any(deletions(eager, 0, 30))  # minutes expire: deleted by the next flush
-    assert not any(deletions(confirmed, 0, 30)) and confirmed.deletes_waiting()
+    # an hour's record goes once the whole hour is below the retention floor
+    assert any(deletions(eager, 0, 150))  # hours expire: deleted by the next flush
+    assert not any(deletions(confirmed, 0, 150)) and confirmed.deletes_waiting()
     confirmed.durable(confirmed.flushes)
-    later = deletions(confirmed, 30, 32)
-    assert len(later[0]) >= 15 and not later[1]  # those of every flush confirmed, at once
+    later = deletions(confirmed, 150, 152)
+    assert len(later[0]) == 2 and not later[1]  # those of every flush confirmed, at once
+    assert not any(deletions(confirmed, 152, 200)) and confirmed.deletes_waiting()
     confirmed.durable()
-    assert deletions(confirmed, 32, 33)[0]  # and of the flush after, once it is confirmed
+    assert deletions(confirmed, 200, 201)[0]  # and of the flushes after, once confirmed

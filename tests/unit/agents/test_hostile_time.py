@@ -18,6 +18,7 @@ from ordermon.agents.logic.flow import (
     expire,
     watermark,
 )
+from ordermon.agents.logic.persist import hour_from_bytes
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.windows import MINUTE_MS
 from ordermon.streams.codec import encode_event
@@ -294,3 +295,62 @@ def test_an_idle_warehouse_in_a_partition_read_to_its_end_later_gives_its_slot()
     assert second.released == ["IDLE-1"] and not second.deadletters
     assert second.counted[("orders", "placed", "NEW-B")] == 1
     assert sorted(p.known()) == ["NEW-A", "NEW-B", "W1"]
+
+
+def test_an_hour_record_goes_once_the_whole_hour_is_below_the_retention() -> None:
+    """A record per warehouse-hour: an hour whose first minutes fell below the retention keeps
+    them in its record when a late event rewrites it (the head before, if the worker dies in
+    mid-flush, still needs them), and the record is deleted once the whole hour is below the
+    retention floor, also by a worker that loaded it after a restart."""
+    config = FlowConfig(retention_ms=2 * HOUR)
+    store = MemoryStore()
+    feed = Feed()
+    p = Engine(config, Policy(), store)
+
+    def minutes(engine: Engine, first: int, last: int) -> None:
+        for m in range(first, last):
+            at = T0 + m * MINUTE_MS
+            for w in engine.process(feed([order(m, "W1", at)]), None).writes:
+                store.write(w)
+
+    def hours() -> list[int]:
+        return sorted((int(k.split(b"@h")[1]) - T0) // HOUR for k in store.tables[MINUTES])
+
+    minutes(p, 0, 210)  # to 03:30: the floor is near 01:28
+    assert hours() == [1, 2, 3]  # 00:00-01:00 deleted, 01:00-02:00 in part below the floor
+    late = T0 + 110 * MINUTE_MS  # 01:50, within the retention: its hour is written again
+    for w in p.process(feed([order(999, "W1", late)]), None).writes:
+        store.write(w)
+    (record,) = [v for k, v in store.tables[MINUTES].items() if k == f"W1@h{T0 + HOUR}".encode()]
+    held = hour_from_bytes(record)
+    assert T0 + 65 * MINUTE_MS in held  # below the floor, kept in the record
+    assert held[late].counts[0] == 2
+    minutes(p, 210, 250)  # to 04:10: the floor passes 02:00
+    assert hours() == [2, 3, 4]
+
+
+def test_an_hour_record_left_in_part_below_the_retention_is_deleted_after_a_restart() -> None:
+    """W1 sends nothing from 01:30 to 02:00. Restarted at 03:35 (the floor near 01:33), it loads
+    nothing of its 01:00 hour, whose record still holds 01:00-01:29: the record goes once the
+    floor passes 02:00 all the same."""
+    config = FlowConfig(retention_ms=2 * HOUR)
+    store = MemoryStore()
+    feed = Feed()
+
+    def minutes(engine: Engine, first: int, last: int) -> None:
+        for m in range(first, last):
+            if not 90 <= m < 120:
+                at = T0 + m * MINUTE_MS
+                for w in engine.process(feed([order(m, "W1", at)]), None).writes:
+                    store.write(w)
+
+    def hours() -> list[int]:
+        return sorted((int(k.split(b"@h")[1]) - T0) // HOUR for k in store.tables[MINUTES])
+
+    minutes(Engine(config, Policy(), store), 0, 215)
+    assert hours() == [1, 2, 3]
+    restarted = Engine(config, Policy(), store)
+    state = restarted.state("W1")
+    assert state is not None and min(state.minutes) >= T0 + 2 * HOUR
+    minutes(restarted, 215, 250)
+    assert hours() == [2, 3, 4]
