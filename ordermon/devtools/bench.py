@@ -56,7 +56,7 @@ from ordermon.agents.logic.windows import MINUTE_MS, minute_start
 from ordermon.devtools.broker import EmbeddedBroker, create_topics, free_port
 from ordermon.devtools.operations import Scenario, Site
 from ordermon.devtools.realistic import EVENTS_PER_ORDER, load_site, traffic
-from ordermon.devtools.worker import WorkerProcess
+from ordermon.devtools.worker import WorkerProcess, get_json
 from ordermon.streams.flows import INPUT_TOPICS
 from ordermon.streams.timefmt import parse_rfc3339_ms
 from ordermon.streams.topics import ALERTS
@@ -337,7 +337,10 @@ def restart_run(worker: WorkerProcess, warehouses: int, timeout: float = 1800.0)
     ready_s = time.monotonic() - started
     listed = 0
     while time.monotonic() - started < timeout:
-        listed = len(worker.warehouses())
+        try:  # the first answer loads every warehouse from the tables: it may take a while
+            listed = len(get_json(worker.url + "/warehouses", timeout=120))
+        except (OSError, TimeoutError):
+            listed = 0
         if listed >= warehouses:
             break
         time.sleep(0.5)
