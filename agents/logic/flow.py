@@ -37,8 +37,9 @@ class Bucket:
 
     counts: list[int] = field(default_factory=zero_counts)
     applied: dict[str, int] = field(default_factory=dict)
-    # topic tag + event_id -> "source:offset" that carried it (see _ID_TAG)
-    ids: dict[str, str] = field(default_factory=dict)
+    # topic tag + event_id -> "source:offset" that carried it (see _ID_TAG); None: none kept (a
+    # day of 1,000 warehouses holds 1.44 M buckets, almost all beyond the dedup horizon)
+    ids: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,8 @@ def apply(
         assert bucket is not None
         bucket.counts[index] += 1
         if closed is None or at >= closed - config.dedup_ms:
+            if bucket.ids is None:
+                bucket.ids = {}
             bucket.ids[id_key] = f"{source}:{offset}" if tracked else ""
     if not (head_fresh or bucket_fresh):
         state.duplicates += 1
@@ -276,8 +279,8 @@ def expire(state: WarehouseState, config: FlowConfig) -> list[int]:
         # buckets when it is long: an event far ahead of the last one costs O(buckets), never a
         # walk over every minute in between.
         for bucket in _minute_range(state, minute_start(lo), ids_floor):
-            if bucket.ids:
-                bucket.ids = {}
+            if bucket.ids is not None:
+                bucket.ids = None
         state.ids_floor_ms = ids_floor
     floor = minute_start(closed - config.retention_ms)
     last_floor = state.expired_floor_ms

@@ -99,14 +99,17 @@ def held_minutes(raw: bytes) -> list[int] | None:
 
 
 def _bucket_json(bucket: Bucket, ids: bool = True) -> dict[str, Any]:
-    return {"c": bucket.counts, "a": bucket.applied, "i": bucket.ids if ids else {}}
+    if ids and bucket.ids:
+        return {"c": bucket.counts, "a": bucket.applied, "i": bucket.ids}
+    return {"c": bucket.counts, "a": bucket.applied}
 
 
 def _bucket(obj: Any) -> Bucket:
+    ids = obj.get("i")
     return Bucket(
         counts=_counts(obj["c"]),
         applied={str(k): int(v) for k, v in obj["a"].items()},
-        ids={str(k): str(v) for k, v in obj.get("i", {}).items()},
+        ids={str(k): str(v) for k, v in ids.items()} if ids else None,
     )
 
 
