@@ -1058,11 +1058,7 @@ class Engine:
                     value = hour_to_bytes(buckets)
                     writes.append(Write(MINUTES, partition, hour_key(warehouse, hour), value))
             self._expire_hours(warehouse, partition, floor)
-        for warehouse in [w for w in self._expired if w not in self._unwritten]:
-            state = self.states.get(warehouse)
-            if state is not None:
-                floor = retention_floor(state, self.config)
-                self._expire_hours(warehouse, self.partition_of[warehouse], floor)
+        # (a warehouse whose minutes expired is among the unwritten ones: `_close`)
         self._unwritten.clear()
         self._expired.clear()
         return writes
@@ -1093,9 +1089,11 @@ class Engine:
         """Queue the deletion of each hour record of the warehouse that lies wholly below the
         retention floor now; it is written once the head that no longer needs it is in its
         changelog (`flush`)."""
-        dying = self._dying.setdefault(warehouse, set())
-        dying.update(hour_of(m) for m in self._expired.get(warehouse, ()))
-        if floor is None:
+        gone = self._expired.get(warehouse)
+        if gone:
+            self._dying.setdefault(warehouse, set()).update(hour_of(m) for m in gone)
+        dying = self._dying.get(warehouse)
+        if not dying or floor is None:
             return
         for hour in sorted(h for h in dying if h + HOUR_MS <= floor):
             dying.discard(hour)

@@ -234,7 +234,7 @@ def test_a_minute_deletion_waits_until_the_head_that_no_longer_needs_it_is_writt
     be left with the minutes deleted and a head from before that still needs them."""
 
     def deletions(p: Engine, first: int, last: int) -> list[list[bytes]]:
-        """One order a minute, each batch flushed: the minute deletions of each flush."""
+        """One order a minute, each batch flushed: the hour deletions of each flush."""
         out = []
         for minute in range(first, last):
             stamp = datetime.fromtimestamp(T0 / 1000 + minute * 60, UTC)
