@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import median
-from typing import Final
+from typing import Final, NamedTuple
 
 from ordermon.agents.logic.alerts import Observation
 from ordermon.agents.logic.policy import Policy, QueuePolicy
@@ -80,6 +80,14 @@ SPREAD_DAYS = 14  # previous days whose growth at the same hour tell how much a 
 SPREAD_MIN_READINGS = 5
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
+# The slow window (a learned week): growth over this many days, for a team short by less than
+# the mark a day. A healthy queue comes back to its normal every day, so its backlog's distance
+# from the normal wanders about as much over three days as over one, while a shortfall adds up:
+# three days of it stand three times as far above the noise as one.
+SLOW_DAYS = 3
+# ... and its mark: `fire_growth` times this over the whole window (an 8% mark a day: 12% over
+# three days, a team 4% short for three days), the multi-window burn rates of the SRE workbook
+SLOW_MARK = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,22 @@ class Judgement:
     working: bool  # the last complete hour is a working hour of the queue
     surge: Surge | None = None  # the arrivals against their normal share (service, refund)
     surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
+    slow_growth: float | None = None  # days of wait gained over `SLOW_DAYS` beyond the normal
+    slow_noise: float = 0.0  # its counting noise or day-to-day spread, whichever is larger
+
+
+class _Learned(NamedTuple):
+    """What a learned week says at the end of the last complete hour (`_learned_growth`)."""
+
+    growth: float | None
+    excess: float | None
+    normal: float | None
+    noise: float
+    slow_growth: float | None = None
+    slow_noise: float = 0.0
+
+
+_NOT_JUDGED: Final = _Learned(None, None, None, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +147,9 @@ class _Hourly:
 
     learned: bool
     daily: float | None  # the normal day's outflow, once learned
-    # (growth, excess, normal backlog, noise): learned, like with like; before a week, over
-    # whole days (None: not judged), read only on a typical day (`_typical_day`)
-    sustained: tuple[float | None, float | None, float | None, float]
+    sustained: _Learned  # learned, like with like (not judged before a week)
+    # before a week, over whole days (None: not judged), read only on a typical day
+    # (`_typical_day`)
     whole_days: tuple[float, float] | None  # (growth, noise)
     working: bool
 
@@ -140,10 +164,10 @@ def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
     learned = rhythm.complete_hours(hour_of(at_ms)) >= HOURS_PER_WEEK + HOURS_PER_DAY
     daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
     learned = learned and daily is not None
-    sustained: tuple[float | None, float | None, float | None, float] = (None, None, None, 0.0)
+    sustained = _NOT_JUDGED
     whole_days = None
     if learned:
-        sustained = _learned_growth(rhythm, qi, at_ms, policy)
+        sustained = _learned_growth(rhythm, qi, at_ms, policy, daily)
     else:
         floor = _floor_growth(rhythm, qi, at_ms)
         if floor is not None:
@@ -167,9 +191,11 @@ def judge(
     growth = excess = normal = None
     noise = 0.0
     throughput = float(flows.out_day)
+    slow = _NOT_JUDGED
     if learned and daily is not None:
         throughput = max(daily, float(flows.out_day))
-        growth, excess, normal, noise = hourly.sustained
+        slow = hourly.sustained
+        growth, excess, normal, noise = slow.growth, slow.excess, slow.normal, slow.noise
     elif hourly.whole_days is not None and _typical_day(rhythm, qi, flows, at_ms):
         # before a week: over whole days
         growth = excess = hourly.whole_days[0]
@@ -208,6 +234,8 @@ def judge(
         working=working,
         surge=surge,
         surging=surge is not None and surge.surging(qp.surge_ratio),
+        slow_growth=slow.slow_growth,
+        slow_noise=slow.slow_noise,
     )
 
 
@@ -219,59 +247,92 @@ def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> fl
 
 
 def _learned_growth(
-    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy
-) -> tuple[float | None, float | None, float | None, float]:
-    """(growth, excess, normal backlog) at the end of the last complete hour, like with like
+    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, daily: float | None
+) -> _Learned:
+    """Growth, excess and normal backlog at the end of the last complete hour, like with like
     (a pickup at the top of an hour is on the same side of every reading): the backlog in days
     of the inflow of the 24 hours before it, now against a day ago and against the normal of
     those hours of the week. In days of inflow, a busier day than usual (that a closed Sunday
-    holds until Monday) is not taken for a site falling behind. The fourth number is the
-    counting noise of the day-over-day change (`counting_noise`)."""
+    holds until Monday) is not taken for a site falling behind. The noise is the larger of the
+    counting noise of the day-over-day change (`counting_noise`) and the queue's own wander
+    (`day_to_day_spread`). The same over `SLOW_DAYS` days is the slow window, read only where
+    each of those days was a working day of the queue (`_working_days`)."""
     weeks = policy.rhythm_weeks
     hour = hour_of(at_ms) - 1
     normal = rhythm.normal(qi, BACKLOG, hour, weeks)
     span = _span_days(rhythm, qi, hour, weeks)
     now, day_ago, normal_now, normal_day = _readings(rhythm, qi, hour, weeks, span)
     if now is None or normal_now is None:
-        return None, None, normal, 0.0
+        return _Learned(None, None, normal, 0.0)
     if day_ago is None or normal_day is None:
         # the first day of a learned week (the normal a day ago is not known yet): how far
         # the backlog is above its normal is known, its growth is not
-        return None, now - normal_now, normal, 0.0
+        return _Learned(None, now - normal_now, normal, 0.0)
+    growth, noise = _growth_and_noise(rhythm, qi, hour, weeks, span, 1)
+    slow: tuple[float | None, float] = (None, 0.0)
+    if daily and _working_days(rhythm, qi, hour, SLOW_DAYS, daily):
+        slow = _growth_and_noise(rhythm, qi, hour, weeks, span, SLOW_DAYS)
+    return _Learned(growth, now - normal_now, normal, noise, *slow)
+
+
+def _working_days(rhythm: Rhythm, qi: int, hour: int, days: int, daily: float) -> bool:
+    """Whether each of the `days` days up to the end of `hour` served at least the lower end of
+    `TYPICAL_BAND` times the normal mean day (`daily`): the slow window compares working days
+    only. Across a closed day (a weekend without finance, a closed Sunday) the backlog holds
+    that day's arrivals, which vary from week to week by more than one or two weeks of
+    history can tell, and a day's stall is the stall's own signal."""
+    low = TYPICAL_BAND[0] * daily
+    for k in range(days):
+        served = rhythm.total(qi, OUT, hour + 1 - k * HOURS_PER_DAY, HOURS_PER_DAY)
+        if served is None or served < low:
+            return False
+    return True
+
+
+def _growth_and_noise(
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int, days: int
+) -> tuple[float | None, float]:
+    """The backlog's growth over the last `days` days beyond the normal growth of those hours
+    of the week (days of inflow; None where a reading is not known), and the larger of its
+    counting noise and the queue's day-to-day spread of the same reading."""
+    now, ago, normal_now, normal_ago = _readings(rhythm, qi, hour, weeks, span, days)
+    if now is None or ago is None or normal_now is None or normal_ago is None:
+        return None, 0.0
     per_day = _inflow_now(rhythm, qi, hour, span) or 0.0
     # the normals are counts too (a median of a few weeks, one week at first): all four count
-    readings = (now, day_ago, normal_now, normal_day)
+    readings = (now, ago, normal_now, normal_ago)
     noise = counting_noise(per_day, *(r * per_day for r in readings))
     spread = rhythm.derived(
-        ("spread", qi, hour, weeks), lambda: day_to_day_spread(rhythm, qi, hour, weeks)
+        ("spread", qi, hour, weeks, days),
+        lambda: day_to_day_spread(rhythm, qi, hour, weeks, days),
     )
-    growth = (now - day_ago) - (normal_now - normal_day)
-    return growth, now - normal_now, normal, max(noise, spread)
+    return (now - ago) - (normal_now - normal_ago), max(noise, spread)
 
 
-def _growth_at(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float | None:
-    """The growth reading at the end of absolute hour `hour` (as `_learned_growth` reads it
-    now), None where a reading or its normal is not known or an hour is flagged abnormal."""
-    if rhythm.flagged(qi, hour + 1, 1) or rhythm.flagged(qi, hour + 1 - HOURS_PER_DAY, 1):
+def _growth_at(rhythm: Rhythm, qi: int, hour: int, weeks: int, days: int = 1) -> float | None:
+    """The growth reading over `days` days at the end of absolute hour `hour` (as
+    `_learned_growth` reads it now), None where a reading or its normal is not known or an hour
+    is flagged abnormal."""
+    if rhythm.flagged(qi, hour + 1, 1) or rhythm.flagged(qi, hour + 1 - days * HOURS_PER_DAY, 1):
         return None
     span = _span_days(rhythm, qi, hour, weeks)
-    now, day_ago, normal_now, normal_day = _readings(rhythm, qi, hour, weeks, span)
-    if now is None or day_ago is None or normal_now is None or normal_day is None:
+    now, ago, normal_now, normal_ago = _readings(rhythm, qi, hour, weeks, span, days)
+    if now is None or ago is None or normal_now is None or normal_ago is None:
         return None
-    return (now - day_ago) - (normal_now - normal_day)
+    return (now - ago) - (normal_now - normal_ago)
 
 
 def _readings(
-    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int, days: int = 1
 ) -> tuple[float | None, float | None, float | None, float | None]:
-    """The backlog in days of inflow at the end of `hour` and a day before, and their normals
-    for those hours of the week (None where not known)."""
-    day_before = hour - HOURS_PER_DAY
+    """The backlog in days of inflow at the end of `hour` and `days` days before, and their
+    normals for those hours of the week (None where not known)."""
+    before = hour - days * HOURS_PER_DAY
     return (
         _days_of_inflow(rhythm, qi, hour, span),
-        _days_of_inflow(rhythm, qi, day_before, span),
+        _days_of_inflow(rhythm, qi, before, span),
         _normal_days_of_inflow(rhythm, qi, hour, weeks, span),
-        _normal_days_of_inflow(rhythm, qi, day_before, weeks, span),
+        _normal_days_of_inflow(rhythm, qi, before, weeks, span),
     )
 
 
@@ -289,18 +350,18 @@ def _span_days(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> int:
     return min(MAX_SPAN_DAYS, max(1, round(backlog / day)))
 
 
-def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float:
+def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int, days: int = 1) -> float:
     """Three robust standard deviations (1.4826 x the median absolute deviation) of this
-    queue's own growth readings at the same hour of the previous `SPREAD_DAYS` days, in days of
-    inflow; 0.0 with fewer than `SPREAD_MIN_READINGS` of them. A site whose team works with no
-    headroom (capacity about equal to its orders) sees its backlog wander by a good part of a
-    day from one day to the next: that is its normal, and growth is judged against it. A site
-    with headroom comes back to the same backlog every day, its spread is near zero and its
-    mark unchanged. Hours flagged abnormal are left out, and a median is not moved by a few
-    days of an incident."""
-    readings = _past_growths(rhythm, qi, hour, weeks, (0,))
+    queue's own growth readings (over `days` days) at the same hour of the previous
+    `SPREAD_DAYS` days, in days of inflow; 0.0 with fewer than `SPREAD_MIN_READINGS` of them.
+    A site whose team works with no headroom (capacity about equal to its orders) sees its
+    backlog wander by a good part of a day from one day to the next: that is its normal, and
+    growth is judged against it. A site with headroom comes back to the same backlog every day,
+    its spread is near zero and its mark unchanged. Hours flagged abnormal are left out, and a
+    median is not moved by a few days of an incident."""
+    readings = _past_growths(rhythm, qi, hour, weeks, (0,), days)
     if len(readings) < SPREAD_MIN_READINGS:
-        readings = _past_growths(rhythm, qi, hour, weeks, SPREAD_NEAR_HOURS)
+        readings = _past_growths(rhythm, qi, hour, weeks, SPREAD_NEAR_HOURS, days)
     if len(readings) < SPREAD_MIN_READINGS:
         return 0.0
     mid = median(readings)
@@ -308,13 +369,13 @@ def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int) -> float:
 
 
 def _past_growths(
-    rhythm: Rhythm, qi: int, hour: int, weeks: int, offsets: tuple[int, ...]
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, offsets: tuple[int, ...], days: int
 ) -> list[float]:
     return [
         g
         for k in range(1, SPREAD_DAYS + 1)
         for j in offsets
-        if (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY + j, weeks)) is not None
+        if (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY + j, weeks, days)) is not None
     ]
 
 
@@ -596,30 +657,39 @@ def fires(j: Judgement, qp: QueuePolicy) -> bool:
 
 
 def _sustained(j: Judgement, qp: QueuePolicy) -> bool:
-    """Sustained growth: beyond the queue's mark and its counting noise, at the end of a
-    working hour, with at least `min_backlog` waiting."""
+    """Sustained growth (`_high`), at the end of a working hour, with at least `min_backlog`
+    waiting."""
+    return j.working and j.backlog >= qp.min_backlog and _high(j, qp)
+
+
+def _high(j: Judgement, qp: QueuePolicy) -> bool:
+    """Growth and excess beyond the mark and their noise over the last day; or over the slow
+    window (`SLOW_DAYS`): growth beyond `SLOW_MARK` times `fire_growth` and its own noise,
+    while the last day still grew and the excess passes the mark and both noises (a backlog
+    that rose once and now holds or drains is not a team falling behind)."""
+    if j.excess is None or j.growth is None:
+        return False
     mark = _mark(j, qp)
+    if j.excess <= mark:
+        return False
+    if j.growth > mark:
+        return True
     return (
-        j.working
-        and j.growth is not None
-        and j.excess is not None
-        and j.growth > mark
-        and j.excess > mark
-        and j.backlog >= qp.min_backlog
+        j.slow_growth is not None
+        and j.growth > 0
+        and j.slow_growth > max(SLOW_MARK * qp.fire_growth, j.slow_noise)
+        and j.excess > j.slow_noise
     )
 
 
 def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
     """The alert condition of one queue: see the module's docstring."""
-    mark = _mark(j, qp)
     active = fires(j, qp)
     sla = effective_sla(j, qp)
     within_sla = j.wait_hours < sla
     back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2
     not_growing = j.growth is not None and j.growth <= 0 and within_sla
-    still_high = (
-        j.growth is not None and j.excess is not None and j.growth > mark and j.excess > mark
-    )
+    still_high = _high(j, qp)
     inflow_high = j.surge is not None and not j.surge.back_to_normal(qp.surge_ratio)
     clear = (
         not active
@@ -660,6 +730,9 @@ def signals(
         "growth_days_per_day": _finite(j.growth),
         "excess_days": _finite(j.excess),
         "noise_days": _finite(j.noise),
+        "slow_growth_days": _finite(j.slow_growth),
+        "slow_window_days": SLOW_DAYS,
+        "slow_noise_days": _finite(j.slow_noise),
         "throughput_per_day": _finite(j.throughput_day),
         "outflow_share_of_normal": _finite(j.outflow_share),
         "hours_to_clear": _finite(j.wait_hours),
