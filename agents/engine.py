@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
+from orjson import Fragment
+
 from ordermon.agents.logic.alerts import FIRING
 from ordermon.agents.logic.detector import (
     SILENT,
@@ -57,6 +59,7 @@ from ordermon.agents.logic.flow import (
 )
 from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
+    bucket_fragment,
     detector_json,
     episode_from_bytes,
     episode_to_bytes,
@@ -302,6 +305,9 @@ class Engine:
         self._bases: dict[str, str] = {}  # full topic name -> the contract's name
         self._sources: dict[tuple[str, int], str] = {}  # (topic, partition) -> source_of()
         self._unwritten: dict[str, set[int]] = {}  # warehouse -> minutes changed since flush()
+        # warehouse -> (its newest hour written, minute -> (bucket, had ids, its encoded part)):
+        # the parts of the minutes of that hour unchanged since they were encoded (`_encoded`)
+        self._parts: dict[str, tuple[int, dict[int, tuple[Bucket, bool, Fragment]]]] = {}
         self._expired: dict[str, list[int]] = {}  # warehouse -> minutes expired since flush()
         # warehouse -> hours whose minutes have begun to expire: their record is deleted once the
         # whole hour lies below the retention floor (no event can land in it any more)
@@ -370,6 +376,7 @@ class Engine:
         self.detectors.clear()
         self.partition_of.clear()
         self._unwritten.clear()
+        self._parts.clear()
         self._expired.clear()
         self._dying.clear()
         self._expiring.clear()
@@ -964,6 +971,7 @@ class Engine:
         self.partition_of.pop(warehouse, None)
         self.known().discard(warehouse)
         self._unwritten.pop(warehouse, None)
+        self._parts.pop(warehouse, None)
         self._resync.pop(warehouse, None)
         minutes = set(state.minutes) | set(self._expired.pop(warehouse, ()))
         hours = {hour_of(m) for m in minutes} | self._dying.pop(warehouse, set())
@@ -1055,7 +1063,7 @@ class Engine:
             for hour in sorted({hour_of(m) for m in minutes}):
                 buckets = self._hour(warehouse, state, hour, floor)
                 if buckets:
-                    value = hour_to_bytes(buckets)
+                    value = hour_to_bytes(buckets, self._encoded(warehouse, hour, buckets, minutes))
                     writes.append(Write(MINUTES, partition, hour_key(warehouse, hour), value))
             self._expire_hours(warehouse, partition, floor)
         # (a warehouse whose minutes expired is among the unwritten ones: `_close`)
@@ -1084,6 +1092,29 @@ class Engine:
                         buckets[m] = bucket
                 buckets = dict(sorted(buckets.items()))
         return buckets
+
+    def _encoded(
+        self, warehouse: str, hour: int, buckets: Mapping[int, Bucket], changed: set[int]
+    ) -> dict[int, Fragment] | None:
+        """The encoded parts of the buckets of the warehouse's newest hour written (None for an
+        older one, which a late event touched): each minute's part is encoded again only when
+        the minute changed since (`changed`, the minutes counted in), its bucket is another
+        object (loaded, or merged from below the retention floor) or it dropped its event ids
+        (beyond the dedup horizon, which changes no minute counted in)."""
+        cached = self._parts.get(warehouse)
+        if cached is None or cached[0] < hour:
+            cached = self._parts[warehouse] = (hour, {})
+        elif cached[0] > hour:
+            return None
+        parts = cached[1]
+        out: dict[int, Fragment] = {}
+        for m, bucket in buckets.items():
+            part = parts.get(m)
+            has_ids = bucket.ids is not None
+            if part is None or m in changed or part[0] is not bucket or part[1] != has_ids:
+                part = parts[m] = (bucket, has_ids, bucket_fragment(bucket))
+            out[m] = part[2]
+        return out
 
     def _expire_hours(self, warehouse: str, partition: int, floor: int | None) -> None:
         """Queue the deletion of each hour record of the warehouse that lies wholly below the

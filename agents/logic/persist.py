@@ -118,11 +118,24 @@ def hour_of(minute_ms: int) -> int:
     return minute_ms - minute_ms % HOUR_MS
 
 
-def hour_to_bytes(buckets: Mapping[int, Bucket]) -> bytes:
+def bucket_fragment(bucket: Bucket) -> orjson.Fragment:
+    """A bucket's part of its hour's record, encoded once for as long as it does not change
+    (`hour_to_bytes`)."""
+    return orjson.Fragment(_kept(dumps(_bucket_json(bucket))))
+
+
+def hour_to_bytes(
+    buckets: Mapping[int, Bucket], encoded: Mapping[int, orjson.Fragment] | None = None
+) -> bytes:
     """One record of a warehouse-hour: the buckets of its minutes (minute start -> bucket), each
     with the offsets applied to it, so the record is idempotent like a minute's was; written
-    whole, so its minutes are never from two different flushes."""
-    raw = dumps({"v": VERSION, "m": {m: _bucket_json(b) for m, b in buckets.items()}})
+    whole, so its minutes are never from two different flushes. `encoded`: the buckets' parts
+    already encoded (`bucket_fragment`; the same bytes), as many as the caller knows unchanged:
+    the current hour is written at every flush, and most of its minutes did not change."""
+    parts: Mapping[int, Any] = encoded or {}
+    raw = dumps(
+        {"v": VERSION, "m": {m: parts.get(m) or _bucket_json(b) for m, b in buckets.items()}}
+    )
     if len(raw) > RECORD_MAX_BYTES:
         raw = dumps({"v": VERSION, "m": {m: _bucket_json(b, False) for m, b in buckets.items()}})
     return _kept(raw)
