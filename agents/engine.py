@@ -50,6 +50,7 @@ from ordermon.agents.logic.flow import (
     FlowConfig,
     Snapshot,
     WarehouseState,
+    applied_items,
     apply,
     close_minutes,
     expire,
@@ -460,7 +461,7 @@ class Engine:
             self._load_minutes(warehouse, state, first, minute_start(newest), held)
         need = dict(state.applied)
         for loaded in state.minutes.values():
-            for source, offset in loaded.applied.items():
+            for source, offset in applied_items(loaded).items():
                 if offset > need.get(source, -1):
                     need[source] = offset
         if need:

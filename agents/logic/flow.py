@@ -8,7 +8,7 @@ crash changes nothing, whichever of the records had reached the changelog.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -36,7 +36,10 @@ class Bucket:
     """Counts of one minute, indexed like FLOWS, and the offsets already applied to them."""
 
     counts: list[int] = field(default_factory=zero_counts)
-    applied: dict[str, int] = field(default_factory=dict)
+    # the offsets applied, flat: [source, offset, source, offset, ...] (a list of two items takes
+    # 72 bytes where a dict of one entry takes 184; a day of 1,000 warehouses holds 1.44 M
+    # buckets, most of them with one source or two)
+    applied: list[str | int] = field(default_factory=list)
     # topic tag + event_id -> "source:offset" that carried it (see _ID_TAG); None: none kept (a
     # day of 1,000 warehouses holds 1.44 M buckets, almost all beyond the dedup horizon)
     ids: dict[str, str] | None = None
@@ -135,7 +138,7 @@ def apply(
             state.duplicate_ids += 1  # another message carried this event_id in already
             return False
     head_fresh = not tracked or _claim(state.applied, source, offset)
-    bucket_fresh = bucket is not None and (not tracked or _claim(bucket.applied, source, offset))
+    bucket_fresh = bucket is not None and (not tracked or _claim_in(bucket, source, offset))
     if head_fresh:
         state.totals[index] += 1
         if bucket is None:
@@ -166,6 +169,31 @@ def _claim(applied: dict[str, int], source: str | None, offset: int | None) -> b
         return False
     applied[source] = offset
     return True
+
+
+def _claim_in(bucket: Bucket, source: str | None, offset: int | None) -> bool:
+    """`_claim` on a bucket's flat list of offsets applied."""
+    assert source is not None and offset is not None
+    applied = bucket.applied
+    for i in range(0, len(applied), 2):
+        if applied[i] == source:
+            if applied[i + 1] >= offset:  # type: ignore[operator]
+                return False
+            applied[i + 1] = offset
+            return True
+    bucket.applied = applied + [source, offset]  # noqa: RUF005 (exact length: 72 bytes, not 88)
+    return True
+
+
+def applied_items(bucket: Bucket) -> dict[str, int]:
+    """A bucket's offsets applied, source -> offset."""
+    applied = bucket.applied
+    return {str(applied[i]): int(applied[i + 1]) for i in range(0, len(applied), 2)}
+
+
+def applied_list(items: Mapping[str, int]) -> list[str | int]:
+    """The flat list of `applied_items`."""
+    return [x for source, offset in items.items() for x in (source, offset)]
 
 
 def _keep_sliding(

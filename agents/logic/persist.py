@@ -15,7 +15,13 @@ import orjson
 
 from ordermon.agents.logic.alerts import Episode
 from ordermon.agents.logic.detector import DetectorState
-from ordermon.agents.logic.flow import N_FLOWS, Bucket, WarehouseState
+from ordermon.agents.logic.flow import (
+    N_FLOWS,
+    Bucket,
+    WarehouseState,
+    applied_items,
+    applied_list,
+)
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.codec import dumps, loads
 
@@ -99,16 +105,17 @@ def held_minutes(raw: bytes) -> list[int] | None:
 
 
 def _bucket_json(bucket: Bucket, ids: bool = True) -> dict[str, Any]:
+    applied = applied_items(bucket)
     if ids and bucket.ids:
-        return {"c": bucket.counts, "a": bucket.applied, "i": bucket.ids}
-    return {"c": bucket.counts, "a": bucket.applied}
+        return {"c": bucket.counts, "a": applied, "i": bucket.ids}
+    return {"c": bucket.counts, "a": applied}
 
 
 def _bucket(obj: Any) -> Bucket:
     ids = obj.get("i")
     return Bucket(
         counts=_counts(obj["c"]),
-        applied={str(k): int(v) for k, v in obj["a"].items()},
+        applied=applied_list({str(k): int(v) for k, v in obj["a"].items()}),
         ids={str(k): str(v) for k, v in ids.items()} if ids else None,
     )
 
