@@ -940,7 +940,8 @@ class Engine:
     ) -> list[str]:
         """The candidates quiet for longer than `release_after_ms` at `at_ms`, the longest quiet
         first, in partitions read to their end (in a catch-up their newer events may not have
-        been read), except those in `keep` (counted in the batch under way)."""
+        been read) or read past that quiet time (`_read_past`), except those in `keep` (counted
+        in the batch under way)."""
         found: list[tuple[int, str]] = []
         for warehouse in candidates:
             if keep is not None and warehouse in keep:
@@ -949,11 +950,34 @@ class Engine:
             if state is None or not is_stale(state.newest_ms, at_ms, self.release_after_ms):
                 continue
             partition = self.partition_of.get(warehouse, state.partition)
-            if partition is None or (caught_up is not None and partition not in caught_up):
-                continue
             newest = state.newest_ms
+            if partition is None or (
+                caught_up is not None
+                and partition not in caught_up
+                and (
+                    newest is None or not self._read_past(partition, newest + self.release_after_ms)
+                )
+            ):
+                continue
             found.append((MIN_MS if newest is None else newest, warehouse))
         return [warehouse for _newest, warehouse in sorted(found)]
+
+    def _read_past(self, partition: int, at_ms: int) -> bool:
+        """Whether every input source of `partition` is read to its end or has been read to
+        events at `at_ms` or later: a warehouse of a partition still being read whose events
+        stopped before `at_ms` was quiet that long in its own stream, not only behind it. Under
+        steady traffic a partition is seldom read to its end at the moment a batch is handled,
+        and a new warehouse at the limit would be refused though idle ones could give their
+        slot back."""
+        ends = self._ends
+        if not ends:
+            return False
+        suffix = f"/{partition}"
+        sources = [source for source in ends if source.endswith(suffix)]
+        read_ms = self.read_ms
+        return bool(sources) and all(
+            ends[source] or read_ms.get(source, MIN_MS) >= at_ms for source in sources
+        )
 
     def _release(self, warehouse: str, at_ms: int, out: Outcome) -> None:
         """Forget a warehouse: its firing alerts resolved (with the reason), its records deleted

@@ -354,3 +354,27 @@ def test_an_hour_record_left_in_part_below_the_retention_is_deleted_after_a_rest
     assert state is not None and min(state.minutes) >= T0 + 2 * HOUR
     minutes(restarted, 215, 250)
     assert hours() == [2, 3, 4]
+
+
+def test_a_partition_still_being_read_past_a_warehouse_s_quiet_time_gives_its_slot() -> None:
+    """Under steady traffic a partition is seldom read to its end when a batch is handled. At the
+    limit, NEW-A arrives while neither partition is: partition 0 has been read to events well
+    past IDLE-0's quiet hour, so IDLE-0 was quiet in its own stream and gives its slot. Partition
+    1 has been read no further than IDLE-1's own event, which may be behind, so NEW-B is refused
+    (in a catch-up IDLE-1's newer events may be still to come)."""
+    config = FlowConfig(retention_ms=24 * HOUR)
+    p = Engine(config, Policy(), MemoryStore(), max_warehouses=3, release_after_ms=HOUR)
+    feed = PartitionedFeed({"IDLE-1": 1, "NEW-B": 1})
+    both = {0, 1}
+    for batch in network(0.5):
+        p.process(feed(batch), max(e.occurred_at_ms for e in batch), both)
+    at = T0 + 30 * MINUTE_MS
+    stale = [order(1, "IDLE-0", at - 3 * HOUR), order(1, "IDLE-1", at - 3 * HOUR)]
+    assert not p.process(feed(stale), at, both).deadletters
+    p.process(feed([order(99, "W1", at + 1000)]), at, both)  # the network minute moves
+    reading = {"orders/0": False, "orders/1": False}  # neither read to its end
+    first = p.process(feed([order(2, "NEW-A", at)]), at, set(), ends=reading)
+    assert first.released == ["IDLE-0"] and not first.deadletters
+    second = p.process(feed([order(2, "NEW-B", at)]), at, set(), ends=reading)
+    assert second.released == [] and len(second.deadletters) == 1
+    assert second.deadletters[0].reason == "warehouse_limit"
