@@ -272,13 +272,9 @@ class PartitionedFeed(Feed):
         return out
 
 
-def test_an_idle_warehouse_in_a_partition_read_to_its_end_later_gives_its_slot() -> None:
-    """At the limit, IDLE-0 (partition 0) and IDLE-1 (partition 1) are idle. NEW-A arrives while
-    only partition 0 has been read to its end: it takes IDLE-0's slot. NEW-B arrives in the same
-    network minute, once partition 1 has been read to its end too: it takes IDLE-1's slot. (The
-    idle warehouses were looked for once per network minute, so IDLE-1, skipped while its
-    partition was being read, was never offered and NEW-B was refused: the CI's hostile test
-    saw two refusals too many when a batch of new warehouses came in two fetches.)"""
+def at_the_limit_with_two_idle() -> tuple[Engine, PartitionedFeed, int]:
+    """An engine at its limit of 3: W1 (partition 0) live, IDLE-0 (partition 0) and IDLE-1
+    (partition 1) quiet for 3 hours; the network minute has moved on. (engine, feed, now)."""
     config = FlowConfig(retention_ms=24 * HOUR)
     p = Engine(config, Policy(), MemoryStore(), max_warehouses=3, release_after_ms=HOUR)
     feed = PartitionedFeed({"IDLE-1": 1, "NEW-B": 1})
@@ -289,6 +285,18 @@ def test_an_idle_warehouse_in_a_partition_read_to_its_end_later_gives_its_slot()
     stale = [order(1, "IDLE-0", at - 3 * HOUR), order(1, "IDLE-1", at - 3 * HOUR)]
     assert not p.process(feed(stale), at, both).deadletters
     p.process(feed([order(99, "W1", at + 1000)]), at, both)  # the network minute moves
+    return p, feed, at
+
+
+def test_an_idle_warehouse_in_a_partition_read_to_its_end_later_gives_its_slot() -> None:
+    """At the limit, IDLE-0 (partition 0) and IDLE-1 (partition 1) are idle. NEW-A arrives while
+    only partition 0 has been read to its end: it takes IDLE-0's slot. NEW-B arrives in the same
+    network minute, once partition 1 has been read to its end too: it takes IDLE-1's slot. (The
+    idle warehouses were looked for once per network minute, so IDLE-1, skipped while its
+    partition was being read, was never offered and NEW-B was refused: the CI's hostile test
+    saw two refusals too many when a batch of new warehouses came in two fetches.)"""
+    p, feed, at = at_the_limit_with_two_idle()
+    both = {0, 1}
     first = p.process(feed([order(2, "NEW-A", at)]), at, {0})
     assert first.released == ["IDLE-0"] and not first.deadletters
     second = p.process(feed([order(2, "NEW-B", at)]), at, both)
@@ -362,16 +370,7 @@ def test_a_partition_still_being_read_past_a_warehouse_s_quiet_time_gives_its_sl
     past IDLE-0's quiet hour, so IDLE-0 was quiet in its own stream and gives its slot. Partition
     1 has been read no further than IDLE-1's own event, which may be behind, so NEW-B is refused
     (in a catch-up IDLE-1's newer events may be still to come)."""
-    config = FlowConfig(retention_ms=24 * HOUR)
-    p = Engine(config, Policy(), MemoryStore(), max_warehouses=3, release_after_ms=HOUR)
-    feed = PartitionedFeed({"IDLE-1": 1, "NEW-B": 1})
-    both = {0, 1}
-    for batch in network(0.5):
-        p.process(feed(batch), max(e.occurred_at_ms for e in batch), both)
-    at = T0 + 30 * MINUTE_MS
-    stale = [order(1, "IDLE-0", at - 3 * HOUR), order(1, "IDLE-1", at - 3 * HOUR)]
-    assert not p.process(feed(stale), at, both).deadletters
-    p.process(feed([order(99, "W1", at + 1000)]), at, both)  # the network minute moves
+    p, feed, at = at_the_limit_with_two_idle()
     reading = {"orders/0": False, "orders/1": False}  # neither read to its end
     first = p.process(feed([order(2, "NEW-A", at)]), at, set(), ends=reading)
     assert first.released == ["IDLE-0"] and not first.deadletters
