@@ -81,7 +81,7 @@ from ordermon.streams.errors import RejectReason
 from ordermon.streams.events import Event
 from ordermon.streams.flows import INPUT_TOPICS
 from ordermon.streams.outputs import NETWORK_KEY, Alert, DeadLetter
-from ordermon.streams.timefmt import MIN_MS
+from ordermon.streams.timefmt import MAX_MS, MIN_MS
 from ordermon.streams.topics import TopicNames
 from ordermon.streams.validation import Rejection
 
@@ -940,9 +940,10 @@ class Engine:
     ) -> list[str]:
         """The candidates quiet for longer than `release_after_ms` at `at_ms`, the longest quiet
         first, in partitions read to their end (in a catch-up their newer events may not have
-        been read) or read past that quiet time (`_read_past`), except those in `keep` (counted
+        been read) or read past that quiet time (`_read_through`), except those in `keep` (counted
         in the batch under way)."""
         found: list[tuple[int, str]] = []
+        read_through: dict[int, int | None] = {}  # partition -> `_read_through`, once a call
         for warehouse in candidates:
             if keep is not None and warehouse in keep:
                 continue
@@ -951,32 +952,35 @@ class Engine:
                 continue
             partition = self.partition_of.get(warehouse, state.partition)
             newest = state.newest_ms
-            if partition is None or (
-                caught_up is not None
-                and partition not in caught_up
-                and (
-                    newest is None or not self._read_past(partition, newest + self.release_after_ms)
-                )
-            ):
+            if partition is None:
                 continue
+            if caught_up is not None and partition not in caught_up:
+                if partition not in read_through:
+                    read_through[partition] = self._read_through(partition)
+                through = read_through[partition]
+                if newest is None or through is None or through < newest + self.release_after_ms:
+                    continue
             found.append((MIN_MS if newest is None else newest, warehouse))
         return [warehouse for _newest, warehouse in sorted(found)]
 
-    def _read_past(self, partition: int, at_ms: int) -> bool:
-        """Whether every input source of `partition` is read to its end or has been read to
-        events at `at_ms` or later: a warehouse of a partition still being read whose events
-        stopped before `at_ms` was quiet that long in its own stream, not only behind it. Under
-        steady traffic a partition is seldom read to its end at the moment a batch is handled,
-        and a new warehouse at the limit would be refused though idle ones could give their
-        slot back."""
+    def _read_through(self, partition: int) -> int | None:
+        """The event time `partition` has been read through: the oldest of the newest events
+        read from its input sources not at their end (`MAX_MS` when all are); None when the
+        caller names none. A warehouse of a partition still being read whose events stopped
+        before it was quiet that long in its own stream, not only behind it. Under steady
+        traffic a partition is seldom read to its end at the moment a batch is handled, and a
+        new warehouse at the limit would be refused though idle ones could give their slot
+        back."""
         ends = self._ends
-        if not ends:
-            return False
         suffix = f"/{partition}"
-        sources = [source for source in ends if source.endswith(suffix)]
+        sources = [source for source in ends or () if source.endswith(suffix)]
+        if not sources:
+            return None
+        assert ends is not None
         read_ms = self.read_ms
-        return bool(sources) and all(
-            ends[source] or read_ms.get(source, MIN_MS) >= at_ms for source in sources
+        return min(
+            (read_ms.get(source, MIN_MS) for source in sources if not ends[source]),
+            default=MAX_MS,
         )
 
     def _release(self, warehouse: str, at_ms: int, out: Outcome) -> None:

@@ -191,11 +191,11 @@ def judge(
     growth = excess = normal = None
     noise = 0.0
     throughput = float(flows.out_day)
-    slow = _NOT_JUDGED
+    reading = _NOT_JUDGED
     if learned and daily is not None:
         throughput = max(daily, float(flows.out_day))
-        slow = hourly.sustained
-        growth, excess, normal, noise = slow.growth, slow.excess, slow.normal, slow.noise
+        reading = hourly.sustained
+        growth, excess, normal, noise = reading[:4]
     elif hourly.whole_days is not None and _typical_day(rhythm, qi, flows, at_ms):
         # before a week: over whole days
         growth = excess = hourly.whole_days[0]
@@ -234,8 +234,8 @@ def judge(
         working=working,
         surge=surge,
         surging=surge is not None and surge.surging(qp.surge_ratio),
-        slow_growth=slow.slow_growth,
-        slow_noise=slow.slow_noise,
+        slow_growth=reading.slow_growth,
+        slow_noise=reading.slow_noise,
     )
 
 

@@ -8,7 +8,7 @@ crash changes nothing, whichever of the records had reached the changelog.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -189,11 +189,6 @@ def applied_items(bucket: Bucket) -> dict[str, int]:
     """A bucket's offsets applied, source -> offset."""
     applied = bucket.applied
     return {str(applied[i]): int(applied[i + 1]) for i in range(0, len(applied), 2)}
-
-
-def applied_list(items: Mapping[str, int]) -> list[str | int]:
-    """The flat list of `applied_items`."""
-    return [x for source, offset in items.items() for x in (source, offset)]
 
 
 def _keep_sliding(

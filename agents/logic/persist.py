@@ -20,7 +20,6 @@ from ordermon.agents.logic.flow import (
     Bucket,
     WarehouseState,
     applied_items,
-    applied_list,
 )
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.codec import dumps, loads
@@ -115,7 +114,7 @@ def _bucket(obj: Any) -> Bucket:
     ids = obj.get("i")
     return Bucket(
         counts=_counts(obj["c"]),
-        applied=applied_list({str(k): int(v) for k, v in obj["a"].items()}),
+        applied=[x for k, v in obj["a"].items() for x in (str(k), int(v))],
         ids={str(k): str(v) for k, v in ids.items()} if ids else None,
     )
 

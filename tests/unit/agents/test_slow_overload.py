@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from ordermon.agents.logic import backpressure
 from ordermon.agents.logic.backpressure import SLOW_DAYS, Flows, Judgement, fires, judge
 from ordermon.agents.logic.policy import Policy
-from ordermon.agents.logic.rhythm import BASE, HOURS_PER_DAY, IN, OUT
+from ordermon.agents.logic.rhythm import BACKLOG, BASE, HOURS_PER_DAY, IN, OUT
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.timefmt import parse_rfc3339_ms
 from tests.unit.agents.hourly import hour_row, rhythm_of
@@ -61,7 +61,7 @@ def judged(rows: list[list[int]], hour: int) -> Judgement:
     day = known[-HOURS_PER_DAY:]
     last = known[-1]
     flows = Flows(
-        backlog=last[BASE + 2],
+        backlog=last[BASE + BACKLOG],
         in_stall=last[BASE + IN] // 2,
         out_stall=last[BASE + OUT] // 2,
         in_day=sum(r[BASE + IN] for r in day),
