@@ -67,6 +67,7 @@ from ordermon.agents.logic.rhythm import (
 from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
 from ordermon.agents.logic.surge import Surge, judge_surge
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.streams.flows import QUEUE_NAMES
 
 DAY_MS = 24 * HOUR_MS
 STALL_WINDOW_MS = 30 * MINUTE_MS
@@ -156,7 +157,8 @@ class _Hourly:
 
 def _hourly(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
     hour = hour_of(at_ms)
-    key = ("judge", qi, hour, tuple(rhythm.since), policy.rhythm_weeks, policy.idle_share)
+    mark = policy.queues[QUEUE_NAMES[qi]].fire_growth
+    key = ("judge", qi, hour, tuple(rhythm.since), policy.rhythm_weeks, policy.idle_share, mark)
     return rhythm.derived(key, lambda: _hourly_now(rhythm, qi, at_ms, policy))
 
 
@@ -173,10 +175,13 @@ def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
         if floor is not None:
             whole_days = floor
             same = _same_hour_growth(rhythm, qi, at_ms)
-            if same is not None and floor[0] > floor[1]:
-                # the floor rose (the queue no longer comes back to it): how far, like with
-                # like, is read at the same hour of yesterday, a day sooner than the floor
-                # of a whole day shows it
+            mark = policy.queues[QUEUE_NAMES[qi]].fire_growth
+            if same is not None and floor[0] > max(floor[1], mark / 2):
+                # the floor rose (the queue no longer comes back to it) by half the mark at
+                # least: how far, like with like, is read at the same hour of yesterday, a
+                # day sooner than the floor of a whole day shows it. (A floor a few dozen
+                # parcels higher, beyond the counting noise but not the day-to-day wander,
+                # says nothing: a short Saturday's evening then read against Friday's.)
                 whole_days = (max(floor[0], same[0]), max(floor[1], same[1]))
     working = _worked(rhythm, qi, at_ms, daily, policy)
     return _Hourly(learned, daily, sustained, whole_days, working)
@@ -466,17 +471,39 @@ def _floor_growth(rhythm: Rhythm, qi: int, at_ms: int) -> tuple[float, float] | 
     inflow. A healthy queue comes back to its floor every day however its day is shaped
     (shifts, pickups, a weekend's extra orders); one that cannot keep up does not. None
     without two whole days behind the first (the first day fills the queue from empty). With it,
-    its counting noise (`counting_noise`)."""
+    its counting noise (`counting_noise`). Each floor is read in days of the mean day of inflow
+    that came before it, over as many days as it holds (one to `MAX_SPAN_DAYS`, as
+    `_span_days` once learned): the parcels with the carriers are two days of hand-overs, and
+    one quiet or busy day of hand-overs must not make the same parcels read as a quarter of a
+    day more or less."""
     hour = hour_of(at_ms)
     if rhythm.complete_hours(hour) < 3 * HOURS_PER_DAY:
         return None
     now = rhythm.low(qi, hour, HOURS_PER_DAY)
     before = rhythm.low(qi, hour - HOURS_PER_DAY, HOURS_PER_DAY)
-    in_now = rhythm.total(qi, IN, hour, HOURS_PER_DAY)
-    in_before = rhythm.total(qi, IN, hour - HOURS_PER_DAY, HOURS_PER_DAY)
-    if now is None or before is None or not in_now or not in_before:
+    at_now = rhythm.low_hour(qi, hour, HOURS_PER_DAY)
+    at_before = rhythm.low_hour(qi, hour - HOURS_PER_DAY, HOURS_PER_DAY)
+    if now is None or before is None or at_now is None or at_before is None:
+        return None
+    day_before = _mean_day_in(rhythm, qi, at_before + 1, 1)
+    if not day_before:
+        return None
+    span = min(MAX_SPAN_DAYS, max(1, round(before / day_before)))
+    in_now = _mean_day_in(rhythm, qi, at_now + 1, span)
+    in_before = _mean_day_in(rhythm, qi, at_before + 1, span)
+    if not in_now or not in_before:
         return None
     return now / in_now - before / in_before, counting_noise(in_now, now, before)
+
+
+def _mean_day_in(rhythm: Rhythm, qi: int, end_hour: int, span: int) -> float | None:
+    """The mean day of inflow over the `span` days before `end_hour`, or over as many of them
+    as are known (the first days of a site)."""
+    for days in range(span, 0, -1):
+        total = rhythm.total(qi, IN, end_hour, days * HOURS_PER_DAY)
+        if total is not None:
+            return total / days
+    return None
 
 
 def _same_hour_growth(rhythm: Rhythm, qi: int, at_ms: int) -> tuple[float, float] | None:

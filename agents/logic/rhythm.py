@@ -139,6 +139,19 @@ class Rhythm:
         its floor over those hours (None if any row is missing). Cached per hour."""
         return self._span(queue, LOW, end_hour, hours, lowest=True)
 
+    def low_hour(self, queue: int, end_hour: int, hours: int) -> int | None:
+        """The absolute hour of `low` (the latest, if the floor is reached more than once);
+        None if any row is missing."""
+        if self.low(queue, end_hour, hours) is None:
+            return None
+        col = _col(queue, LOW)
+        best: tuple[int, int] | None = None
+        for h in range(end_hour - hours, end_hour):
+            value = self.rows[h - (self.first_hour or 0)][col]
+            if best is None or value <= best[0]:
+                best = (value, h)
+        return None if best is None else best[1]
+
     def lowest_seen(self, queue: int, end_hour: int, hours: int) -> int | None:
         """The lowest backlog of the queue at the end of any minute seen in the `hours` before
         `end_hour`, partly seen hours included (a quiet site's night may close only some of
