@@ -193,14 +193,22 @@ def judge(
     qi = QUEUE_INDEX[queue]
     hourly = _hourly(rhythm, qi, at_ms, policy)
     learned, daily, working = hourly.learned, hourly.daily, hourly.working
+    last_hour = at_ms - at_ms % HOUR_MS - HOUR_MS
+    holiday = _after_holiday(rhythm, qi, policy, at_ms)
+    if policy.calendar is not None and policy.calendar.working(queue, last_hour) is False:
+        working = False  # declared closed (a holiday, or outside the declared hours)
     growth = excess = normal = None
     noise = 0.0
     throughput = float(flows.out_day)
     reading = _NOT_JUDGED
     if learned and daily is not None:
         throughput = max(daily, float(flows.out_day))
-        reading = hourly.sustained
+        if not holiday:
+            reading = hourly.sustained
         growth, excess, normal, noise = reading[:4]
+        normal = hourly.sustained.normal
+    elif holiday:
+        pass  # the readings of whole days span a declared holiday: not like with like
     elif hourly.whole_days is not None and _typical_day(rhythm, qi, flows, at_ms):
         # before a week: over whole days
         growth = excess = hourly.whole_days[0]
@@ -242,6 +250,25 @@ def judge(
         slow_growth=reading.slow_growth,
         slow_noise=reading.slow_noise,
     )
+
+
+def _holiday_within(policy: Policy, at_ms: int, span_ms: int) -> bool:
+    """Whether a holiday declared for the site lies within `span_ms` before `at_ms`."""
+    calendar = policy.calendar
+    return calendar is not None and calendar.holiday_between(at_ms - span_ms, at_ms)
+
+
+def _after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
+    """Whether the readings of growth span a holiday declared for the site: the backlog then
+    holds the orders of a day nobody worked, which the learned week never held, and the days
+    of inflow it is measured in hold a day with none. Compared across it, the days after a
+    holiday read as a team falling behind while it works the day off. The readings span the
+    queue's `_span_days` of inflow and a day more (now against a day ago), and the last hour;
+    growth is not judged across them, and a firing alert holds (not judged is no evidence)."""
+    if policy.calendar is None or not policy.calendar.holidays:
+        return False
+    span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
+    return _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
 
 
 def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:
@@ -587,6 +614,12 @@ def _expected_out(
         return None
     qi = QUEUE_INDEX[queue]
     weeks = policy.rhythm_weeks
+    span = _span_days(rhythm, qi, hour_of(at_ms) - 1, weeks)
+    if span > 1 and _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS):
+        # items that wait days (parcels with the carriers) come out as they went in days
+        # before: a holiday that handed over nothing empties the carriers' rounds a day or two
+        # later, which is the holiday's echo, not a stall
+        return None
     # the hours of the window and of the half hour before it: a shift that starts within an
     # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
     # a part-hour's work, which the window's first minutes of the shift would not yet show

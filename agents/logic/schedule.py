@@ -48,6 +48,14 @@ class Calendar:
     def declares(self, queue: str) -> bool:
         return queue in self.hours
 
+    def holiday_between(self, start_ms: int, end_ms: int) -> bool:
+        """Whether a declared holiday (a local date) overlaps the instants [start_ms, end_ms)."""
+        if not self.holidays or end_ms <= start_ms:
+            return False
+        first = (start_ms + self.utc_offset_ms) // DAY_MS
+        last = (end_ms - 1 + self.utc_offset_ms) // DAY_MS
+        return any(day in self.holidays for day in range(first, last + 1))
+
     def working(self, queue: str, ms: int) -> bool | None:
         """Whether the queue is declared to work in the hour holding instant `ms`; None when
         its hours are not declared (learned instead)."""
