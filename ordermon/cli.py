@@ -201,6 +201,13 @@ def simulate(
         except OSError as exc:
             fail(f"cannot write {out}: {exc.strerror}")
         click.echo(f"wrote {written} messages of scenario {name} to {out}", err=True)
+        if scenario.policy is not None:
+            click.echo(
+                f"its sites declare a policy (their calendars); to replay it as they would, save "
+                f"this as policy.json and run `ordermon backtest {out} --policy policy.json`:\n"
+                f"{json.dumps(scenario.policy)}",
+                err=True,
+            )
         return
     settings = load_settings()
     from ordermon.devtools.simulate import run

@@ -125,6 +125,9 @@ class Judgement:
     surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
     slow_growth: float | None = None  # days of wait gained over `SLOW_DAYS` beyond the normal
     slow_noise: float = 0.0  # its counting noise or day-to-day spread, whichever is larger
+    # the readings span a holiday declared for the site (`after_holiday`): not judged, and the
+    # wait, which holds the holiday's orders, does not escalate
+    holiday: bool = False
 
 
 class _Learned(NamedTuple):
@@ -194,7 +197,7 @@ def judge(
     hourly = _hourly(rhythm, qi, at_ms, policy)
     learned, daily, working = hourly.learned, hourly.daily, hourly.working
     last_hour = at_ms - at_ms % HOUR_MS - HOUR_MS
-    holiday = _after_holiday(rhythm, qi, policy, at_ms)
+    holiday = after_holiday(rhythm, qi, policy, at_ms)
     if policy.calendar is not None and policy.calendar.working(queue, last_hour) is False:
         working = False  # declared closed (a holiday, or outside the declared hours)
     growth = excess = normal = None
@@ -249,6 +252,7 @@ def judge(
         surging=surge is not None and surge.surging(qp.surge_ratio),
         slow_growth=reading.slow_growth,
         slow_noise=reading.slow_noise,
+        holiday=holiday,
     )
 
 
@@ -258,7 +262,7 @@ def _holiday_within(policy: Policy, at_ms: int, span_ms: int) -> bool:
     return calendar is not None and calendar.holiday_between(at_ms - span_ms, at_ms)
 
 
-def _after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
+def after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
     """Whether the readings of growth span a holiday declared for the site: the backlog then
     holds the orders of a day nobody worked, which the learned week never held, and the days
     of inflow it is measured in hold a day with none. Compared across it, the days after a
@@ -269,6 +273,20 @@ def _after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
         return False
     span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
     return _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
+
+
+def holiday_flag(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
+    """Whether the minute ending at `at_ms` teaches the queue nothing about its normal week: a
+    minute of a declared holiday, or, for a queue whose items wait days (the carriers), of the
+    days whose outflow echoes it (`after_holiday`). (The days a team works off a holiday are
+    learned from: they are its best evidence of what it can do, and a normal a little high
+    for a week makes no alert.)"""
+    if policy.calendar is None or not policy.calendar.holidays:
+        return False
+    if policy.calendar.holiday_between(at_ms - MINUTE_MS, at_ms):
+        return True
+    span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
+    return span > 1 and after_holiday(rhythm, qi, policy, at_ms)
 
 
 def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:
@@ -759,7 +777,12 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
         and (j.backlog <= qp.drained_backlog or back_to_normal or not_growing)
     )
     breach = hours_to_breach(j, sla)
-    escalate = j.backlog > 0 and breach is not None and breach <= qp.critical_margin_hours
+    escalate = (
+        j.backlog > 0
+        and breach is not None
+        and breach <= qp.critical_margin_hours
+        and not j.holiday  # a day nobody works waits: the calendar, not a breach
+    )
     # a critical alert calms down on evidence too: not while its outflow has not resumed (a
     # stall that went on into hours that are not judged keeps its severity)
     deescalate = (

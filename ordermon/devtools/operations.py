@@ -42,11 +42,11 @@ import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 MINUTE_MS: Final = 60_000
 HOUR_MS: Final = 60 * MINUTE_MS
@@ -232,6 +232,9 @@ class Scenario:
     truths: tuple[Truth, ...] = ()
     warmup_days: float = 0.0  # simulated before start_ms, not sent: parcels already in flight
     malformed_share: float = 0.0  # share of all messages that break the contract (`why`)
+    # what the sites declare in the policy file (`ordermon.policy`'s mapping: their calendars),
+    # as an operations team that knows its holidays would; the suite replays with it
+    policy: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.malformed_share < 1.0:

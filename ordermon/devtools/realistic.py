@@ -22,6 +22,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from ordermon.devtools.operations import (
@@ -87,6 +88,38 @@ def healthy(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Sce
         fleet(scale),
         _days(days, 14),
         seed,
+    )
+
+
+# Holidays of `holiday`: the day each closed site takes off (days since the start)
+HOLIDAYS: Final = {"FRA-1": 15, "LYS-2": 9}
+
+
+def holiday(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """21 days of the healthy fleet, with a public holiday at two sites, declared in their
+    policy: FRA-1 (closed Sundays) closes on day 15, a Tuesday, two weeks learned; LYS-2 (open
+    every day, carrier pickups) on day 9, a Wednesday, one week learned. Nobody works there on
+    that day (dispatch, desk, finance; the carriers deliver what they hold), the orders go on.
+    The days after it hold a day of orders nobody worked, and the carriers' rounds two days
+    later are thin: no page, and no alert at a closed site within three days of its holiday."""
+    sites = fleet(scale)
+    policy: dict[str, Any] = {"warehouses": {}}
+    for warehouse, day in HOLIDAYS.items():
+        site = _site(sites, warehouse)
+        teams = {
+            name: replace(getattr(site, name), holidays=(day,))
+            for name in ("dispatch", "desk", "finance")
+        }
+        sites = _swap(sites, replace(site, **teams))
+        date = datetime.fromtimestamp(_at(day) / 1000, UTC).date().isoformat()
+        policy["warehouses"][warehouse] = {"calendar": {"holidays": [date]}}
+    return Scenario(
+        "holiday",
+        "the healthy fleet with a declared public holiday at FRA-1 (day 15) and LYS-2 (day 9)",
+        sites,
+        _days(days, 21),
+        seed,
+        policy=policy,
     )
 
 
@@ -533,6 +566,7 @@ STORIES: Final[dict[str, Callable[..., Scenario]]] = {"warm_stall": warm_stall_s
 
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {
     "healthy": healthy,
+    "holiday": holiday,
     "dispatch_overload": dispatch_overload,
     "learned_overload": learned_overload,
     "shift_stall": stall,

@@ -31,6 +31,7 @@ Check = Callable[[Score], list[str]]
 REDUCED_SCALE: Final = 0.1
 REDUCED_DAYS: Final = {
     "healthy": 14,
+    "holiday": 21,
     "dispatch_overload": 13,
     "learned_overload": 21,
     "shift_stall": 11,
@@ -42,7 +43,10 @@ REDUCED_DAYS: Final = {
 
 
 def run(scenario: Scenario, policy: Policy | None = None) -> Score:
-    """Replay `scenario` through the worker's code and score it against its truth."""
+    """Replay `scenario` through the worker's code and score it against its truth, with
+    `policy`, or the policy its sites declare (`Scenario.policy`), or the default."""
+    if policy is None and scenario.policy is not None:
+        policy = Policy.from_mapping(scenario.policy)
     sim = scenario.run()
     result = replay((Record(t, k, v) for t, k, v in sim.wire()), policy)
     return score(
@@ -110,6 +114,18 @@ def held_and_reset(s: Score, within_ms: int = HOUR_MS) -> list[str]:
     return out
 
 
+def quiet_after_holidays(s: Score, days: float = 3.0) -> list[str]:
+    """No alert at a site closed for a declared holiday (`realistic.HOLIDAYS`), from its
+    holiday to `days` days after it."""
+    start = s.run_end_ms - round(s.days * DAY_MS)
+    return [
+        f"{e.kind}@{e.warehouse} {e.severity} day {(e.fired_ms - start) / DAY_MS:.2f}"
+        for e in s.false
+        if (day := realistic.HOLIDAYS.get(e.warehouse)) is not None
+        and start + day * DAY_MS <= e.fired_ms < start + (day + days) * DAY_MS
+    ]
+
+
 def at_most_one_per_site_per_two_weeks(s: Score) -> list[str]:
     rate = s.episodes_per_site_per_14_days
     return [] if rate <= 1.0 else [f"{rate:.1f} episodes per site per 14 days"]
@@ -129,6 +145,10 @@ def capacity_within(s: Score, share: float = 0.15) -> list[str]:
 # What each scenario must show, in named parts (the tests check each part on its own).
 EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
     "healthy": {"no alert at all": no_alert, "no page": no_page},
+    "holiday": {
+        "no page": no_page,
+        "no alert at a closed site within three days of its holiday": quiet_after_holidays,
+    },
     "dispatch_overload": {
         "caught within a day": caught,
         "at that site only": only_true,
