@@ -234,8 +234,8 @@ class Rhythm:
         self, queue: int, end_hour: int, hours: int, share: float
     ) -> tuple[int, float, float] | None:
         """The queue's pace when its team is never short of work, from the `hours` complete rows
-        before `end_hour` not flagged for the queue: (busy hours, their mean outflow, hours on
-        duty per day). Cached per hour; None when no such row of the span is known.
+        before `end_hour`: (busy hours, their mean outflow, hours on duty per day). Cached per
+        hour; None when no row of the span is known.
 
         A *busy* hour is not flagged, served at least a quarter of the span's busiest hour (not a
         cancellation in the night, not a stall or a part-hour) and its backlog never fell below
@@ -249,13 +249,7 @@ class Rhythm:
         if key in self._cache:
             cached: tuple[int, float, float] | None = self._cache[key]
             return cached
-        # flagged hours (a firing backpressure, a declared holiday and the days after it) say
-        # neither how fast the team works nor how many hours a day it is on duty
-        rows = [
-            r
-            for h in range(end_hour - hours, end_hour)
-            if (r := self.row(h)) is not None and not r[FLAGS] & (1 << queue)
-        ]
+        rows = [r for h in range(end_hour - hours, end_hour) if (r := self.row(h)) is not None]
         result: tuple[int, float, float] | None = None
         if rows:
             out_col, low_col, end_col = _col(queue, OUT), _col(queue, LOW), _col(queue, BACKLOG)
@@ -263,7 +257,9 @@ class Rhythm:
             busy = [
                 r[out_col]
                 for r in rows
-                if 0 < r[out_col] >= top / 4 and r[low_col] >= share * r[out_col]
+                if not r[FLAGS] & (1 << queue)
+                and 0 < r[out_col] >= top / 4
+                and r[low_col] >= share * r[out_col]
             ]
             pace = sum(busy) / len(busy) if busy else 0.0
             duty = sum(

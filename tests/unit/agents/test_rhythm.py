@@ -253,20 +253,6 @@ def test_flagged_hours_are_not_capacity() -> None:
     assert got is not None and got[1] == pytest.approx(60.0)
 
 
-def test_a_flagged_day_off_does_not_shorten_the_duty_day() -> None:
-    """A declared holiday (its hours flagged) in the week: the team's hours on duty per day are
-    those of the days it worked, not a seventh fewer (which read as a capacity a seventh lower,
-    and forecast an overload at a healthy site after its holiday)."""
-    r = Rhythm()
-    day0 = H0 - H0 % 24
-    for h in range(HOURS_PER_WEEK):
-        holiday = h // 24 == 3
-        on = 7 <= h % 24 < 23 and not holiday
-        fold_hour(r, day0 + h, 30, 30 if on else 0, 0 if on else 30, flagged=1 if holiday else 0)
-    got = r.busy_pace(Q, day0 + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
-    assert got is not None and got[2] == pytest.approx(16.0)
-
-
 def test_a_jump_past_everything_kept_starts_over_at_once() -> None:
     """A site back after years (or events dated year 1, then today): the rows start again at
     the new hour, not after millions of empty ones."""

@@ -40,8 +40,6 @@ NOT_YET = pytest.mark.xfail(
 # (scenario, part) the current detector does not meet at seed 0
 FAILING_NOW: set[tuple[str, str]] = {
     ("healthy", "no alert at all"),
-    # forecast warnings at the closed sites (capacity read 9% low; `holiday` in the README)
-    ("holiday", "no alert at a closed site within three days of its holiday"),
     ("demand_growth", "no other alert (backpressure only after the crossing)"),
     ("complaint_surge", "caught within 12 hours"),
     # an overload after a week is learned (README): at full size caught after 1.5-1.7 days on
