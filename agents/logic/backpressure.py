@@ -91,6 +91,13 @@ SLOW_DAYS = 3
 SLOW_MARK = 1.5
 
 
+# A surge compares arrivals with their share of the stream upstream (complaints per delivery,
+# refund requests per resolution) in the same hours of earlier days: for as long as an item of
+# the carriers waits and the surge's window more after a declared holiday, the upstream's
+# rhythm is the holiday's echo (thin rounds, a desk working off a day), not its normal week
+SURGE_AFTER_HOLIDAY_MS: Final = MAX_SPAN_DAYS * DAY_MS + SURGE_WINDOW_HOURS * HOUR_MS
+
+
 @dataclass(frozen=True, slots=True)
 class Flows:
     """What the detector counted for one queue at one minute."""
@@ -231,7 +238,9 @@ def judge(
     normal_wait = None
     if normal is not None:
         normal_wait = _wait(rhythm, qi, round(normal), pace, at_ms, 1.0, policy, learned)
-    surge = judge_surge(rhythm, queue, at_ms, policy)
+    surge = None
+    if not _holiday_within(policy, at_ms, SURGE_AFTER_HOLIDAY_MS):
+        surge = judge_surge(rhythm, queue, at_ms, policy)
     return Judgement(
         queue=queue,
         backlog=flows.backlog,

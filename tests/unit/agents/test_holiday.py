@@ -119,3 +119,28 @@ def test_holiday_between_is_the_local_date() -> None:
     assert cal.holiday_between(christmas_utc + 15 * HOUR_MS, christmas_utc + 16 * HOUR_MS)
     assert not cal.holiday_between(christmas_utc + 16 * HOUR_MS, christmas_utc + 17 * HOUR_MS)
     assert not cal.holiday_between(christmas_utc, christmas_utc)
+
+
+@pytest.mark.parametrize(("days_after", "judged_surge"), [(1, False), (3, False), (4, True)])
+def test_no_surge_is_judged_while_the_upstream_echoes_a_holiday(
+    monkeypatch: pytest.MonkeyPatch, days_after: int, judged_surge: bool
+) -> None:
+    """Complaints per delivery, refund requests per resolution: for as long as a parcel
+    travels (up to three days) and the surge's window more after a declared holiday, the
+    stream upstream is the holiday's echo (a refund surge of 1.8 times the day after a desk
+    reopened, in the realistic suite); then surges are judged again."""
+    calls: list[int] = []
+
+    def surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> None:
+        calls.append(at_ms)
+
+    monkeypatch.setattr("ordermon.agents.logic.backpressure.judge_surge", surge)
+    rhythm, _ = site()
+    hour = (HOLIDAY + days_after) * HOURS_PER_DAY + 12
+    rhythm.rows = rhythm.rows[: hour + 1]
+    at = (D0_HOUR + hour + 1) * HOUR_MS + 60_000
+    policy = declared()
+    judge(rhythm, "service", Flows(0, 0, 0, 0, 0), at, policy.queues["service"], policy)
+    assert bool(calls) is judged_surge
+    judge(rhythm, "service", Flows(0, 0, 0, 0, 0), at, Policy().queues["service"], Policy())
+    assert calls  # undeclared, always judged
