@@ -38,6 +38,12 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   comes from the real wait, as for growth. It resolves once the share is back near normal and
   the backlog is not growing.
 
+A **declared holiday** (the policy's calendar) is a day nobody works: no sustained alert starts
+in it, growth is not judged while its readings span it (`after_holiday`) and a firing alert
+holds without escalating, the carriers' thin rounds after it are not a stall, no surge is judged
+while the stream upstream echoes it (`SURGE_AFTER_HOLIDAY_MS`), and it is not learned from
+(`holiday_flag`). Undeclared, it is what it looks like: a team that stopped.
+
 The wait is the real one: hours of wall time until the newest waiting item is served if the
 queue works through its learned week (Little's law with the throughput of its working hours), so
 a parcel ordered at 23:30 waits for the morning shift, not for ever. Severity is critical when
