@@ -42,7 +42,7 @@ A **declared holiday** (the policy's calendar) is a day nobody works: no sustain
 in it, growth is not judged while its readings span it (`after_holiday`) and a firing alert
 holds without escalating, the carriers' thin rounds after it are not a stall, no surge is judged
 while the stream upstream echoes it (`SURGE_AFTER_HOLIDAY_MS`), and it is not learned from
-(`holiday_flag`). Undeclared, it is what it looks like: a team that stopped.
+(`holiday_flags`). Undeclared, it is what it looks like: a team that stopped.
 
 The wait is the real one: hours of wall time until the newest waiting item is served if the
 queue works through its learned week (Little's law with the throughput of its working hours), so
@@ -61,6 +61,7 @@ from ordermon.agents.logic.alerts import Observation
 from ordermon.agents.logic.policy import Policy, QueuePolicy
 from ordermon.agents.logic.rhythm import (
     BACKLOG,
+    HOLIDAY_BIT,
     HOURS_PER_DAY,
     HOURS_PER_WEEK,
     IN,
@@ -290,18 +291,19 @@ def after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
     return _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
 
 
-def holiday_flag(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
-    """Whether the minute ending at `at_ms` teaches the queue nothing about its normal week: a
-    minute of a declared holiday, or, for a queue whose items wait days (the carriers), of the
-    days whose outflow echoes it (`after_holiday`). (The days a team works off a holiday are
-    learned from: they are its best evidence of what it can do, and a normal a little high
-    for a week makes no alert.)"""
+def holiday_flags(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> int:
+    """The rhythm's flags (`Rhythm.fold`) of the queue for the minute ending at `at_ms`: a
+    minute of a declared holiday is not learned from and nobody is on duty in it (bits `qi`
+    and `HOLIDAY_BIT + qi`); for a queue whose items wait days (the carriers), neither are the
+    days whose outflow echoes it (`after_holiday`; bit `qi`). (The days a team works off a
+    holiday are learned from: they are its best evidence of what it can do, and a normal a
+    little high for a week makes no alert.)"""
     if policy.calendar is None or not policy.calendar.holidays:
-        return False
+        return 0
     if policy.calendar.holiday_between(at_ms - MINUTE_MS, at_ms):
-        return True
+        return (1 << qi) | (1 << (HOLIDAY_BIT + qi))
     span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
-    return span > 1 and after_holiday(rhythm, qi, policy, at_ms)
+    return (1 << qi) if span > 1 and after_holiday(rhythm, qi, policy, at_ms) else 0
 
 
 def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:

@@ -29,7 +29,7 @@ from ordermon.agents.logic.backpressure import (
     Flows,
     Judgement,
     fires,
-    holiday_flag,
+    holiday_flags,
     judge,
     observation,
 )
@@ -251,13 +251,13 @@ def evaluate_minute(
         backlogs["dispatch"],
         policy.forecast_history_days,
     )
-    flagged = sum(  # hours of a firing backpressure teach nothing about the normal, nor do
-        # a declared holiday and the carriers' days after it (`holiday_flag`)
+    flagged = sum(  # hours of a firing backpressure teach nothing about the normal
         1 << i
         for i, q in enumerate(QUEUE_NAMES)
-        if ((e := episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING)
-        or holiday_flag(det.rhythm, i, policy, at_ms)
+        if (e := episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
     )
+    for i in range(len(QUEUE_NAMES)):  # nor do a declared holiday and its echo
+        flagged |= holiday_flags(det.rhythm, i, policy, at_ms)
     rows = [(*minute[q], backlogs[q]) for q in QUEUE_NAMES]
     det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)
 

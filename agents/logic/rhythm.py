@@ -32,6 +32,9 @@ N_QUEUES: Final = len(QUEUE_NAMES)
 QUEUE_INDEX: Final = {name: i for i, name in enumerate(QUEUE_NAMES)}
 # row layout: [minutes, flags, in_0, out_0, backlog_0, low_0, in_1, out_1, backlog_1, low_1, ...]
 MINUTES, FLAGS, BASE = 0, 1, 2
+# FLAGS: bit `q` marks an hour not learned from for queue q (an alert firing, a declared
+# holiday); bit `HOLIDAY_BIT + q` marks an hour of a holiday declared for it (nobody on duty)
+HOLIDAY_BIT: Final = 8
 IN, OUT, BACKLOG, LOW = 0, 1, 2, 3  # LOW: the lowest backlog at the end of a minute of the hour
 WIDTH: Final = 4
 ROW_LEN: Final = BASE + WIDTH * N_QUEUES
@@ -244,12 +247,19 @@ class Rhythm:
         behind; a pickup that takes everything waiting is not busy). An hour is *on duty* when
         it served at least a quarter of that pace, or served something and ended with less
         waiting than it served (a night shift with few orders). The daily capacity is the pace
-        times the hours on duty: shifts, pickups and closed days count as they are."""
+        times the hours on duty: shifts, pickups and closed days count as they are; the hours of a
+        declared holiday (`HOLIDAY_BIT`) do not count at all (a week with one would read a sixth
+        fewer hours on duty a day)."""
         key = ("busy", queue, end_hour, hours, share)
         if key in self._cache:
             cached: tuple[int, float, float] | None = self._cache[key]
             return cached
-        rows = [r for h in range(end_hour - hours, end_hour) if (r := self.row(h)) is not None]
+        holiday = 1 << (HOLIDAY_BIT + queue)
+        rows = [
+            r
+            for h in range(end_hour - hours, end_hour)
+            if (r := self.row(h)) is not None and not r[FLAGS] & holiday
+        ]
         result: tuple[int, float, float] | None = None
         if rows:
             out_col, low_col, end_col = _col(queue, OUT), _col(queue, LOW), _col(queue, BACKLOG)

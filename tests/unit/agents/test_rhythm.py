@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ordermon.agents.logic.rhythm import (
     BACKLOG,
+    HOLIDAY_BIT,
     HOURS_PER_WEEK,
     IN,
     OUT,
@@ -251,6 +252,22 @@ def test_flagged_hours_are_not_capacity() -> None:
         )
     got = r.busy_pace(Q, H0 + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
     assert got is not None and got[1] == pytest.approx(60.0)
+
+
+def test_a_declared_holiday_does_not_shorten_the_duty_day() -> None:
+    """A declared holiday in the week (`HOLIDAY_BIT`): the team's hours on duty per day are
+    those of the days it could work, not a seventh fewer (which read as a capacity a seventh
+    lower for a week, and forecast an overload at sites near capacity after every holiday).
+    An hour merely flagged (an alert firing) still counts as it served."""
+    r = Rhythm()
+    day0 = H0 - H0 % 24
+    for h in range(HOURS_PER_WEEK):
+        holiday = h // 24 == 3
+        on = 7 <= h % 24 < 23 and not holiday
+        flags = (1 | 1 << (HOLIDAY_BIT + Q)) if holiday else (1 if h // 24 == 4 else 0)
+        fold_hour(r, day0 + h, 30, 30 if on else 0, 0 if on else 30, flagged=flags)
+    got = r.busy_pace(Q, day0 + HOURS_PER_WEEK, HOURS_PER_WEEK, 0.25)
+    assert got is not None and got[2] == pytest.approx(16.0)
 
 
 def test_a_jump_past_everything_kept_starts_over_at_once() -> None:
