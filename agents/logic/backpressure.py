@@ -74,7 +74,6 @@ from ordermon.agents.logic.rhythm import (
 from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
 from ordermon.agents.logic.surge import Surge, judge_surge
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
-from ordermon.streams.flows import QUEUE_NAMES
 
 DAY_MS = 24 * HOUR_MS
 STALL_WINDOW_MS = 30 * MINUTE_MS
@@ -172,14 +171,13 @@ class _Hourly:
     working: bool
 
 
-def _hourly(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
+def _hourly(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float) -> _Hourly:
     hour = hour_of(at_ms)
-    mark = policy.queues[QUEUE_NAMES[qi]].fire_growth
     key = ("judge", qi, hour, tuple(rhythm.since), policy.rhythm_weeks, policy.idle_share, mark)
-    return rhythm.derived(key, lambda: _hourly_now(rhythm, qi, at_ms, policy))
+    return rhythm.derived(key, lambda: _hourly_now(rhythm, qi, at_ms, policy, mark))
 
 
-def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
+def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float) -> _Hourly:
     learned = rhythm.complete_hours(hour_of(at_ms)) >= HOURS_PER_WEEK + HOURS_PER_DAY
     daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
     learned = learned and daily is not None
@@ -192,7 +190,6 @@ def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> _Hourly:
         if floor is not None:
             whole_days = floor
             same = _same_hour_growth(rhythm, qi, at_ms)
-            mark = policy.queues[QUEUE_NAMES[qi]].fire_growth
             if same is not None and floor[0] > max(floor[1], mark / 2):
                 # the floor rose (the queue no longer comes back to it) by half the mark at
                 # least: how far, like with like, is read at the same hour of yesterday, a
@@ -208,7 +205,7 @@ def judge(
     rhythm: Rhythm, queue: str, flows: Flows, at_ms: int, qp: QueuePolicy, policy: Policy
 ) -> Judgement:
     qi = QUEUE_INDEX[queue]
-    hourly = _hourly(rhythm, qi, at_ms, policy)
+    hourly = _hourly(rhythm, qi, at_ms, policy, qp.fire_growth)
     learned, daily, working = hourly.learned, hourly.daily, hourly.working
     last_hour = at_ms - at_ms % HOUR_MS - HOUR_MS
     holiday = after_holiday(rhythm, qi, policy, at_ms)
@@ -222,11 +219,13 @@ def judge(
         throughput = max(daily, float(flows.out_day))
         if not holiday:
             reading = hourly.sustained
-        growth, excess, normal, noise = reading[:4]
+        growth, excess, _, noise = reading[:4]
         normal = hourly.sustained.normal
-    elif holiday:
-        pass  # the readings of whole days span a declared holiday: not like with like
-    elif hourly.whole_days is not None and _typical_day(rhythm, qi, flows, at_ms):
+    elif (
+        not holiday  # the readings of whole days would span it: not like with like
+        and hourly.whole_days is not None
+        and _typical_day(rhythm, qi, flows, at_ms)
+    ):
         # before a week: over whole days
         growth = excess = hourly.whole_days[0]
         noise = hourly.whole_days[1]
@@ -302,8 +301,17 @@ def holiday_flags(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> int:
         return 0
     if policy.calendar.holiday_between(at_ms - MINUTE_MS, at_ms):
         return (1 << qi) | (1 << (HOLIDAY_BIT + qi))
+    return (1 << qi) if _carriers_echo(rhythm, qi, policy, at_ms) else 0
+
+
+def _carriers_echo(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
+    """Whether the queue's items wait days (the carriers: `_span_days` above one) and its
+    readings span a declared holiday (`after_holiday`): its outflow then is what went in days
+    before, and a holiday handed over nothing."""
+    if policy.calendar is None or not policy.calendar.holidays:
+        return False
     span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
-    return (1 << qi) if span > 1 and after_holiday(rhythm, qi, policy, at_ms) else 0
+    return span > 1 and _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
 
 
 def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:
@@ -649,8 +657,7 @@ def _expected_out(
         return None
     qi = QUEUE_INDEX[queue]
     weeks = policy.rhythm_weeks
-    span = _span_days(rhythm, qi, hour_of(at_ms) - 1, weeks)
-    if span > 1 and _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS):
+    if _carriers_echo(rhythm, qi, policy, at_ms):
         # items that wait days (parcels with the carriers) come out as they went in days
         # before: a holiday that handed over nothing empties the carriers' rounds a day or two
         # later, which is the holiday's echo, not a stall

@@ -145,15 +145,12 @@ class Rhythm:
     def low_hour(self, queue: int, end_hour: int, hours: int) -> int | None:
         """The absolute hour of `low` (the latest, if the floor is reached more than once);
         None if any row is missing."""
-        if self.low(queue, end_hour, hours) is None:
+        low = self.low(queue, end_hour, hours)
+        if low is None or self.first_hour is None:
             return None
         col = _col(queue, LOW)
-        best: tuple[int, int] | None = None
-        for h in range(end_hour - hours, end_hour):
-            value = self.rows[h - (self.first_hour or 0)][col]
-            if best is None or value <= best[0]:
-                best = (value, h)
-        return None if best is None else best[1]
+        first = self.first_hour
+        return max(h for h in range(end_hour - hours, end_hour) if self.rows[h - first][col] == low)
 
     def lowest_seen(self, queue: int, end_hour: int, hours: int) -> int | None:
         """The lowest backlog of the queue at the end of any minute seen in the `hours` before
@@ -248,8 +245,8 @@ class Rhythm:
         it served at least a quarter of that pace, or served something and ended with less
         waiting than it served (a night shift with few orders). The daily capacity is the pace
         times the hours on duty: shifts, pickups and closed days count as they are; the hours of a
-        declared holiday (`HOLIDAY_BIT`) do not count at all (a week with one would read a sixth
-        fewer hours on duty a day)."""
+        declared holiday (`HOLIDAY_BIT`) do not count at all (a week with one would read a sixth or
+        a seventh fewer hours on duty a day)."""
         key = ("busy", queue, end_hour, hours, share)
         if key in self._cache:
             cached: tuple[int, float, float] | None = self._cache[key]
