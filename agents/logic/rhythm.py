@@ -423,6 +423,13 @@ class Rhythm:
         (a site quiet from 12:00:50 had a pace of one minute's events over the hour)."""
         if self.first_hour is None:
             return None
+        # rows before the running one no longer change: their pace is kept until the next
+        # row completes (a thousand sites' paces are read at every minute one of them is quiet)
+        final = until_ms is None and hour < self.first_hour + len(self.rows) - 1
+        key = ("pace", hour)
+        if final and key in self._cache:
+            cached: float | None = self._cache[key]
+            return cached
         # the row of the hour it stopped in, and its minutes until then
         cut_row, cut_minutes = -1, 60
         if until_ms is not None:
@@ -436,7 +443,10 @@ class Rhythm:
                 paces.append(at_least(sum(row[c] for c in _EVENT_COLS)) * 60 / minutes)
             if len(paces) == 2:
                 break
-        return min(paces) if paces else None
+        result = min(paces) if paces else None
+        if final:
+            self._cache[key] = result
+        return result
 
     def profile(self, queue: int, now_hour: int, weeks: int) -> list[float] | None:
         """The normal outflow of the next 168 hours from `now_hour` on (cached per hour); None
