@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ordermon.agents.logic.detector import _NetworkPaces, network_pace_change
-from ordermon.agents.logic.rhythm import HOUR_MS, MINUTE_MS, Rhythm
+from ordermon.agents.logic.detector import (
+    AsOf,
+    NetworkState,
+    _NetworkPaces,
+    evaluate_network,
+    network_pace_change,
+)
+from ordermon.agents.logic.policy import Policy
+from ordermon.agents.logic.rhythm import HOUR_MS, MINUTE_MS, Rhythm, hour_of
 
 START_HOUR = 480_000
 
@@ -78,3 +86,40 @@ class _Det:
 
     def __init__(self, rhythm: Rhythm) -> None:
         self.rhythm = rhythm
+
+
+def test_the_paces_read_per_network_minute_grow_with_the_sites_not_their_square(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Half of 2 x n sites quiet (each since its own minute of the same two hours), half moving:
+    one network evaluation reads each moving site's pace twice per hour the quiet ones fell
+    silent in, whatever their number (the per-site loop read n paces for each of n sites)."""
+    rng = random.Random(7)
+    calls = 0
+    original = Rhythm.recent_pace
+
+    def counted(self: Rhythm, hour: int, until_ms: int | None = None) -> float | None:
+        nonlocal calls
+        calls += 1
+        return original(self, hour, until_ms)
+
+    monkeypatch.setattr(Rhythm, "recent_pace", counted)
+    reads = {}
+    for n in (10, 40):
+        minutes = 20 * 60
+        at_ms = (START_HOUR * 60 + minutes) * MINUTE_MS
+        warehouses = {}
+        for i in range(2 * n):
+            rhythm = folded(rng, minutes, busy=2.0)
+            quiet = i % 2 == 1
+            newest = at_ms - (rng.randrange(61, 179) * MINUTE_MS if quiet else MINUTE_MS)
+            warehouses[f"W{i:03d}"] = (AsOf(False, rhythm), newest)
+        calls = 0
+        evaluate_network(NetworkState(), warehouses, at_ms, Policy(), cascade=False)
+        quiet_hours = {
+            hour_of(newest) for w, (_, newest) in warehouses.items() if newest < at_ms - HOUR_MS
+        }
+        reads[n] = (calls, len(quiet_hours))
+    for n, (read, hours) in reads.items():
+        # each moving site twice per such hour, and each quiet site's own pace once
+        assert read <= 2 * n * hours + n, (n, read, hours)
