@@ -638,11 +638,19 @@ def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> 
     the median of their ratios, at most 1 (1 without any). A site that fell quiet before its
     first day is known is judged against its own last pace only as far as the others kept
     theirs: when the night falls on every site, a quiet one is not silent."""
+    now_hour = hour_of(at_ms - 1)
+    return _pace_change([(r, r.recent_pace(now_hour)) for r in others], since_ms)
+
+
+def _pace_change(others: Iterable[tuple[Rhythm, float | None]], since_ms: int) -> float:
+    """`network_pace_change` from each other site's rhythm and its pace now."""
     ratios = []
-    for rhythm in others:
-        then = rhythm.recent_pace(hour_of(since_ms) - 1)  # the hours before it only
-        now = rhythm.recent_pace(hour_of(at_ms - 1))
-        if then and now is not None:
+    then_hour = hour_of(since_ms) - 1  # the hours before it only
+    for rhythm, now in others:
+        if now is None:
+            continue
+        then = rhythm.recent_pace(then_hour)
+        if then:
             ratios.append(now / then)
     return min(1.0, median(ratios)) if ratios else 1.0
 
@@ -650,9 +658,10 @@ def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> 
 class _NetworkPaces:
     """`network_pace_change` over the moving sites, for every lagging site of one network
     evaluation: a lagging site is never among the moving ones, so the sites compared are the
-    same for all of them, and only the hour each fell quiet in differs. Computed once per such
-    hour (and the current paces once), not once per lagging site: with a thousand sites and a
-    few quiet at any minute, the per-site loop cost a thousand paces per quiet site and minute."""
+    same for all of them, and only the hour each fell quiet in differs. The paces now are read
+    once, and the change once per such hour, not once per lagging site: with a thousand sites
+    and a few quiet at any minute, the per-site loop read a thousand paces per quiet site and
+    minute."""
 
     def __init__(
         self,
@@ -661,14 +670,18 @@ class _NetworkPaces:
         at_ms: int,
     ) -> None:
         self._warehouses, self._moving, self._at_ms = warehouses, moving, at_ms
+        self._now: list[tuple[Rhythm, float | None]] | None = None
         self._by_hour: dict[int, float] = {}
 
     def change(self, since_ms: int) -> float:
         """The change for a lagging site whose newest event was at `since_ms`."""
         hour = hour_of(since_ms)
         if hour not in self._by_hour:
-            rhythms = [self._warehouses[w][0].rhythm for w in self._moving]
-            self._by_hour[hour] = network_pace_change(rhythms, since_ms, self._at_ms)
+            if self._now is None:
+                now_hour = hour_of(self._at_ms - 1)
+                rhythms = [self._warehouses[w][0].rhythm for w in self._moving]
+                self._now = [(r, r.recent_pace(now_hour)) for r in rhythms]
+            self._by_hour[hour] = _pace_change(self._now, since_ms)
         return self._by_hour[hour]
 
 
