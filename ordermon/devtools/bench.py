@@ -25,6 +25,13 @@ then one run, one embedded broker (127.0.0.1, a free port), fresh topics under a
    on its group and data directory, and its recovery timed (until /readyz, until /warehouses
    lists every warehouse).
 
+6. **quiet sites** (issue 13): `--quiet-events` (150,000) over the same warehouses and day, an
+   event per site every ten minutes, so that at any minute some of them have been quiet for half
+   an hour (a national network at night, its small depots): the catch-up's events/s and CPU per
+   warehouse-minute. Every site is evaluated at every closed minute, events or not, and the
+   quiet ones are judged against the network's pace (`warehouse_silent`); the scale run above,
+   every site busy every minute, never shows what that costs.
+
 Prints a table and writes the JSON (`--out`). Measures; asserts nothing.
 """
 
@@ -821,6 +828,19 @@ def scale_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{ratio:.1f}x  (goal <= 2x)",
             )
         )
+    quiet = result.get("quiet")
+    if quiet:
+        w = quiet["worker"]
+        site_minutes = quiet["warehouses"] * quiet["event_time_span_minutes"]
+        cpu_s = (w["cpu_us_per_event"] or 0) * quiet["events"] / 1e6
+        rows.append(
+            (
+                f"quiet sites: catch-up, {quiet['warehouses']:,} warehouses, "
+                f"{quiet['events']:,} events over {quiet['event_time_span_minutes'] / 1440:g} d",
+                f"{_rate(w['events_per_s'])}, {_us(w['cpu_us_per_event'])} CPU per event, "
+                f"{cpu_s / site_minutes * 1e6:.1f} µs per warehouse-minute",
+            )
+        )
     scale = result.get("scale")
     if scale:
         w, again = scale["worker"], scale.get("restart") or {}
@@ -952,6 +972,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     restart=True,
                     interval=2.0,
                 )
+            if args.quiet_events:
+                step(
+                    f"quiet sites: {args.scale_warehouses:,} warehouses, {args.quiet_events:,} "
+                    f"events over {args.scale_days:g} days of event time"
+                )
+                result["quiet"] = await throughput_run(
+                    broker.bootstrap,
+                    tmp,
+                    events=args.quiet_events,
+                    warehouses=args.scale_warehouses,
+                    partitions=args.partitions,
+                    span_minutes=max(1, round(args.scale_days * 1440)),
+                    ceiling=False,
+                    interval=2.0,
+                )
             if args.latency_warehouses:
                 # half the worker's throughput (the ceiling's when the run was too short)
                 rate = args.latency_rate or (worker_rate or main["raw"]["events_per_s"] * 0.25) / 2
@@ -1002,6 +1037,12 @@ def main(argv: list[str] | None = None) -> None:
         help="events of the scale run: a catch-up over many warehouses, then a restart (0: skip)",
     )
     parser.add_argument("--scale-warehouses", type=int, default=1000)
+    parser.add_argument(
+        "--quiet-events",
+        type=int,
+        default=150_000,
+        help="events of the quiet-sites run over the scale run's warehouses and days (0: skip)",
+    )
     parser.add_argument(
         "--scale-days", type=float, default=1.0, help="event time the scale run's events span"
     )

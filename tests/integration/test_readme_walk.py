@@ -409,7 +409,7 @@ def test_benchmarks(tmp_path: Path) -> None:
     assert "--events" in bash(f"cd {ROOT} && {bench_help}", tmp_path, env).stdout
     small = (
         "--events 20000 --engine-events 2000 --cost-warehouses '' --latency-warehouses 0 "
-        "--scale-events 4000 --scale-warehouses 20"
+        "--scale-events 4000 --scale-warehouses 20 --quiet-events 2000"
     )
     run_small_bench(f"cd {ROOT} && exec {module} {small} --out {tmp_path / 'bench.json'}", env)
     bench = json.loads((tmp_path / "bench.json").read_text())
@@ -421,6 +421,9 @@ def test_benchmarks(tmp_path: Path) -> None:
     assert scale["worker"]["complete"] and scale["warehouses"] == 20, scale
     assert scale["restart"]["warehouses_listed"] == 20, scale["restart"]
     assert scale["restart"]["all_listed_s"] >= scale["restart"]["ready_s"] > 0, scale["restart"]
+    quiet = bench["quiet"]  # the same sites and day, a tenth of the events: counted all
+    assert quiet["worker"]["complete"] and quiet["events"] == 2000, quiet
+    assert quiet["warehouses"] == 20 and quiet["event_time_span_minutes"] == 1440, quiet
     if worker["steady_state"]:
         assert bench["ratio"] > 0, bench["ratio"]
     else:
