@@ -955,36 +955,27 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         ceiling=False,
                     )
                 )
-            if args.scale_events:
+            # the scale run (then a restart) and the quiet sites: many warehouses over days
+            for key, events, then in (
+                ("scale", args.scale_events, ", then a restart"),
+                ("quiet", args.quiet_events, ", quiet sites"),
+            ):
+                if not events:
+                    continue
                 step(
-                    f"scale: {args.scale_warehouses:,} warehouses, {args.scale_events:,} events "
-                    f"over {args.scale_days:g} days of event time, then a restart"
+                    f"{key}: {args.scale_warehouses:,} warehouses, {events:,} events "
+                    f"over {args.scale_days:g} days of event time{then}"
                 )
                 # samples 2 s apart: a /metrics page of 1,000 warehouses costs the worker ~150 ms
-                result["scale"] = await throughput_run(
+                result[key] = await throughput_run(
                     broker.bootstrap,
                     tmp,
-                    events=args.scale_events,
+                    events=events,
                     warehouses=args.scale_warehouses,
                     partitions=args.partitions,
                     span_minutes=max(1, round(args.scale_days * 1440)),
                     ceiling=False,
-                    restart=True,
-                    interval=2.0,
-                )
-            if args.quiet_events:
-                step(
-                    f"quiet sites: {args.scale_warehouses:,} warehouses, {args.quiet_events:,} "
-                    f"events over {args.scale_days:g} days of event time"
-                )
-                result["quiet"] = await throughput_run(
-                    broker.bootstrap,
-                    tmp,
-                    events=args.quiet_events,
-                    warehouses=args.scale_warehouses,
-                    partitions=args.partitions,
-                    span_minutes=max(1, round(args.scale_days * 1440)),
-                    ceiling=False,
+                    restart=key == "scale",
                     interval=2.0,
                 )
             if args.latency_warehouses:
