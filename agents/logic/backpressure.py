@@ -39,7 +39,7 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   the backlog is not growing.
 
 A **declared holiday** (the policy's calendar) is a day nobody works: no sustained alert starts
-in it, growth is not judged while its readings span it (`after_holiday`) and a firing alert
+in it, growth is not judged while its readings span it (`_after_holiday`) and a firing alert
 holds without escalating, the carriers' thin rounds after it are not a stall, no surge is judged
 while the stream upstream echoes it (`SURGE_AFTER_HOLIDAY_MS`), and it is not learned from
 (`holiday_flags`). Undeclared, it is what it looks like: a team that stopped.
@@ -138,7 +138,7 @@ class Judgement:
     surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
     slow_growth: float | None = None  # days of wait gained over `SLOW_DAYS` beyond the normal
     slow_noise: float = 0.0  # its counting noise or day-to-day spread, whichever is larger
-    # the readings span a holiday declared for the site (`after_holiday`): not judged, and the
+    # the readings span a holiday declared for the site (`_after_holiday`): not judged, and the
     # wait, which holds the holiday's orders, does not escalate
     holiday: bool = False
 
@@ -208,7 +208,7 @@ def judge(
     hourly = _hourly(rhythm, qi, at_ms, policy, qp.fire_growth)
     learned, daily, working = hourly.learned, hourly.daily, hourly.working
     last_hour = at_ms - at_ms % HOUR_MS - HOUR_MS
-    holiday = after_holiday(rhythm, qi, policy, at_ms)
+    holiday = _after_holiday(rhythm, qi, policy, at_ms)
     if policy.calendar is not None and policy.calendar.working(queue, last_hour) is False:
         working = False  # declared closed (a holiday, or outside the declared hours)
     growth = excess = normal = None
@@ -277,24 +277,30 @@ def _holiday_within(policy: Policy, at_ms: int, span_ms: int) -> bool:
     return calendar is not None and calendar.holiday_between(at_ms - span_ms, at_ms)
 
 
-def after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
+def _after_holiday(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
     """Whether the readings of growth span a holiday declared for the site: the backlog then
     holds the orders of a day nobody worked, which the learned week never held, and the days
     of inflow it is measured in hold a day with none. Compared across it, the days after a
-    holiday read as a team falling behind while it works the day off. The readings span the
-    queue's `_span_days` of inflow and a day more (now against a day ago), and the last hour;
-    growth is not judged across them, and a firing alert holds (not judged is no evidence)."""
+    holiday read as a team falling behind while it works the day off. Growth is not judged
+    across them, and a firing alert holds (not judged is no evidence)."""
+    return _holiday_span(rhythm, qi, policy, at_ms) is not None
+
+
+def _holiday_span(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> int | None:
+    """The queue's `_span_days` when its readings span a holiday declared for the site (they
+    span that many days of inflow and a day more, now against a day ago, and the last hour);
+    None when they do not."""
     if policy.calendar is None or not policy.calendar.holidays:
-        return False
+        return None
     span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
-    return _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
+    return span if _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS) else None
 
 
 def holiday_flags(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> int:
     """The rhythm's flags (`Rhythm.fold`) of the queue for the minute ending at `at_ms`: a
     minute of a declared holiday is not learned from and nobody is on duty in it (bits `qi`
     and `HOLIDAY_BIT + qi`); for a queue whose items wait days (the carriers), neither are the
-    days whose outflow echoes it (`after_holiday`; bit `qi`). (The days a team works off a
+    days whose outflow echoes it (`_carriers_echo`; bit `qi`). (The days a team works off a
     holiday are learned from: they are its best evidence of what it can do, and a normal a
     little high for a week makes no alert.)"""
     if policy.calendar is None or not policy.calendar.holidays:
@@ -306,12 +312,10 @@ def holiday_flags(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> int:
 
 def _carriers_echo(rhythm: Rhythm, qi: int, policy: Policy, at_ms: int) -> bool:
     """Whether the queue's items wait days (the carriers: `_span_days` above one) and its
-    readings span a declared holiday (`after_holiday`): its outflow then is what went in days
+    readings span a declared holiday (`_after_holiday`): its outflow then is what went in days
     before, and a holiday handed over nothing."""
-    if policy.calendar is None or not policy.calendar.holidays:
-        return False
-    span = _span_days(rhythm, qi, hour_of(at_ms) - 1, policy.rhythm_weeks)
-    return span > 1 and _holiday_within(policy, at_ms, (span + 1) * DAY_MS + HOUR_MS)
+    span = _holiday_span(rhythm, qi, policy, at_ms)
+    return span is not None and span > 1
 
 
 def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> float | None:

@@ -633,17 +633,12 @@ def _passed(net: NetworkState, key: str, at_ms: int) -> bool:
     return episode is not None and at_ms < episode.updated_ms
 
 
-def network_pace_change(others: Iterable[Rhythm], since_ms: int, at_ms: int) -> float:
-    """How the arrivals of the other sites changed from the hour `since_ms` falls in to now:
-    the median of their ratios, at most 1 (1 without any). A site that fell quiet before its
-    first day is known is judged against its own last pace only as far as the others kept
-    theirs: when the night falls on every site, a quiet one is not silent."""
-    now_hour = hour_of(at_ms - 1)
-    return _pace_change([(r, r.recent_pace(now_hour)) for r in others], since_ms)
-
-
-def _pace_change(others: Iterable[tuple[Rhythm, float | None]], since_ms: int) -> float:
-    """`network_pace_change` from each other site's rhythm and its pace now."""
+def network_pace_change(others: Iterable[tuple[Rhythm, float | None]], since_ms: int) -> float:
+    """How the arrivals of the other sites changed from the hour `since_ms` falls in to now,
+    from each one's rhythm and its pace now (`Rhythm.recent_pace` of the running hour): the
+    median of their ratios, at most 1 (1 without any). A site that fell quiet before its first
+    day is known is judged against its own last pace only as far as the others kept theirs:
+    when the night falls on every site, a quiet one is not silent."""
     ratios = []
     then_hour = hour_of(since_ms) - 1  # the hours before it only
     for rhythm, now in others:
@@ -681,7 +676,7 @@ class _NetworkPaces:
                 now_hour = hour_of(self._at_ms - 1)
                 rhythms = [self._warehouses[w][0].rhythm for w in self._moving]
                 self._now = [(r, r.recent_pace(now_hour)) for r in rhythms]
-            self._by_hour[hour] = _pace_change(self._now, since_ms)
+            self._by_hour[hour] = network_pace_change(self._now, since_ms)
         return self._by_hour[hour]
 
 

@@ -831,14 +831,16 @@ def scale_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     quiet = result.get("quiet")
     if quiet:
         w = quiet["worker"]
-        site_minutes = quiet["warehouses"] * quiet["event_time_span_minutes"]
-        cpu_s = (w["cpu_us_per_event"] or 0) * quiet["events"] / 1e6
+        per_site_minute = "n/a"  # no steady state seen: no CPU per event, no made-up figure
+        if w["cpu_us_per_event"]:
+            site_minutes = quiet["warehouses"] * quiet["event_time_span_minutes"]
+            per_site_minute = f"{w['cpu_us_per_event'] * quiet['events'] / site_minutes:.1f}"
         rows.append(
             (
                 f"quiet sites: catch-up, {quiet['warehouses']:,} warehouses, "
                 f"{quiet['events']:,} events over {quiet['event_time_span_minutes'] / 1440:g} d",
                 f"{_rate(w['events_per_s'])}, {_us(w['cpu_us_per_event'])} CPU per event, "
-                f"{cpu_s / site_minutes * 1e6:.1f} µs per warehouse-minute",
+                f"{per_site_minute} µs per warehouse-minute",
             )
         )
     scale = result.get("scale")

@@ -77,7 +77,9 @@ def test_one_reading_per_hour_gives_every_quiet_site_its_own_change(seed: int, s
     paces = _NetworkPaces(warehouses, moving, at_ms)  # type: ignore[arg-type]
     for _quiet in sorted(set(rhythms) - moving):  # each quiet one, in any hour of the last day
         since = at_ms - rng.randrange(MINUTE_MS, 24 * HOUR_MS)
-        expected = network_pace_change([scratch(rhythms[o]) for o in moving], since, at_ms)
+        fresh = [scratch(rhythms[o]) for o in moving]
+        now_hour = hour_of(at_ms - 1)
+        expected = network_pace_change([(r, r.recent_pace(now_hour)) for r in fresh], since)
         assert paces.change(since) == expected
 
 
