@@ -12,6 +12,9 @@ Two ways a queue is in trouble, one alert kind (`<queue>_backpressure`):
   at this hour (`day_to_day_spread`), and at least `min_backlog` waiting: the
   backlog is higher than at this hour yesterday, and higher than at this hour on a normal week.
   The evening peak and the night before the morning shift are the rhythm, not a problem.
+  Once learned, growth starts an alert only where the team fell behind (`_behind`): it served
+  less than its normal, or the backlog grew on each of the last days, or the wait passed the
+  SLA; a busy Saturday at a team at its full pace, worked off on Monday, is not paged.
   Until the site has a week of history there is no normal by hour of the week: the growth is the
   rise of the queue's floor (its lowest backlog of a day) over the last whole day, and once
   the floor has risen beyond its noise, the backlog at the end of the last hour against the
@@ -95,6 +98,10 @@ SLOW_DAYS = 3
 # ... and its mark: `fire_growth` times this over the whole window (an 8% mark a day: 12% over
 # three days, a team 4% short for three days), the multi-window burn rates of the SRE workbook
 SLOW_MARK = 1.5
+# A queue whose team serves its normal day or more falls behind only if its backlog grew on
+# each of the last `SLOW_DAYS` days by this share of the mark at least (`_behind`): a weekday
+# evening's backlog a few percent of orders above the last one's is not a day of growth
+EACH_DAY_SHARE = 0.5
 
 
 # A surge compares arrivals with their share of the stream upstream (complaints per delivery,
@@ -113,6 +120,14 @@ class Flows:
     out_stall: int
     in_day: int  # inflow over the last 24 h
     out_day: int
+
+
+class Shortfall(NamedTuple):
+    """How far a span of whole days served below the normal of those hours of the week
+    (`_shortfall`), in days of inflow (negative: above it), and its counting noise."""
+
+    days: float
+    noise: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +153,12 @@ class Judgement:
     surging: bool = False  # the surge fires (`Surge.surging` at the queue's `surge_ratio`)
     slow_growth: float | None = None  # days of wait gained over `SLOW_DAYS` beyond the normal
     slow_noise: float = 0.0  # its counting noise or day-to-day spread, whichever is larger
+    # what the last day, and the slow window, served below the normal of those hours of the
+    # week (None: not known, before a week is learned)
+    short: Shortfall | None = None
+    slow_short: Shortfall | None = None
+    # the backlog grew beyond its normal over each of the last `SLOW_DAYS` days, at this hour
+    grew_each_day: bool = False
     # the readings span a holiday declared for the site (`_after_holiday`): not judged, and the
     # wait, which holds the holiday's orders, does not escalate
     holiday: bool = False
@@ -152,6 +173,9 @@ class _Learned(NamedTuple):
     noise: float
     slow_growth: float | None = None
     slow_noise: float = 0.0
+    short: Shortfall | None = None  # what the last day served below its normal
+    slow_short: Shortfall | None = None  # ... and the slow window
+    grew_each_day: bool = False  # each of the last `SLOW_DAYS` days grew (`_behind`)
 
 
 _NOT_JUDGED: Final = _Learned(None, None, None, 0.0)
@@ -184,7 +208,7 @@ def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float
     sustained = _NOT_JUDGED
     whole_days = None
     if learned:
-        sustained = _learned_growth(rhythm, qi, at_ms, policy, daily)
+        sustained = _learned_growth(rhythm, qi, at_ms, policy, daily, mark)
     else:
         floor = _floor_growth(rhythm, qi, at_ms)
         if floor is not None:
@@ -267,6 +291,9 @@ def judge(
         surging=surge is not None and surge.surging(qp.surge_ratio),
         slow_growth=reading.slow_growth,
         slow_noise=reading.slow_noise,
+        short=reading.short,
+        slow_short=reading.slow_short,
+        grew_each_day=reading.grew_each_day,
         holiday=holiday,
     )
 
@@ -326,7 +353,7 @@ def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> fl
 
 
 def _learned_growth(
-    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, daily: float | None
+    rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, daily: float | None, mark: float
 ) -> _Learned:
     """Growth, excess and normal backlog at the end of the last complete hour, like with like
     (a pickup at the top of an hour is on the same side of every reading): the backlog in days
@@ -351,7 +378,38 @@ def _learned_growth(
     slow: tuple[float | None, float] = (None, 0.0)
     if daily and _working_days(rhythm, qi, hour, SLOW_DAYS, daily):
         slow = _growth_and_noise(rhythm, qi, hour, weeks, span, SLOW_DAYS)
-    return _Learned(growth, now - normal_now, normal, noise, *slow)
+    each_day = all(
+        (g := _growth_at(rhythm, qi, hour - k * HOURS_PER_DAY, weeks)) is not None
+        and g > mark * EACH_DAY_SHARE
+        for k in range(SLOW_DAYS)
+    )
+    return _Learned(
+        growth,
+        now - normal_now,
+        normal,
+        noise,
+        *slow,
+        _shortfall(rhythm, qi, hour, weeks, span, 1),
+        _shortfall(rhythm, qi, hour, weeks, span, SLOW_DAYS),
+        each_day,
+    )
+
+
+def _shortfall(
+    rhythm: Rhythm, qi: int, hour: int, weeks: int, span: int, days: int
+) -> Shortfall | None:
+    """How far the last `days` days up to the end of `hour` served below the normal of those
+    hours of the week, in days of inflow, and its counting noise (a desk's day of a hundred
+    complaints served is 100 +- 30); None where either is not known. A backlog grows because
+    the team served less than it normally does, or because more came than normally does while
+    it served its normal day or more: on a busy Saturday a team with no headroom falls behind
+    by the surplus and catches up on Monday (`_behind`)."""
+    served = rhythm.total(qi, OUT, hour + 1, days * HOURS_PER_DAY)
+    normal = rhythm.normal_total(qi, OUT, hour + 1, days * HOURS_PER_DAY, weeks)
+    per_day = _inflow_now(rhythm, qi, hour, span)
+    if served is None or normal is None or not per_day:
+        return None
+    return Shortfall((normal - served) / per_day, counting_noise(per_day, served, normal))
 
 
 def _working_days(rhythm: Rhythm, qi: int, hour: int, days: int, daily: float) -> bool:
@@ -763,9 +821,30 @@ def fires(j: Judgement, qp: QueuePolicy) -> bool:
 
 
 def _sustained(j: Judgement, qp: QueuePolicy) -> bool:
-    """Sustained growth (`_high`), at the end of a working hour, with at least `min_backlog`
-    waiting."""
-    return j.working and j.backlog >= qp.min_backlog and _high(j, qp)
+    """Sustained growth (`_high`) of a queue that fell behind (`_behind`), at the end of a
+    working hour, with at least `min_backlog` waiting."""
+    return j.working and j.backlog >= qp.min_backlog and _high(j, qp) and _behind(j, qp)
+
+
+def _behind(j: Judgement, qp: QueuePolicy) -> bool:
+    """Whether a learned queue's growth is its team falling behind, not a day busier than
+    usual: the last day served less than its normal for those hours of the week by half the
+    mark, or the slow window by half the slow mark, beyond the counting noise; or the newest
+    item waits past the SLA; or the backlog grew beyond its normal on each of the last
+    `SLOW_DAYS` days (orders above the team's pace day after day: higher each morning than
+    the last). A site with no headroom at the weekend (orders above what its team does at its
+    full pace) holds a busy Saturday's and Sunday's surplus overnight and works it off on
+    Monday, where the weekend before left less: a day's growth at the mark, and nobody
+    falling behind. Before a week is learned there is no normal to compare the outflow with:
+    growth alone."""
+    if j.short is None:
+        return True
+    if j.short.days > max(_mark(j, qp) / 2, j.short.noise):
+        return True
+    slow = j.slow_short
+    if slow is not None and slow.days > max(SLOW_MARK * qp.fire_growth / 2, slow.noise):
+        return True
+    return j.wait_hours >= effective_sla(j, qp) or j.grew_each_day
 
 
 def _high(j: Judgement, qp: QueuePolicy) -> bool:
@@ -844,6 +923,7 @@ def signals(
         "slow_growth_days": _finite(j.slow_growth),
         "slow_window_days": SLOW_DAYS,
         "slow_noise_days": _finite(j.slow_noise),
+        "outflow_short_days": None if j.short is None else _finite(j.short.days),
         "throughput_per_day": _finite(j.throughput_day),
         "outflow_share_of_normal": _finite(j.outflow_share),
         "hours_to_clear": _finite(j.wait_hours),

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ordermon.agents.logic.backpressure import Flows, Judgement, judge
+from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import (
     BACKLOG,
     BASE,
     FLAGS,
+    HOURS_PER_DAY,
     IN,
     LOW,
     MINUTES,
@@ -18,6 +21,7 @@ from ordermon.agents.logic.rhythm import (
     WIDTH,
     Rhythm,
 )
+from ordermon.agents.logic.windows import HOUR_MS
 
 
 def hour_row(
@@ -45,3 +49,30 @@ def rhythm_of(rows: Sequence[list[int]], first_hour: int = 0) -> Rhythm:
     """The rhythm of `rows` (consecutive hours from `first_hour`), every queue learned from
     its first hour."""
     return Rhythm(first_hour=first_hour, rows=list(rows), since=[first_hour] * N_QUEUES)
+
+
+def serve_hour(rows: list[list[int]], backlog: int, inflow: int, pace: float) -> int:
+    """One hour of a dispatch team that serves what waits up to `pace` (0: off duty): appends
+    its row to `rows` and returns the backlog at its end."""
+    backlog += inflow
+    out = min(backlog, round(pace))
+    rows.append(hour_row(0, inflow, out, backlog - out))
+    return backlog - out
+
+
+def judged_dispatch(rows: list[list[int]], hour: int, first_hour: int, policy: Policy) -> Judgement:
+    """The dispatch queue of `rows` (queue 0, consecutive hours from `first_hour`) judged at
+    the first minute after `hour` (hours since `first_hour`), from what was known then."""
+    known = rows[: hour + 1]
+    day = known[-HOURS_PER_DAY:]
+    last = known[-1]
+    flows = Flows(
+        backlog=last[BASE + BACKLOG],
+        in_stall=last[BASE + IN] // 2,
+        out_stall=last[BASE + OUT] // 2,
+        in_day=sum(r[BASE + IN] for r in day),
+        out_day=sum(r[BASE + OUT] for r in day),
+    )
+    at = (first_hour + hour + 1) * HOUR_MS + 60_000
+    rhythm = rhythm_of(known, first_hour)
+    return judge(rhythm, "dispatch", flows, at, policy.queues["dispatch"], policy)

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ordermon.agents.logic import backpressure
-from ordermon.agents.logic.backpressure import SLOW_DAYS, Flows, Judgement, fires, judge
+from ordermon.agents.logic.backpressure import SLOW_DAYS, Judgement, fires
 from ordermon.agents.logic.policy import Policy
-from ordermon.agents.logic.rhythm import BACKLOG, BASE, HOURS_PER_DAY, IN, OUT
+from ordermon.agents.logic.rhythm import HOURS_PER_DAY
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.timefmt import parse_rfc3339_ms
-from tests.unit.agents.hourly import hour_row, rhythm_of
+from tests.unit.agents.hourly import judged_dispatch, serve_hour
 
 D0_HOUR = (parse_rfc3339_ms("2026-03-02T00:00:00Z") or 0) // HOUR_MS  # a Monday
 PER_HOUR = 400  # orders: 9,600 a day on average
@@ -44,31 +44,14 @@ def site(
         short = short_from_day is not None and day >= short_from_day
         pace = share * PER_HOUR * HOURS_PER_DAY / len(SHIFT) if short else CAPACITY
         for hour in range(HOURS_PER_DAY):
-            inflow = round(PER_HOUR * volume)
-            b += inflow
-            out = 0
-            if hour in SHIFT and day % 7 != closed:
-                out = min(b, round(pace))
-                b -= out
-            rows.append(hour_row(0, inflow, out, b))
+            on_duty = hour in SHIFT and day % 7 != closed
+            b = serve_hour(rows, b, round(PER_HOUR * volume), pace if on_duty else 0)
     return rows
 
 
 def judged(rows: list[list[int]], hour: int) -> Judgement:
-    """The dispatch queue judged at the first minute after `hour` (hours since D0), from what
-    was known then."""
-    known = rows[: hour + 1]
-    day = known[-HOURS_PER_DAY:]
-    last = known[-1]
-    flows = Flows(
-        backlog=last[BASE + BACKLOG],
-        in_stall=last[BASE + IN] // 2,
-        out_stall=last[BASE + OUT] // 2,
-        in_day=sum(r[BASE + IN] for r in day),
-        out_day=sum(r[BASE + OUT] for r in day),
-    )
-    at = (D0_HOUR + hour + 1) * HOUR_MS + 60_000
-    return judge(rhythm_of(known, D0_HOUR), "dispatch", flows, at, DISPATCH, POLICY)
+    """The dispatch queue judged at the first minute after `hour` (hours since D0)."""
+    return judged_dispatch(rows, hour, D0_HOUR, POLICY)
 
 
 def working_hours(from_day: int, to_day: int) -> list[int]:

@@ -49,7 +49,6 @@ FAILING_NOW: set[tuple[str, str]] = {
     # every seed (the slow window); at a tenth of the traffic never within the day
     ("learned_overload", "caught within a day"),
     ("learned_overload", "held while it grows, resolved within an hour of clearing"),
-    ("learned_overload", "at that site only"),
 }
 
 
