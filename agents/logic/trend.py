@@ -24,6 +24,11 @@ from ordermon.agents.logic.windows import MINUTE_MS
 DAY_MS: Final = 86_400_000
 MINUTES_PER_DAY: Final = DAY_MS // MINUTE_MS
 MAX_FORECAST_DAYS: Final = 3650.0  # a crossing further away than ten years is "never"
+# The least growth a forecast is projected with (a quarter of a percent a day, 8% a month):
+# below it the lower bound of two or three weeks of noisy days comes and goes with chance, and
+# at a site a few percent below its capacity a bound of +0.1% a day forecasts a crossing within
+# two weeks that nothing in its orders shows. 2008's orders grew 0.9% a day.
+MIN_GROWTH_PER_DAY: Final = 0.0025
 
 
 def day_start(ms: int) -> int:
@@ -299,7 +304,7 @@ def _crossing(
     crosses_at: int | None
     if level_log >= cap_log - noise / math.sqrt(n):
         days_to_cross, crosses_at = 0.0, at_ms
-    elif low > 0 and (cap_log - level_log) / low <= MAX_FORECAST_DAYS:
+    elif low >= math.log1p(MIN_GROWTH_PER_DAY) and (cap_log - level_log) / low <= MAX_FORECAST_DAYS:
         days_to_cross = (cap_log - level_log) / low
         crosses_at = round(days_to_cross * DAY_MS) + at_ms
     else:
