@@ -39,7 +39,7 @@ NOT_YET = pytest.mark.xfail(
 # (scenario, part) the current detector does not meet at seed 0
 FAILING_NOW: set[tuple[str, str]] = {
     ("healthy", "no alert at all"),
-    # at a tenth of the traffic a forecast_overload warning at FRA-1 on day 16.69 (its orders
+    # at a tenth of the traffic a forecast_overload warning at FRA-1 on day 16.44 (its orders
     # 5% below its capacity, a trend within the noise); at full size met on seeds 0-2
     ("holiday", "no alert at a closed site within three days of its holiday"),
     ("complaint_surge", "caught within 12 hours"),
