@@ -839,10 +839,8 @@ def _behind(j: Judgement, qp: QueuePolicy) -> bool:
     growth alone."""
     if j.short is None:
         return True
-    if j.short.days > max(_mark(j, qp) / 2, j.short.noise):
-        return True
-    slow = j.slow_short
-    if slow is not None and slow.days > max(SLOW_MARK * qp.fire_growth / 2, slow.noise):
+    bars = ((j.short, _mark(j, qp) / 2), (j.slow_short, SLOW_MARK * qp.fire_growth / 2))
+    if any(s is not None and s.days > max(bar, s.noise) for s, bar in bars):
         return True
     return j.wait_hours >= effective_sla(j, qp) or j.grew_each_day
 

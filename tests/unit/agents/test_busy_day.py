@@ -44,17 +44,16 @@ def site(
     *,
     short_from_day: int | None = None,
     surplus_from_day: int | None = None,
-    weekend: tuple[float, float] = (1.12, 1.28),
 ) -> list[list[int]]:
     """Hourly rows of the dispatch queue: weekday orders 3% above or below `WEEKDAY`, Saturday
-    and Sunday 12-28% above it (`weekend`; 2,690-3,070 against a team of 2,800 a day), on
+    and Sunday 12-28% above it (2,690-3,070 against a team of 2,800 a day), on
     the daily curve; the team serves what waits up to its pace, from `short_from_day` at
     three quarters of it. From `surplus_from_day` every day takes 30% more orders than its usual."""
     rng = random.Random(seed)
     rows: list[list[int]] = []
     b = 0
     for day in range(DAYS):
-        volume = WEEKDAY * (rng.uniform(*weekend) if day % 7 in (5, 6) else rng.gauss(1.0, 0.03))
+        volume = WEEKDAY * (rng.uniform(1.12, 1.28) if day % 7 in (5, 6) else rng.gauss(1.0, 0.03))
         if surplus_from_day is not None and day >= surplus_from_day:
             volume *= 1.3
         short = short_from_day is not None and day >= short_from_day
