@@ -234,7 +234,11 @@ def demand_growth(
 ) -> Scenario:
     """FRA-1's orders grow 2% a day against a fixed dispatch team whose capacity the orders reach
     on day 20: `forecast_overload` 5-14 days ahead (capacity within 15%), dispatch_backpressure
-    only after the crossing."""
+    only after the crossing. The desk and finance keep the pace they were sized for (half as much
+    again as the first week's load, `Site.desk_headroom`, `Site.finance_headroom`): the
+    complaints and refunds that grow with the orders reach it on day 20.5 (`_team_crossing`),
+    and their backpressure from then on is the growth's too (tolerated, not required: a desk
+    judged against its own learned week may hold out a few days longer)."""
     sites = fleet(scale)
     site = replace(_site(sites, warehouse), growth_per_day=growth_per_day)
     working_days = sum(1 for s in site.dispatch.days if s)
@@ -260,6 +264,23 @@ def demand_growth(
             label="after the crossing",
             required=False,
         ),
+        *(
+            Truth(
+                kind,
+                warehouse,
+                fault_start_ms=_at(day),
+                fire_from_ms=_at(day),
+                fire_by_ms=None,
+                also=("cascade",),
+                label=f"{team} after its own crossing",
+                required=False,
+            )
+            for kind, team, headroom in (
+                ("service_backpressure", "the desk", site.desk_headroom),
+                ("refund_backpressure", "finance", site.finance_headroom),
+            )
+            if (day := _team_crossing(growth_per_day, headroom)) is not None
+        ),
     )
     return Scenario(
         "demand_growth",
@@ -270,6 +291,14 @@ def demand_growth(
         seed,
         truths=truths,
     )
+
+
+def _team_crossing(growth_per_day: float, headroom: float) -> float | None:
+    """The day a team sized `headroom` times the first week's load meets that load grown by
+    `growth_per_day` a day (None: it never does)."""
+    if growth_per_day <= 0:
+        return None
+    return math.log(headroom) / math.log1p(growth_per_day)
 
 
 def complaint_surge(

@@ -166,7 +166,7 @@ EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
     "demand_growth": {
         "forecast 5-14 days ahead": caught,
         "capacity estimate within 15%": capacity_within,
-        "no other alert (backpressure only after the crossing)": only_true,
+        "no other alert (backpressure only after a team's crossing)": only_true,
     },
     "complaint_surge": {"caught within 12 hours": caught, "at that site only": only_true},
     "site_silent": {"caught within an hour": caught, "nothing else": only_true},

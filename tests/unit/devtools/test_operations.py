@@ -222,8 +222,27 @@ def test_growth_and_fixed_capacity_cross_on_the_declared_day() -> None:
     site = scenario.sites[0]
     assert site.warehouse == "FRA-1" and site.growth_per_day == 0.02
     assert site.weekly_orders(20) / 7 == pytest.approx(site.capacity_per_day())
-    (forecast, _) = scenario.truths
+    forecast = scenario.truths[0]
+    assert forecast.kind == "forecast_overload"
     assert forecast.value == pytest.approx(site.capacity_per_day())
+
+
+def test_the_desk_and_finance_cross_their_fixed_pace_on_their_own_day() -> None:
+    """The desk and finance are sized from the first week's load and keep that pace: their
+    tolerated backpressure starts on the day the grown load reaches it (day 20.5 at +2% a day
+    and half as much again), not on the dispatch team's day 20."""
+    scenario = realistic.demand_growth(scale=SMALL)
+    site = scenario.sites[0]
+    teams = {t.kind: t for t in scenario.truths[2:]}
+    assert set(teams) == {"service_backpressure", "refund_backpressure"}
+    for truth, headroom in (
+        (teams["service_backpressure"], site.desk_headroom),
+        (teams["refund_backpressure"], site.finance_headroom),
+    ):
+        day = (truth.fire_from_ms - scenario.start_ms) / DAY_MS
+        assert 20 < day < 21
+        assert site.weekly_orders(day) == pytest.approx(headroom * site.weekly_orders(0), rel=1e-3)
+        assert not truth.required and truth.warehouse == "FRA-1"
 
 
 @pytest.mark.parametrize(
