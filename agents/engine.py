@@ -54,9 +54,11 @@ from ordermon.agents.logic.flow import (
     apply,
     close_minutes,
     expire,
+    freeze_cold,
     retention_floor,
     snapshot,
     source_of,
+    thaw,
 )
 from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
@@ -459,6 +461,7 @@ class Engine:
             if first is None:
                 first = minute_start(newest - self.config.retention_ms)
             self._load_minutes(warehouse, state, first, minute_start(newest), held)
+            freeze_cold(state, self.config)  # not all of a day's buckets of every site at once
         need = dict(state.applied)
         for loaded in state.minutes.values():
             for source, offset in applied_items(loaded).items():
@@ -1109,7 +1112,7 @@ class Engine:
         head before, whose floor is lower, still needs them.)"""
         minutes = state.minutes
         buckets = {
-            m: b
+            m: thaw(b)  # a frozen minute as a bucket of its own (it stays frozen)
             for m in range(hour, hour + HOUR_MS, MINUTE_MS)
             if (b := minutes.get(m)) is not None
         }

@@ -43,7 +43,7 @@ from ordermon.agents.logic.flow import (
 )
 from ordermon.agents.logic.policy import Policy, QueuePolicy
 from ordermon.agents.logic.rhythm import HOURS_PER_WEEK, QUEUE_INDEX, Rhythm, hour_of
-from ordermon.agents.logic.sliding import Sliding, window_sums
+from ordermon.agents.logic.sliding import Sliding, counts_of, window_sums
 from ordermon.agents.logic.surge import WINDOW_HOURS as SURGE_WINDOW_HOURS
 from ordermon.agents.logic.surge import Surge
 from ordermon.agents.logic.trend import (
@@ -276,8 +276,8 @@ def evaluate_minute(
 
 def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
     """The closed minute's orders placed, and per queue (inflow, outflow)."""
-    bucket = flow_state.minutes.get(at_ms - MINUTE_MS)
-    counts = bucket.counts if bucket else _ZEROS
+    minute = flow_state.minutes.get(at_ms - MINUTE_MS)
+    counts = _ZEROS if minute is None else counts_of(minute)
     out: dict[str, Any] = {"orders": counts[_ORDERS]}
     for name, (inflow, outflow) in _QUEUE_SUMS.items():
         out[name] = (inflow(counts), outflow(counts))

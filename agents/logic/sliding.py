@@ -8,13 +8,19 @@ memory only (rebuilt after a restart); an event that lands behind the sums' time
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
+from ordermon.streams.flows import FLOWS
 
 if TYPE_CHECKING:
-    from ordermon.agents.logic.flow import WarehouseState
+    from ordermon.agents.logic.flow import Bucket, WarehouseState
+
+# A frozen minute's counts (`flow.freeze`): unsigned 32-bit integers, indexed like FLOWS
+PACKED: Final = struct.Struct(f"<{len(FLOWS)}I")
 
 # The windows the detector may use: the horizon and longer ones for slow queues.
 WINDOWS_MS: Final = (
@@ -45,9 +51,14 @@ class Sliding:
                 counts[index] += 1
 
 
-def _bucket_counts(state: WarehouseState, minute_ms: int) -> list[int] | None:
-    bucket = state.minutes.get(minute_ms)
-    return None if bucket is None else bucket.counts
+def counts_of(minute: Bucket | bytes) -> Sequence[int]:
+    """A minute's counts, indexed like FLOWS, frozen (`flow.freeze`) or not."""
+    return PACKED.unpack_from(minute) if isinstance(minute, bytes) else minute.counts
+
+
+def _bucket_counts(state: WarehouseState, minute_ms: int) -> Sequence[int] | None:
+    minute = state.minutes.get(minute_ms)
+    return None if minute is None else counts_of(minute)
 
 
 def _rebuild(state: WarehouseState, at_ms: int, windows: tuple[int, ...]) -> Sliding:
