@@ -19,8 +19,10 @@ from ordermon.streams.flows import FLOWS
 if TYPE_CHECKING:
     from ordermon.agents.logic.flow import Bucket, WarehouseState
 
-# A frozen minute's counts (`flow.freeze`): unsigned 32-bit integers, indexed like FLOWS
-PACKED: Final = struct.Struct(f"<{len(FLOWS)}I")
+# A frozen minute's counts (`flow.freeze`), indexed like FLOWS, after a byte that says how they
+# are packed: 0, unsigned 16-bit integers (a warehouse-minute with fewer than 65,536 events of
+# each kind); 1, unsigned 32-bit
+PACKS: Final = (struct.Struct(f"<{len(FLOWS)}H"), struct.Struct(f"<{len(FLOWS)}I"))
 
 # The windows the detector may use: the horizon and longer ones for slow queues.
 WINDOWS_MS: Final = (
@@ -53,7 +55,9 @@ class Sliding:
 
 def counts_of(minute: Bucket | bytes) -> Sequence[int]:
     """A minute's counts, indexed like FLOWS, frozen (`flow.freeze`) or not."""
-    return PACKED.unpack_from(minute) if isinstance(minute, bytes) else minute.counts
+    if isinstance(minute, bytes):
+        return PACKS[minute[0]].unpack_from(minute, 1)
+    return minute.counts
 
 
 def _bucket_counts(state: WarehouseState, minute_ms: int) -> Sequence[int] | None:

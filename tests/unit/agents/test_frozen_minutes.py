@@ -98,6 +98,8 @@ def test_a_frozen_minute_thaws_to_the_same_bucket() -> None:
     back = thaw(raw)
     assert back == bucket and back is not bucket
     assert list(counts_of(raw)) == bucket.counts
+    small = Bucket(counts=[65_535, 0, 1, 0, 0, 0, 0, 0, 0], applied=["orders/0", 2**40])
+    assert len(freeze(small)) < len(raw) and thaw(freeze(small)) == small
 
 
 def test_a_warehouse_loaded_from_its_records_holds_its_old_minutes_frozen() -> None:
