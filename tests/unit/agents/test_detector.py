@@ -558,7 +558,7 @@ def test_logic_imports_no_io_or_framework() -> None:
 
     allowed = {"__future__", "collections", "dataclasses", "typing", "math", "re", "agents"}
     allowed |= {"streams", "json", "tomllib", "pathlib"}  # the last three: Policy.from_file
-    allowed |= {"bisect", "statistics", "datetime", "itertools", "functools"}
+    allowed |= {"bisect", "statistics", "datetime", "itertools", "functools", "array"}
     folder = Path(logic.__file__).parent
 
     def root(module: str) -> str:  # ordermon.agents.x -> agents; ordermon.config -> config
