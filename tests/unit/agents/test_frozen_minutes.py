@@ -20,7 +20,6 @@ from ordermon.agents.logic.sliding import counts_of, window_sums
 from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 from ordermon.devtools.bench import generate
 
-STORES: list[MemoryStore] = []
 END_MS = 1_780_000_000_000 - 1_780_000_000_000 % MINUTE_MS
 SPAN_MINUTES = 8 * 60
 
@@ -46,7 +45,6 @@ def story(seed: int) -> list[list[Message]]:
 
 def run(batches: list[list[Message]]) -> tuple[list[list[Write]], list[Any], Engine]:
     store = MemoryStore()
-    STORES.append(store)
     engine = Engine(FlowConfig(), Policy(), store, max_warehouses=100)
     flushes, seen = [], []
     for batch in batches:
@@ -105,9 +103,8 @@ def test_a_frozen_minute_thaws_to_the_same_bucket() -> None:
 def test_a_warehouse_loaded_from_its_records_holds_its_old_minutes_frozen() -> None:
     """After a restart: the same minutes and counts, the old ones frozen at once (a day of
     1,000 warehouses is not first loaded as buckets)."""
-    STORES.clear()
     _, _, engine = run(story(5))
-    again = Engine(FlowConfig(), Policy(), STORES[-1], max_warehouses=100)
+    again = Engine(FlowConfig(), Policy(), engine.store, max_warehouses=100)
     for warehouse, state in engine.states.items():
         loaded = again.state(warehouse)
         assert loaded is not None
