@@ -30,6 +30,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import takewhile
 from typing import NamedTuple, Protocol
 
 from orjson import Fragment
@@ -62,6 +63,7 @@ from ordermon.agents.logic.flow import (
 )
 from ordermon.agents.logic.idle import is_stale, release_messages
 from ordermon.agents.logic.persist import (
+    RHYTHM_BLOCK_HOURS,
     bucket_fragment,
     detector_json,
     episode_from_bytes,
@@ -73,7 +75,10 @@ from ordermon.agents.logic.persist import (
     hour_key,
     hour_of,
     hour_to_bytes,
+    join_rhythm,
     network_key,
+    rhythm_block_to_bytes,
+    rhythm_key,
 )
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.rhythm import Rhythm
@@ -319,6 +324,12 @@ class Engine:
         # head which no longer needs it; written by a later flush once that head is in its
         # changelog (`flush`, `durable`)
         self._expiring: list[tuple[int, Write]] = []
+        # warehouse -> block of its rhythm's hours (`persist.rhythm_key`) -> the number of the
+        # flush that wrote its record (0: loaded, in the changelog already)
+        self._blocks: dict[str, dict[int, int]] = {}
+        # warehouse -> its first block whose record may not be in the changelog yet: the head
+        # holds the rhythm's rows from there on
+        self._lead: dict[str, int] = {}
         self.flushes = 0  # flush() calls so far (never reset: `durable` tokens stay valid)
         # with confirmed_deletes the caller says which flushes reached the changelogs
         # (`durable`); without, a flush counts as written by the time of the next one
@@ -383,6 +394,8 @@ class Engine:
         self._expired.clear()
         self._dying.clear()
         self._expiring.clear()
+        self._blocks.clear()
+        self._lead.clear()
         self._known = None
         self.network = NetworkState()
         self._network_loaded = False
@@ -470,6 +483,13 @@ class Engine:
         if need:
             self._resync[warehouse] = need
         self.states[warehouse] = state
+        if det:
+            found, split = join_rhythm(
+                det, lambda b: self.store.get(MINUTES, rhythm_key(warehouse, b))
+            )
+            self._blocks[warehouse] = dict.fromkeys(found, 0)
+            if split is not None:  # the blocks before it are in the changelog
+                self._lead[warehouse] = split // RHYTHM_BLOCK_HOURS
         detector = self.detectors[warehouse] = (
             DetectorState.from_json(det) if det else DetectorState()
         )
@@ -1011,6 +1031,11 @@ class Engine:
         self._deletes.extend(
             Write(MINUTES, partition, hour_key(warehouse, h), None) for h in sorted(hours)
         )
+        self._deletes.extend(
+            Write(MINUTES, partition, rhythm_key(warehouse, b), None)
+            for b in sorted(self._blocks.pop(warehouse, ()))
+        )
+        self._lead.pop(warehouse, None)
         out.released.append(warehouse)
 
     def _release_empty(
@@ -1089,7 +1114,8 @@ class Engine:
                 continue
             partition = self.partition_of[warehouse]
             detector = self.detectors[warehouse]
-            head = head_to_bytes(state, detector_json(detector))
+            split = self._rhythm_blocks(warehouse, partition, detector.rhythm, through, writes)
+            head = head_to_bytes(state, detector_json(detector, split))
             writes.append(Write(HEADS, partition, warehouse.encode(), head))
             floor = retention_floor(state, self.config)
             for hour in sorted({hour_of(m) for m in minutes}):
@@ -1102,6 +1128,39 @@ class Engine:
         self._unwritten.clear()
         self._expired.clear()
         return writes
+
+    def _rhythm_blocks(
+        self, warehouse: str, partition: int, rhythm: Rhythm, through: int, writes: list[Write]
+    ) -> int | None:
+        """A record for each block of the rhythm's hours that has passed (`persist.rhythm_key`:
+        its rows never change again), written once; a deletion, once the head written now is in
+        its changelog, for each block wholly before the rhythm's first row (dropped, or the
+        rhythm started over). Returns where the head's rows begin (the split): after the
+        leading blocks whose record is in its changelog (written by a flush up to `through`;
+        the head and these records are two changelogs, and a worker killed in mid-flush must
+        not leave a head that needs rows no record holds). None: the head holds every row."""
+        first = rhythm.first_hour
+        if first is None:
+            return None
+        size = RHYTHM_BLOCK_HOURS
+        blocks = self._blocks.setdefault(warehouse, {})  # ascending: written in hour order
+        for block in list(takewhile(lambda b: (b + 1) * size <= first, blocks)):
+            del blocks[block]
+            delete = Write(MINUTES, partition, rhythm_key(warehouse, block), None)
+            self._expiring.append((self.flushes, delete))
+        running = first + len(rhythm.rows) - 1  # the last row may still change
+        lead = max(first // size, self._lead.get(warehouse, first // size))  # blocks before it:
+        # in the changelog
+        for block in range(lead, running // size):
+            written = blocks.get(block)
+            if written is None:
+                written = blocks[block] = self.flushes
+                value = rhythm_block_to_bytes(rhythm, block)
+                writes.append(Write(MINUTES, partition, rhythm_key(warehouse, block), value))
+            if written <= through and block == lead:
+                lead += 1
+        self._lead[warehouse] = lead
+        return lead * size if lead > first // size else None
 
     def _hour(
         self, warehouse: str, state: WarehouseState, hour: int, floor: int | None

@@ -102,10 +102,12 @@ class DetectorState:
     rhythm: Rhythm = field(default_factory=Rhythm)  # hourly rollups: each queue's normal week
     # (key, policy, value) of `_capacity`, derived, not persisted
     capacity_cache: _CapacityCache | None = field(default=None, compare=False, repr=False)
-    # (last_at_ms, `to_json` encoded) of the last head written (agents.logic.persist), derived
-    encoded: tuple[int | None, Any] | None = field(default=None, compare=False, repr=False)
+    # ((last_at_ms, split), `to_json(split)` encoded) of the last head written
+    # (agents.logic.persist), derived
+    encoded: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, split: int | None = None) -> dict[str, Any]:
+        """`split`: the rhythm's rows before that hour left out (`Rhythm.to_json`)."""
         return {
             "v": STATE_VERSION,
             "warehouse": self.warehouse,
@@ -113,7 +115,7 @@ class DetectorState:
             "episodes": [e.to_json() for e in _ordered(self.episodes.values())],
             "days": self.daily.to_json(),
             "first_in": dict(sorted(self.first_inflow_ms.items())),
-            "rhythm": self.rhythm.to_json(),
+            "rhythm": self.rhythm.to_json(split),
         }
 
     @classmethod

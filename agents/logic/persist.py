@@ -8,7 +8,7 @@ its alert id across a restart or a rebalance and ends with a `resolved` message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from ordermon.agents.logic.flow import (
     WarehouseState,
     applied_items,
 )
+from ordermon.agents.logic.rhythm import Rhythm
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.streams.codec import dumps, loads
 
@@ -67,16 +68,67 @@ def head_to_bytes(state: WarehouseState, detector: Any = None) -> bytes:
     return _kept(dumps(record))
 
 
-def detector_json(detector: DetectorState) -> Any:
-    """`detector.to_json()` for `head_to_bytes`, encoded once per minute evaluated: a head is
-    written at every flush its warehouse counted events in, its detector changes only when a
-    minute is evaluated (`evaluate_minute` ends by moving `last_at_ms` on), and its rhythm holds
-    weeks of hours. The head's bytes are the same as with the dict."""
+def detector_json(detector: DetectorState, split: int | None = None) -> Any:
+    """`detector.to_json(split)` for `head_to_bytes`, encoded once per minute evaluated (and
+    split): a head is written at every flush its warehouse counted events in, and its detector
+    changes only when a minute is evaluated (`evaluate_minute` ends by moving `last_at_ms` on).
+    The head's bytes are the same as with the dict."""
     cached = detector.encoded
-    if cached is None or cached[0] != detector.last_at_ms:
-        encoded = orjson.Fragment(dumps(detector.to_json()))
-        cached = detector.encoded = (detector.last_at_ms, encoded)
+    key = (detector.last_at_ms, split)
+    if cached is None or cached[0] != key:
+        encoded = orjson.Fragment(dumps(detector.to_json(split)))
+        cached = detector.encoded = (key, encoded)
     return cached[1]
+
+
+#: Hours of a warehouse's rhythm per record of their own (`rhythm_key`). The rhythm keeps weeks
+#: of hourly rows (`rhythm_weeks` + 1: 840 hours at the default), and a head is written at every
+#: flush its warehouse changed in: with every row in it a month-old busy warehouse's head was
+#: 26 KB, rewritten every flush. A row never changes once its hour has passed, so the rows of
+#: every block of hours that has passed are written once, in a record of the block, and the
+#: head carries only the rows after the last block whose record is durable.
+RHYTHM_BLOCK_HOURS = 6
+
+
+def rhythm_key(warehouse: str, block: int) -> bytes:
+    """``<warehouse>@r<block>``: the rhythm's rows of absolute hours ``block * 6`` to
+    ``block * 6 + 5`` (hours since the epoch), in the minutes' table beside the hours'."""
+    return f"{warehouse}@r{block}".encode()
+
+
+def rhythm_block_to_bytes(rhythm: Rhythm, block: int) -> bytes:
+    """The rows of `block` the rhythm holds (those of hours before its first row are gone)."""
+    assert rhythm.first_hour is not None
+    first = max(rhythm.first_hour, block * RHYTHM_BLOCK_HOURS)
+    end = (block + 1) * RHYTHM_BLOCK_HOURS
+    rows = rhythm.rows[first - rhythm.first_hour : end - rhythm.first_hour]
+    return _kept(dumps({"v": VERSION, "first": first, "rows": [list(r) for r in rows]}))
+
+
+def join_rhythm(
+    det: dict[str, Any], get: Callable[[int], bytes | None]
+) -> tuple[list[int], int | None]:
+    """A head's detector JSON whose rhythm was written with a split (`Rhythm.to_json`): its
+    rows before the split put back, in place, from the records of their blocks (`get(block)`:
+    the record's bytes, or None). An hour no record holds (a record lost) comes back as an
+    hour not seen, which the rhythm learns nothing from. Returns the blocks whose record was
+    found, and the split (None: the head held every row)."""
+    rhythm = det.get("rhythm")
+    if not rhythm or rhythm.get("split") is None:
+        return [], None
+    first, split = int(rhythm["first"]), int(rhythm.pop("split"))
+    found: list[int] = []
+    rows: dict[int, Any] = {}
+    for block in range(first // RHYTHM_BLOCK_HOURS, (split - 1) // RHYTHM_BLOCK_HOURS + 1):
+        raw = get(block)
+        if raw is None:
+            continue
+        found.append(block)
+        record = loads(raw)
+        start = int(record["first"])
+        rows.update((start + i, row) for i, row in enumerate(record["rows"]))
+    rhythm["rows"] = [rows.get(hour, []) for hour in range(first, split)] + rhythm["rows"]
+    return found, split
 
 
 def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[str, Any] | None]:

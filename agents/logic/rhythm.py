@@ -500,17 +500,28 @@ class Rhythm:
 
     # ---- state -------------------------------------------------------------------------------
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, split: int | None = None) -> dict[str, Any]:
+        """Plain JSON. `split`: an absolute hour; the rows before it are left out (they are
+        kept elsewhere: the engine's day records), and the JSON says where they end."""
+        if split is None or self.first_hour is None or split <= self.first_hour:
+            return {
+                "first": self.first_hour,
+                "since": list(self.since),
+                "rows": [list(r) for r in self.rows],
+            }
         return {
             "first": self.first_hour,
             "since": list(self.since),
-            "rows": [list(r) for r in self.rows],
+            "split": split,
+            "rows": [list(r) for r in self.rows[split - self.first_hour :]],
         }
 
     @classmethod
     def from_json(cls, data: Any) -> Rhythm:
         if not data:
             return cls()
+        if data.get("split") is not None:
+            raise ValueError("a rhythm without its rows before the split (see join_rhythm)")
         rows: list[MutableSequence[int]] = [
             new_row([int(v) for v in r][:ROW_LEN] + [0] * (ROW_LEN - len(r))) for r in data["rows"]
         ]
