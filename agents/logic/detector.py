@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from statistics import median
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ordermon.agents.logic.alerts import FIRING, Episode, Observation, Timing, step
 from ordermon.agents.logic.backpressure import (
@@ -210,28 +210,28 @@ def evaluate_minute(
     policy = policy.for_warehouse(warehouse)
     det.warehouse = warehouse
     sums = _window_sums(flow_state, flow_config, at_ms)
-    minute = _minute_counts(flow_state, at_ms)
+    minute = flow_state.minutes.get(at_ms - MINUTE_MS)
+    counts = _ZEROS if minute is None else counts_of(minute)  # the closed minute's
     out: list[Alert] = []
-    held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
+    held: Timing | None = None  # made when an alert steps
     episodes = det.episodes
-    backlogs: dict[str, int] = {}
+    first_inflow = det.first_inflow_ms
+    since = det.rhythm.since
+    queues = policy.queues
+    rows: list[tuple[int, int, int]] = []  # per queue (inflow, outflow, backlog at its end)
     stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
-    for queue in QUEUES:
-        name = queue.name
-        kind = BACKPRESSURE_KINDS[name]
-        qp = policy.queues[name]
-        inflow, outflow = _QUEUE_SUMS[name]
+    for qi, name, kind, inflow, outflow in _PLAN:
+        qp = queues[name]
         backlog = max(0, inflow(before) - outflow(before))
-        if name not in det.first_inflow_ms and inflow(day) > 0:
-            det.first_inflow_ms[name] = at_ms
-        first = det.first_inflow_ms.get(name)
-        qi = QUEUE_INDEX[name]
-        if first is not None and det.rhythm.since[qi] is None:
+        rows.append((inflow(counts), outflow(counts), backlog))
+        first = first_inflow.get(name)
+        if first is None and inflow(day) > 0:
+            first = first_inflow[name] = at_ms
+        if first is not None and since[qi] is None:
             # the first day fills an empty queue: learned from after it, and the warm-up
-            det.rhythm.since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
+            since[qi] = hour_of(first + max(qp.warmup_ms, DAY_MS)) + 1
         warm = first is not None and at_ms - first >= qp.warmup_ms
-        episode = episodes.get(kind)
-        backlogs[name] = backlog
+        episode = episodes.get(kind) if episodes else None
         if episode is None and not warm:
             continue  # not judged yet (no evidence either way), and nothing open to go on
         flows = Flows(backlog, inflow(stall), outflow(stall), inflow(day), outflow(day))
@@ -239,31 +239,26 @@ def evaluate_minute(
         if episode is None and not fires(j, qp):
             continue  # nothing opens: the alert's step would change nothing
         status = queue_status(
-            queue, sums.sums[flow_config.horizon_ms], sums.before, _horizon(flow_config)
+            QUEUES[qi], sums.sums[flow_config.horizon_ms], sums.before, _horizon(flow_config)
         )
         obs = observation(j, qp, queue_summary(warehouse, status, j, qp))
         if not warm:
             obs = replace(obs, active=False)  # not judged yet: no evidence either way
+        if held is None:
+            held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
         out += _some(_advance(episodes, kind, kind, warehouse, obs, at_ms, held))
 
     det.daily.fold(
         at_ms,
-        minute["orders"],
-        minute["dispatch"][1],
-        backlogs["dispatch"],
+        counts[_ORDERS],
+        rows[_DISPATCH][1],
+        rows[_DISPATCH][2],
         policy.forecast_history_days,
     )
-    flagged = sum(  # hours of a firing backpressure teach nothing about the normal
-        1 << i
-        for i, q in enumerate(QUEUE_NAMES)
-        if (e := episodes.get(BACKPRESSURE_KINDS[q])) is not None and e.phase == FIRING
-    )
-    for i in range(len(QUEUE_NAMES)):  # nor do a declared holiday and its echo
-        flagged |= holiday_flags(det.rhythm, i, policy, at_ms)
-    rows = [(*minute[q], backlogs[q]) for q in QUEUE_NAMES]
+    flagged = _unlearned(det, policy, at_ms)
     det.rhythm.fold(at_ms, rows, flagged, (policy.rhythm_weeks + 1) * HOURS_PER_WEEK)
 
-    if CASCADE in episodes or len(_paging_queues(det)) >= policy.cascade_min_queues:
+    if CASCADE in episodes or (episodes and len(_paging_queues(det)) >= policy.cascade_min_queues):
         timing = Timing(policy.cascade_for_ms, policy.cascade_clear_hold_ms, policy.renotify_ms)
         snap = _snapshot(flow_state, flow_config, at_ms, sums)
         obs = cascade_observation(warehouse, det, snap, policy)
@@ -271,19 +266,28 @@ def evaluate_minute(
 
     forecast_obs = _forecast_observation(warehouse, det, at_ms, policy, FORECAST in episodes)
     if forecast_obs is not None:
+        if held is None:
+            held = Timing(policy.for_ms, policy.clear_hold_ms, policy.renotify_ms)
         out += _some(_advance(episodes, FORECAST, FORECAST, warehouse, forecast_obs, at_ms, held))
     det.last_at_ms = at_ms
     return out
 
 
-def _minute_counts(flow_state: WarehouseState, at_ms: int) -> dict[str, Any]:
-    """The closed minute's orders placed, and per queue (inflow, outflow)."""
-    minute = flow_state.minutes.get(at_ms - MINUTE_MS)
-    counts = _ZEROS if minute is None else counts_of(minute)
-    out: dict[str, Any] = {"orders": counts[_ORDERS]}
-    for name, (inflow, outflow) in _QUEUE_SUMS.items():
-        out[name] = (inflow(counts), outflow(counts))
-    return out
+def _unlearned(det: DetectorState, policy: Policy, at_ms: int) -> int:
+    """The rhythm's flags of the minute ending at `at_ms` (`Rhythm.fold`): the queues whose
+    backpressure fires (its hours teach nothing about the normal), and a declared holiday's
+    and its echo's (`holiday_flags`)."""
+    flagged = 0
+    episodes = det.episodes
+    if episodes:
+        for i, q in enumerate(QUEUE_NAMES):
+            e = episodes.get(BACKPRESSURE_KINDS[q])
+            if e is not None and e.phase == FIRING:
+                flagged |= 1 << i
+    if policy.calendar is not None and policy.calendar.holidays:
+        for i in range(len(QUEUE_NAMES)):
+            flagged |= holiday_flags(det.rhythm, i, policy, at_ms)
+    return flagged
 
 
 def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
@@ -301,6 +305,12 @@ def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
 _QUEUE_SUMS: Final = {
     name: (_adder(inflow), _adder(outflow)) for name, (inflow, outflow) in _QUEUE_COLUMNS.items()
 }
+# what `evaluate_minute` goes through for each queue, in QUEUE_NAMES order (the rhythm's rows):
+# (index, name, alert kind, inflow sum, outflow sum)
+_PLAN: Final = tuple(
+    (i, name, BACKPRESSURE_KINDS[name], *_QUEUE_SUMS[name]) for i, name in enumerate(QUEUE_NAMES)
+)
+_DISPATCH: Final = QUEUE_NAMES.index("dispatch")
 
 
 def _horizon(flow_config: FlowConfig) -> float:
@@ -560,11 +570,11 @@ def _pages(det: DetectorState, kind: str) -> bool:
     return episode is not None and episode.phase == FIRING and episode.severity == "critical"
 
 
-@dataclass(frozen=True)
-class AsOf:
+class AsOf(NamedTuple):
     """A warehouse as the network reads it at a minute the engine evaluates it at: whether one of
     its backpressure alerts paged then (recorded as each minute was evaluated), and its learned
-    rhythm (what `warehouse_silent` expects of the hours it was quiet)."""
+    rhythm (what `warehouse_silent` expects of the hours it was quiet). A tuple: one is made for
+    every warehouse at every minute the network is evaluated."""
 
     pressed: bool
     rhythm: Rhythm

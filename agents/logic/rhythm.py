@@ -170,8 +170,16 @@ class Rhythm:
         col = _col(queue, LOW)
         lo = max(0, end_hour - hours - self.first_hour)
         hi = max(0, end_hour - self.first_hour)
+        # read at every minute judged: kept until a row changes. Only the last row may still
+        # change, and each minute folded into it counts in its minutes
+        last = min(hi, len(self.rows)) - 1
+        key = ("lowest", queue, end_hour, hours, self.rows[last][MINUTES] if last >= 0 else -1)
+        if key in self._cache:
+            cached: int | None = self._cache[key]
+            return cached
         seen = [r[col] for r in self.rows[lo:hi] if r[MINUTES] > 0]
-        return min(seen) if seen else None
+        value = self._cache[key] = min(seen) if seen else None
+        return value
 
     def derived(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
         """`compute()`, a value derived from complete rows only (and from `key`, which must name
