@@ -219,13 +219,19 @@ def evaluate_minute(
     since = det.rhythm.since
     queues = policy.queues
     rows: list[tuple[int, int, int]] = []  # per queue (inflow, outflow, backlog at its end)
-    stall, day, before = sums.sums[STALL_WINDOW_MS], sums.sums[DAY_MS], sums.before
-    for qi, name, kind, inflow, outflow in _PLAN:
+    # per queue (inflow, outflow), flat: of everything before the minute's end, of the minute,
+    # of the day and of the stall window
+    before = _FLOW_SUMS(sums.before)
+    minute_sums = _FLOW_SUMS(counts)
+    day = _FLOW_SUMS(sums.sums[DAY_MS])
+    stall = _FLOW_SUMS(sums.sums[STALL_WINDOW_MS])
+    for qi, name, kind in _PLAN:
+        i, o = 2 * qi, 2 * qi + 1
         qp = queues[name]
-        backlog = max(0, inflow(before) - outflow(before))
-        rows.append((inflow(counts), outflow(counts), backlog))
+        backlog = max(0, before[i] - before[o])
+        rows.append((minute_sums[i], minute_sums[o], backlog))
         first = first_inflow.get(name)
-        if first is None and inflow(day) > 0:
+        if first is None and day[i] > 0:
             first = first_inflow[name] = at_ms
         if first is not None and since[qi] is None:
             # the first day fills an empty queue: learned from after it, and the warm-up
@@ -234,7 +240,7 @@ def evaluate_minute(
         episode = episodes.get(kind) if episodes else None
         if episode is None and not warm:
             continue  # not judged yet (no evidence either way), and nothing open to go on
-        flows = Flows(backlog, inflow(stall), outflow(stall), inflow(day), outflow(day))
+        flows = Flows(backlog, stall[i], stall[o], day[i], day[o])
         j = judge(det.rhythm, name, flows, at_ms, qp, policy)
         if episode is None and not fires(j, qp):
             continue  # nothing opens: the alert's step would change nothing
@@ -290,26 +296,23 @@ def _unlearned(det: DetectorState, policy: Policy, at_ms: int) -> int:
     return flagged
 
 
-def _adder(columns: tuple[int, ...]) -> Callable[[Sequence[int]], int]:
-    """The sum of `columns` of a row of counts, as one call (the hot path of every minute)."""
-    if len(columns) == 1:
-        (a,) = columns
-        return lambda row: row[a]
-    if len(columns) == 2:
-        a, b = columns
-        return lambda row: row[a] + row[b]
-    return lambda row: sum(row[i] for i in columns)
+def _flat_sums() -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """Every queue's (inflow, outflow) sums of a row of counts, flat in QUEUE_NAMES order, in
+    one call: the columns above written out as one expression, compiled once from these
+    constants (a minute evaluated reads four rows: 32 sums otherwise, each a call)."""
+    terms = ", ".join(
+        "+".join(f"r[{c}]" for c in columns)
+        for name in QUEUE_NAMES
+        for columns in _QUEUE_COLUMNS[name]
+    )
+    function: Callable[[Sequence[int]], tuple[int, ...]] = eval(f"lambda r: ({terms},)")
+    return function
 
 
-# per queue, the sum of its inflow columns and of its outflow columns of a row of counts
-_QUEUE_SUMS: Final = {
-    name: (_adder(inflow), _adder(outflow)) for name, (inflow, outflow) in _QUEUE_COLUMNS.items()
-}
+_FLOW_SUMS: Final = _flat_sums()
 # what `evaluate_minute` goes through for each queue, in QUEUE_NAMES order (the rhythm's rows):
-# (index, name, alert kind, inflow sum, outflow sum)
-_PLAN: Final = tuple(
-    (i, name, BACKPRESSURE_KINDS[name], *_QUEUE_SUMS[name]) for i, name in enumerate(QUEUE_NAMES)
-)
+# (index, name, alert kind)
+_PLAN: Final = tuple((i, name, BACKPRESSURE_KINDS[name]) for i, name in enumerate(QUEUE_NAMES))
 _DISPATCH: Final = QUEUE_NAMES.index("dispatch")
 
 
@@ -617,7 +620,13 @@ def evaluate_network(
         key = f"{CASCADE}:{NETWORK_KEY}"
         out += _some(_advance(net.episodes, key, CASCADE, NETWORK_KEY, obs, at_ms, timing))
 
-    for warehouse in sorted(warehouses):
+    # only a lagging warehouse, or one with an episode open, may change (a thousand a minute)
+    silent = {e.warehouse for e in net.episodes.values() if e.kind == SILENT}
+    for warehouse in sorted(
+        w
+        for w, (_, newest) in warehouses.items()
+        if w in silent or (newest is not None and w not in moving)
+    ):
         det, newest = warehouses[warehouse]
         wp = policy.for_warehouse(warehouse)
         key = f"{SILENT}:{warehouse}"
