@@ -330,6 +330,7 @@ class Engine:
         # warehouse -> its first block whose record may not be in the changelog yet: the head
         # holds the rhythm's rows from there on
         self._lead: dict[str, int] = {}
+        self._block_flush = 0  # the last flush that wrote a block
         self.flushes = 0  # flush() calls so far (never reset: `durable` tokens stay valid)
         # with confirmed_deletes the caller says which flushes reached the changelogs
         # (`durable`); without, a flush counts as written by the time of the next one
@@ -1154,7 +1155,7 @@ class Engine:
         for block in range(lead, running // size):
             written = blocks.get(block)
             if written is None:
-                written = blocks[block] = self.flushes
+                written = blocks[block] = self._block_flush = self.flushes
                 value = rhythm_block_to_bytes(rhythm, block)
                 writes.append(Write(MINUTES, partition, rhythm_key(warehouse, block), value))
             if written <= through and block == lead:
@@ -1223,8 +1224,9 @@ class Engine:
             self._expiring.append((self.flushes, delete))
 
     def deletes_waiting(self) -> bool:
-        """Whether deletions wait for `durable` (with confirmed_deletes)."""
-        return bool(self._expiring)
+        """Whether records wait for `durable` (with confirmed_deletes): deletions to write, or
+        rhythm blocks written that the heads may leave out once they are in their changelog."""
+        return bool(self._expiring) or self._block_flush > self._durable_through
 
     def durable(self, through: int | None = None) -> None:
         """Every record of the flushes up to number `through` (None: all so far, see

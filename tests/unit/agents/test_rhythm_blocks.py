@@ -132,3 +132,27 @@ def test_a_head_written_before_blocks_loads_as_before() -> None:
     for key in blocks(store):
         del store.tables[MINUTES][key]
     assert reloaded(policy, store, sorted(engine.detectors)) == states[-1]
+
+
+def test_with_confirmed_deletes_a_block_counts_once_the_caller_says_it_is_written() -> None:
+    """The worker says which flushes reached the changelogs (`durable`) when the engine says
+    something waits for it (`deletes_waiting`): the blocks do, before any deletion does (a
+    worker's first day deletes nothing), and until then the heads keep every row."""
+    policy = Policy()
+    store = MemoryStore()
+    engine = Engine(FlowConfig(), policy, store, confirmed_deletes=True)
+    parts = batches(0.9, 4_000)  # within the retention: no deletion waits
+    for batch in parts[:-1]:
+        engine.process(batch, None, flush=False)
+        for w in engine.flush():
+            store.write(w)
+    assert blocks(store) and engine.deletes_waiting()
+    rows = {w: len(d.rhythm.rows) for w, d in engine.detectors.items()}
+    assert head_rows(store) == rows  # nothing confirmed: every row in the heads
+    engine.durable()
+    assert not engine.deletes_waiting()
+    engine.process(parts[-1], None, flush=False)
+    for w in engine.flush():
+        store.write(w)
+    assert max(head_rows(store).values()) <= 2 * RHYTHM_BLOCK_HOURS
+    assert reloaded(policy, store, sorted(rows)) == rhythm_json(engine)
