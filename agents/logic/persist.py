@@ -112,23 +112,31 @@ def join_rhythm(
     rows before the split put back, in place, from the records of their blocks (`get(block)`:
     the record's bytes, or None). An hour no record holds (a record lost) comes back as an
     hour not seen, which the rhythm learns nothing from. Returns the blocks whose record was
-    found, and the split (None: the head held every row)."""
+    found (those after the split too: written while the head still held their rows), and the
+    split (None: the head held every row)."""
     rhythm = det.get("rhythm")
-    if not rhythm or rhythm.get("split") is None:
+    if not rhythm or rhythm.get("first") is None:
         return [], None
-    first, split = int(rhythm["first"]), int(rhythm.pop("split"))
+    split = rhythm.pop("split", None)
+    first = int(rhythm["first"])
+    start = first if split is None else int(split)  # the head's rows begin here
+    end = start + len(rhythm["rows"])
     found: list[int] = []
     rows: dict[int, Any] = {}
-    for block in range(first // RHYTHM_BLOCK_HOURS, (split - 1) // RHYTHM_BLOCK_HOURS + 1):
+    # every block there is, up to the head's last row: one written after the head began to hold
+    # them (not in the changelog yet when the head was written) is known, and deleted in its time
+    for block in range(first // RHYTHM_BLOCK_HOURS, (end - 1) // RHYTHM_BLOCK_HOURS + 1):
         raw = get(block)
         if raw is None:
             continue
         found.append(block)
-        record = loads(raw)
-        start = int(record["first"])
-        rows.update((start + i, row) for i, row in enumerate(record["rows"]))
-    rhythm["rows"] = [rows.get(hour, []) for hour in range(first, split)] + rhythm["rows"]
-    return found, split
+        if block * RHYTHM_BLOCK_HOURS < start:
+            record = loads(raw)
+            begin = int(record["first"])
+            rows.update((begin + i, row) for i, row in enumerate(record["rows"]))
+    if split is not None:
+        rhythm["rows"] = [rows.get(hour, []) for hour in range(first, start)] + rhythm["rows"]
+    return found, None if split is None else start
 
 
 def head_from_bytes(warehouse: str, raw: bytes) -> tuple[WarehouseState, dict[str, Any] | None]:

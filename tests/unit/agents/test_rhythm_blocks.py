@@ -12,12 +12,13 @@ from typing import Any
 import orjson
 import pytest
 
-from ordermon.agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Write
+from ordermon.agents.engine import HEADS, MINUTES, Engine, MemoryStore, Message, Write, message_of
 from ordermon.agents.logic.flow import FlowConfig
 from ordermon.agents.logic.persist import RHYTHM_BLOCK_HOURS
 from ordermon.agents.logic.policy import Policy
 from ordermon.agents.logic.windows import HOUR_MS
 from ordermon.devtools.bench import generate
+from ordermon.streams.events import OrderEvent
 
 END_MS = 1_780_000_000_000 - 1_780_000_000_000 % HOUR_MS
 WAREHOUSES = 3
@@ -156,3 +157,38 @@ def test_with_confirmed_deletes_a_block_counts_once_the_caller_says_it_is_writte
         store.write(w)
     assert max(head_rows(store).values()) <= 2 * RHYTHM_BLOCK_HOURS
     assert reloaded(policy, store, sorted(rows)) == rhythm_json(engine)
+
+
+def test_a_warehouse_released_after_a_restart_leaves_no_block_behind() -> None:
+    """Stopped right after a flush that wrote blocks (whose rows its heads still held), then
+    restarted: a release at the warehouse limit deletes the warehouse's blocks with its head
+    (it fails when a release leaves them)."""
+    policy = Policy()
+    store = MemoryStore()
+    engine = Engine(FlowConfig(), policy, store)
+    for n, batch in enumerate(batches(2, 6_000)):
+        engine.process(batch, None, flush=False)
+        writes = engine.flush()
+        for w in writes:
+            store.write(w)
+        if n > 5 and any(b"@r" in w.key and w.value for w in writes):
+            break  # stopped right after a flush that wrote blocks
+    again = Engine(FlowConfig(), policy, store, max_warehouses=WAREHOUSES)
+    released: list[str] = []
+    for n in range(3):  # a fourth warehouse, two days on: the longest idle one goes
+        at = END_MS + 2 * 24 * HOUR_MS + n * 60_000
+        event = OrderEvent(
+            event_id=f"o-new-{n}",
+            status="placed",
+            order_id=f"order-{n}",
+            warehouse="NEW-1",
+            occurred_at_ms=at,
+        )
+        out = again.process([message_of(event)], None)
+        released += out.released
+        for w in out.writes:
+            store.write(w)
+    assert len(released) == 1
+    (gone,) = released
+    assert not [k for k in blocks(store) if k.startswith(f"{gone}@r".encode())]
+    assert gone.encode() not in store.tables[HEADS]
