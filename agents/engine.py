@@ -1150,8 +1150,8 @@ class Engine:
             delete = Write(MINUTES, partition, rhythm_key(warehouse, block), None)
             self._expiring.append((self.flushes, delete))
         running = first + len(rhythm.rows) - 1  # the last row may still change
-        lead = max(first // size, self._lead.get(warehouse, first // size))  # blocks before it:
-        # in the changelog
+        # the blocks before `lead` are in the changelog
+        lead = max(first // size, self._lead.get(warehouse, first // size))
         for block in range(lead, running // size):
             written = blocks.get(block)
             if written is None:

@@ -82,7 +82,7 @@ def detector_json(detector: DetectorState, split: int | None = None) -> Any:
 
 
 #: Hours of a warehouse's rhythm per record of their own (`rhythm_key`). The rhythm keeps weeks
-#: of hourly rows (`rhythm_weeks` + 1: 840 hours at the default), and a head is written at every
+#: of hourly rows (`rhythm_weeks` + 1: 672 hours at the default), and a head is written at every
 #: flush its warehouse changed in: with every row in it a month-old busy warehouse's head was
 #: 26 KB, rewritten every flush. A row never changes once its hour has passed, so the rows of
 #: every block of hours that has passed are written once, in a record of the block, and the

@@ -510,19 +510,15 @@ class Rhythm:
 
     def to_json(self, split: int | None = None) -> dict[str, Any]:
         """Plain JSON. `split`: an absolute hour; the rows before it are left out (they are
-        kept elsewhere: the engine's day records), and the JSON says where they end."""
-        if split is None or self.first_hour is None or split <= self.first_hour:
-            return {
-                "first": self.first_hour,
-                "since": list(self.since),
-                "rows": [list(r) for r in self.rows],
-            }
-        return {
-            "first": self.first_hour,
-            "since": list(self.since),
-            "split": split,
-            "rows": [list(r) for r in self.rows[split - self.first_hour :]],
-        }
+        kept elsewhere: the engine's records of blocks of hours, `persist.rhythm_key`), and the
+        JSON says where they end."""
+        out: dict[str, Any] = {"first": self.first_hour, "since": list(self.since)}
+        rows = self.rows
+        if split is not None and self.first_hour is not None and split > self.first_hour:
+            out["split"] = split
+            rows = rows[split - self.first_hour :]
+        out["rows"] = [list(r) for r in rows]
+        return out
 
     @classmethod
     def from_json(cls, data: Any) -> Rhythm:
