@@ -22,7 +22,7 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, cast
 
@@ -31,7 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import escape_label_name, escape_metric_name
 from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
+from prometheus_client.samples import Sample, Timestamp
 from prometheus_client.utils import floatToGoString
 
 from ordermon import __version__
@@ -218,6 +218,51 @@ class Metrics:
             self.alert_sink_failures.labels(sink=sink)
 
 
+class WarehouseGauges(GaugeMetricFamily):
+    """A gauge family by warehouse and one more label, kept as rows (warehouse, label, value):
+    some 21,000 series at 1,000 warehouses, made at every scrape. As rows they cost a tuple each
+    instead of a `Sample` and its labels' dict, and `text_format` writes them without making the
+    samples at all; anything else that reads the family (`generate_latest`, a registry's
+    `get_sample_value`) gets the samples, made when it asks."""
+
+    def __init__(self, name: str, documentation: str, label: str) -> None:
+        super().__init__(name, documentation, labels=["warehouse", label])
+        self.label = label
+        self.rows: list[tuple[str, str, float]] = []
+
+    @property  # type: ignore[override]
+    def samples(self) -> list[Sample]:
+        name, label = self.name, self.label
+        return [Sample(name, {"warehouse": w, label: v}, x, None, None) for w, v, x in self.rows]
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:  # Metric.__init__ sets none; rows are added with `add_metric` or to `rows`
+            raise TypeError("WarehouseGauges takes rows, not samples")
+
+    def add_metric(
+        self, labels: Sequence[str], value: float, timestamp: Timestamp | float | None = None
+    ) -> None:
+        """As a gauge family's, without a timestamp (the status gauges have none)."""
+        if timestamp is not None:
+            raise TypeError("WarehouseGauges rows carry no timestamp")
+        warehouse, other = labels
+        self.rows.append((warehouse, other, value))
+
+    def lines(self) -> Iterator[str]:
+        """The family's sample lines of the text format, as `_sample_line` writes them."""
+        name, label, series, cached = self.name, self.label, _SERIES, _series
+        text = _float_text
+        for warehouse, other, value in self.rows:
+            key = (name, (("warehouse", warehouse), (label, other)))
+            line = series.get(key)
+            if line is None:
+                if len(series) >= SERIES_CACHE_MAX:
+                    series.clear()
+                line = series[key] = cached(name, dict(key[1]))
+            yield f"{line} {text(value)}\n"
+
+
 class StatusCollector(Collector):
     """The contract's per-warehouse gauges, computed from `source` at every scrape.
 
@@ -285,28 +330,29 @@ class StatusCollector(Collector):
     @staticmethod
     def _add_snapshot(
         snap: Snapshot,
-        flow: GaugeMetricFamily,
-        backlog: GaugeMetricFamily,
-        pressure: GaugeMetricFamily,
-        to_clear: GaugeMetricFamily,
+        flow: WarehouseGauges,
+        backlog: WarehouseGauges,
+        pressure: WarehouseGauges,
+        to_clear: WarehouseGauges,
     ) -> None:
         wh = snap.warehouse
-        for name, per_minute in snap.rates.items():
-            flow.add_metric([wh, name], per_minute / 60)
+        flow.rows.extend((wh, name, per_minute / 60) for name, per_minute in snap.rates.items())
+        backlogs, pressures, to_clears = backlog.rows, pressure.rows, to_clear.rows
         for name, queue in snap.queues.items():
-            backlog.add_metric([wh, name], queue.backlog)
+            backlogs.append((wh, name, queue.backlog))
             # +Inf: in, nothing out; 0 when nothing flowed in or out over the horizon (nothing
             # piles up), so a quiet queue shows as calm rather than as a gap
-            pressure.add_metric([wh, name], 0.0 if queue.pressure is None else queue.pressure)
-            if queue.hours_to_clear is not None and not math.isnan(queue.hours_to_clear):
-                to_clear.add_metric([wh, name], queue.hours_to_clear * 3600)
+            pressures.append((wh, name, 0.0 if queue.pressure is None else queue.pressure))
+            hours = queue.hours_to_clear
+            if hours is not None and not math.isnan(hours):
+                to_clears.append((wh, name, hours * 3600))
 
     @staticmethod
     def _families() -> tuple[
-        GaugeMetricFamily,
-        GaugeMetricFamily,
-        GaugeMetricFamily,
-        GaugeMetricFamily,
+        WarehouseGauges,
+        WarehouseGauges,
+        WarehouseGauges,
+        WarehouseGauges,
         GaugeMetricFamily,
         GaugeMetricFamily,
         GaugeMetricFamily,
@@ -315,25 +361,25 @@ class StatusCollector(Collector):
     ]:
         g = GaugeMetricFamily
         return (
-            g(
+            WarehouseGauges(
                 "ordermon_flow_rate_per_second",
                 "Events per second of event time over the horizon, by warehouse and flow.",
-                labels=["warehouse", "flow"],
+                "flow",
             ),
-            g(
+            WarehouseGauges(
                 "ordermon_backlog",
                 "Inflow minus outflow since the stream began (at least 0), by queue.",
-                labels=["warehouse", "queue"],
+                "queue",
             ),
-            g(
+            WarehouseGauges(
                 "ordermon_pressure_ratio",
                 "Inflow rate / outflow rate over the horizon; +Inf when nothing flows out.",
-                labels=["warehouse", "queue"],
+                "queue",
             ),
-            g(
+            WarehouseGauges(
                 "ordermon_time_to_clear_seconds",
                 "Backlog / outflow rate: seconds to clear the queue at the current outflow.",
-                labels=["warehouse", "queue"],
+                "queue",
             ),
             g("ordermon_warehouses", "Warehouses tracked by this worker.", labels=[]),
             g(
@@ -444,6 +490,9 @@ def text_format(metrics: Iterable[Metric]) -> bytes:
             NEWLINE, ESCAPED_NEWLINE
         )
         output.append(f"# HELP {mname} {doc}\n# TYPE {mname} {mtype}\n")
+        if isinstance(metric, WarehouseGauges):
+            output.extend(metric.lines())
+            continue
         om_samples: dict[str, list[str]] = {}
         om_names = {name + om: om for om in _OM_SUFFIXES}
         for s in metric.samples:

@@ -20,7 +20,10 @@ and weeks:
 - the **significance**: the exact conditional test of two Poisson rates with exposures (given
   the arrivals of the window and the references together, those of the window are binomial with
   the window's share of the upstream): the chance of so many arrivals or more if the share had
-  not changed (`binomial_at_least`), at most `SURGE_SIGNIFICANCE`.
+  not changed (`binomial_at_least`), at most `SURGE_SIGNIFICANCE`; with the counts divided by
+  how much more than chance the references' share wandered from one span to the next
+  (`dispersion`, quasi-Poisson), so that a site whose complaints follow the day's mix of
+  carriers and products needs that much more evidence.
 
 As a share of the upstream, the arrivals follow the site's week without learning it: more
 deliveries on a Thursday after a closed Sunday bring more complaints at the same share, and
@@ -63,6 +66,10 @@ MIN_REFERENCES: Final = 3  # spans of earlier days or weeks the normal share is 
 # in twelve hours, 101 is chance once in 700 against one earlier day, and once in 13,000 against
 # three (the normal share is known better).
 SURGE_SIGNIFICANCE: Final = 1e-4
+# The references' share may wander more than chance from one span to the next (`dispersion`);
+# the test allows for at most this much of it, so that a surge four times the normal share is
+# still seen in hours at a site whose earlier days were erratic.
+MAX_DISPERSION: Final = 4.0
 # A surge's alert holds while the share is above halfway to the mark and this unlikely at the
 # normal share: above it, chance alone explains it often enough that the arrivals say nothing...
 HOLD_SIGNIFICANCE: Final = 0.05
@@ -87,6 +94,7 @@ class Share(NamedTuple):
     p_value: float  # the chance of `arrivals` or more at the normal share
     references: int  # reference spans the normal share is taken from
     window: int  # hours of arrivals
+    spread: float = 1.0  # the references' dispersion: the test's counts are divided by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +221,30 @@ def _share(
     expected = ref_arrivals * exposure / ref_exposure
     ratio = arrivals / expected if expected > 0 else (math.inf if arrivals else 1.0)
     share = exposure / (exposure + ref_exposure)
-    p_value = binomial_at_least(arrivals, arrivals + ref_arrivals, share)
-    return Share(arrivals, expected, ratio, p_value, len(refs), window)
+    spread = dispersion(refs)
+    p_value = binomial_at_least(
+        round(arrivals / spread), round((arrivals + ref_arrivals) / spread), share
+    )
+    return Share(arrivals, expected, ratio, p_value, len(refs), window, spread)
+
+
+def dispersion(spans: list[tuple[int, int]]) -> float:
+    """How much more the share of the reference `spans` (arrivals, upstream) wanders from one
+    to the next than Poisson chance lets it: Pearson's chi-square of each span's arrivals against
+    the pooled share, over its degrees of freedom, at least 1 and at most `MAX_DISPERSION`.
+
+    Real arrivals are overdispersed: a day's complaints follow its deliveries' mix of carriers,
+    products and hours, not only their count, so a share that is exactly Poisson from one window
+    to the next is the exception. The significance of a window is judged with its counts divided
+    by this factor (the quasi-Poisson test): a share that wandered 1.7 times as much as chance
+    between the earlier days needs 1.7 times the evidence to count as a surge now."""
+    arrivals = sum(a for a, _ in spans)
+    exposure = sum(e for _, e in spans)
+    if len(spans) < 2 or arrivals <= 0 or exposure <= 0:
+        return 1.0
+    share = arrivals / exposure
+    chi2 = sum((a - share * e) ** 2 / (share * e) for a, e in spans if e > 0)
+    return min(MAX_DISPERSION, max(1.0, chi2 / (len(spans) - 1)))
 
 
 def _span(

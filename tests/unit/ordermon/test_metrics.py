@@ -359,7 +359,8 @@ def test_the_page_is_prometheus_clients_byte_for_byte(registry: CollectorRegistr
         fixed.add_metric([str(i)], value, timestamp=NOW_S + i / 3)
     gauge_histogram = GaugeHistogramMetricFamily("gh", "a gauge histogram")
     gauge_histogram.add_metric([], [("1.0", 2), ("+Inf", 3)], gsum_value=4.0)
-    source = FakeSource(snaps=[snap("A"), snap("B")], newest={"orders": NOW_MS})
+    odd = 'odd"\\wh\nhere'  # the status gauges' rows are escaped as any label value
+    source = FakeSource(snaps=[snap("A"), snap("B"), snap(odd)], newest={"orders": NOW_MS})
     collected(registry, source)
 
     class Fixed:
