@@ -153,6 +153,9 @@ class Site:
     complaint_steps: tuple[tuple[int, float], ...] = ()  # (from_ms, share of orders)
     silent_from_ms: int | None = None  # nothing at all is sent from this time on
     utc_offset_ms: int = 0
+    # (from_ms, shift_ms): the local clock moves by shift_ms at from_ms (daylight saving time:
+    # +1 h in spring, -1 h in autumn); every schedule and curve follows the local clock
+    clock_change: tuple[int, int] | None = None
     # The shape of demand: hourly weights (local time), weekends, Gamma noise (shape; 0: none)
     # per day and per quarter-hour on top of the Poisson arrivals, promotions (orders x factor).
     curve: tuple[float, ...] = ORDER_CURVE
@@ -172,6 +175,13 @@ class Site:
     complaint_delay_ms: int = COMPLAINT_MEAN_DELAY_MS
     pick_lag_ms: int = PICK_LAG_MS
     lag_max_ms: int = LAG_MAX_MS
+
+    def offset_ms(self, t: int) -> int:
+        """The site's local time minus UTC at `t`."""
+        change = self.clock_change
+        if change is not None and t >= change[0]:
+            return self.utc_offset_ms + change[1]
+        return self.utc_offset_ms
 
     def __post_init__(self) -> None:
         if len(self.curve) != 24 or min(self.curve) < 0 or sum(self.curve) <= 0:
@@ -460,7 +470,7 @@ class _SiteSim:
 
     def local(self, t: int) -> tuple[int, int, int]:
         """(day since start, weekday 0 = Monday, minute of the day) in local time."""
-        local = t + self.site.utc_offset_ms
+        local = t + self.site.offset_ms(t)
         day_number = local // DAY_MS
         return (t - self.start) // DAY_MS, (day_number + 3) % 7, (local % DAY_MS) // MINUTE_MS
 
@@ -590,7 +600,7 @@ class _SiteSim:
         rng, site = self.rng, self.site
         low, high = site.transit_ms
         at = ms + low + int(rng.random() * (high - low))
-        local_hour = ((at + site.utc_offset_ms) % DAY_MS) / HOUR_MS
+        local_hour = ((at + site.offset_ms(at)) % DAY_MS) / HOUR_MS
         first, last = site.delivery_hours
         if not first <= local_hour < last:
             wait = (first - local_hour) % 24

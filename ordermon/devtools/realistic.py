@@ -91,6 +91,40 @@ def healthy(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Sce
     )
 
 
+# The clock change of `clock_forward` and `clock_back`: day 13, a Sunday, at 01:00 UTC (as the
+# European Union's, on the last Sunday of March and of October), with a week and six days learned
+CLOCK_CHANGE_DAY: Final = 13
+
+
+def _clock_change(name: str, shift_h: int, seed: int, days: float | None, scale: float) -> Scenario:
+    at = _at(CLOCK_CHANGE_DAY, 1)
+    sites = tuple(replace(site, clock_change=(at, shift_h * HOUR_MS)) for site in fleet(scale))
+    direction = "forward" if shift_h > 0 else "back"
+    return Scenario(
+        name,
+        f"the healthy fleet; every site's local clock goes {direction} an hour on day "
+        f"{CLOCK_CHANGE_DAY} (daylight saving time): its shifts, pickups, desk, finance, carriers' "
+        "rounds and order curve all move by an hour of UTC, against three weeks learned before",
+        sites,
+        _days(days, 24),
+        seed,
+    )
+
+
+def clock_forward(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """24 days of the healthy fleet whose local clocks go forward an hour on day 13 (spring):
+    every rhythm an hour earlier in UTC. The learned weeks say otherwise for three weeks; no
+    page (before the stall's hour after counted in its normal: the carriers' morning round,
+    ending an hour early, read as a critical stall at two sites every day, 9 pages)."""
+    return _clock_change("clock_forward", 1, seed, days, scale)
+
+
+def clock_back(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """The same with the clocks going back an hour (autumn): every rhythm an hour later in
+    UTC."""
+    return _clock_change("clock_back", -1, seed, days, scale)
+
+
 # Holidays of `holiday`: the day each closed site takes off (days since the start)
 HOLIDAYS: Final = {"FRA-1": 15, "LYS-2": 9}
 
@@ -596,6 +630,8 @@ STORIES: Final[dict[str, Callable[..., Scenario]]] = {"warm_stall": warm_stall_s
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {
     "healthy": healthy,
     "holiday": holiday,
+    "clock_forward": clock_forward,
+    "clock_back": clock_back,
     "dispatch_overload": dispatch_overload,
     "learned_overload": learned_overload,
     "shift_stall": stall,

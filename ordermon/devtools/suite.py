@@ -32,6 +32,8 @@ REDUCED_SCALE: Final = 0.1
 REDUCED_DAYS: Final = {
     "healthy": 14,
     "holiday": 21,
+    "clock_forward": 21,
+    "clock_back": 21,
     "dispatch_overload": 13,
     "learned_overload": 21,
     "shift_stall": 11,
@@ -149,6 +151,8 @@ EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
         "no page": no_page,
         "no alert at a closed site within three days of its holiday": quiet_after_holidays,
     },
+    "clock_forward": {"no page": no_page},
+    "clock_back": {"no page": no_page},
     "dispatch_overload": {
         "caught within a day": caught,
         "at that site only": only_true,
