@@ -951,6 +951,7 @@ def surge_signals(surge: Surge | None) -> dict[str, float | int | str | None]:
         "inflow_window": surge.arrivals,
         "normal_inflow_window": _finite(surge.expected),
         "inflow_p_value": float(f"{surge.p_value:.3g}"),
+        "inflow_dispersion": round(surge.spread, 2),
         "inflow_per_day_at_this_pace": _finite(surge.projected_per_day),
         "capacity_per_day": _finite(surge.capacity_per_day),
     }
@@ -962,6 +963,7 @@ SURGE_SIGNALS: Final = (
     "inflow_window",
     "normal_inflow_window",
     "inflow_p_value",
+    "inflow_dispersion",
     "inflow_per_day_at_this_pace",
     "capacity_per_day",
 )

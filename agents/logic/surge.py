@@ -111,6 +111,7 @@ class Surge:
     # the share a firing alert holds by: the window stretched where six hours hold too few
     # normal arrivals to tell (None: the same window)
     hold: Share | None = None
+    spread: float = 1.0  # the references' dispersion the p-value allows for (`dispersion`)
 
     @property
     def projected_per_day(self) -> float:
@@ -193,6 +194,7 @@ def _judge(
         normal_per_day=inflow * HOURS_PER_DAY / learned_hours,
         capacity_per_day=_capacity(rhythm, qi, hour, policy),
         hold=hold,
+        spread=share.spread,
     )
 
 

@@ -218,6 +218,8 @@ def test_the_alert_carries_the_surge_and_words_it_for_on_call() -> None:
     assert obs.signals["reason"] == "surge"
     assert obs.signals["inflow_ratio"] == pytest.approx(j.surge.ratio, rel=1e-3)
     assert obs.signals["inflow_window_hours"] == 6
+    assert obs.signals["inflow_dispersion"] == pytest.approx(j.surge.spread, abs=0.005)
+    assert 1 <= obs.signals["inflow_dispersion"] <= MAX_DISPERSION
     assert obs.signals["capacity_per_day"] is not None
     assert "new complaints arriving at" in obs.summary
     assert "× the normal for these hours" in obs.summary
