@@ -80,6 +80,9 @@ from ordermon.agents.logic.windows import HOUR_MS, MINUTE_MS
 
 DAY_MS = 24 * HOUR_MS
 STALL_WINDOW_MS = 30 * MINUTE_MS
+# A last hour that served less than this share of its normal may be an edge an hour off (a late
+# truck, a clock change): its growth is held to the hour before it (`_learned_growth`).
+EDGE_SHARE = 0.5
 # A stall is an outflow so far below normal that chance explains it less than once in 10,000
 # windows: at a small site's 15 parcels a normal half hour, 8 is noise (p 0.04) and 2 is not;
 # at 400, anything below `stall_ratio` is far beyond chance.
@@ -358,7 +361,52 @@ def _normal_daily_out(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy) -> fl
 def _learned_growth(
     rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, daily: float | None, mark: float
 ) -> _Learned:
-    """Growth, excess and normal backlog at the end of the last complete hour, like with like
+    """What a learned week says at the end of the last complete hour (`_learned_at`); where that
+    hour served less than `EDGE_SHARE` of its normal, held to the hour before it too, each
+    number the less alarming of the two readings. A reading at the end of one hour is on one
+    side of a pickup or a shift's edge; that edge an hour off (a truck late by an hour, a
+    clock change, which moves every edge an hour for the weeks learned before it) puts the last
+    hour's reading on the other side, a third of a day of growth at a pickup site that the hour
+    before does not show, and that hour served next to nothing where it normally serves a
+    truckload. A truck that came and took less (a team falling behind) is read as it is."""
+    hour = hour_of(at_ms) - 1
+    last = _learned_at(rhythm, qi, hour, policy, daily, mark)
+    served = rhythm.total(qi, OUT, hour + 1, 1)
+    usual = rhythm.normal(qi, OUT, hour, policy.rhythm_weeks)
+    if served is None or usual is None or served >= EDGE_SHARE * usual:
+        return last
+    before = _learned_at(rhythm, qi, hour - 1, policy, daily, mark)
+    return _Learned(
+        _milder(last.growth, before.growth),
+        _milder(last.excess, before.excess),
+        last.normal,
+        max(last.noise, before.noise),
+        _milder(last.slow_growth, before.slow_growth),
+        max(last.slow_noise, before.slow_noise),
+        _milder_short(last.short, before.short),
+        _milder_short(last.slow_short, before.slow_short),
+        last.grew_each_day and before.grew_each_day,
+    )
+
+
+def _milder(last: float | None, before: float | None) -> float | None:
+    """The less alarming of two readings; the last where the one before is not known (not
+    judged where the last is not)."""
+    if last is None or before is None:
+        return last
+    return min(last, before)
+
+
+def _milder_short(last: Shortfall | None, before: Shortfall | None) -> Shortfall | None:
+    if last is None or before is None:
+        return last
+    return last if last.days <= before.days else before
+
+
+def _learned_at(
+    rhythm: Rhythm, qi: int, hour: int, policy: Policy, daily: float | None, mark: float
+) -> _Learned:
+    """Growth, excess and normal backlog at the end of absolute `hour`, like with like
     (a pickup at the top of an hour is on the same side of every reading): the backlog in days
     of the inflow of the 24 hours before it, now against a day ago and against the normal of
     those hours of the week. In days of inflow, a busier day than usual (that a closed Sunday
@@ -367,7 +415,6 @@ def _learned_growth(
     (`day_to_day_spread`). The same over `SLOW_DAYS` days is the slow window, read only where
     each of those days was a working day of the queue (`_working_days`)."""
     weeks = policy.rhythm_weeks
-    hour = hour_of(at_ms) - 1
     normal = rhythm.normal(qi, BACKLOG, hour, weeks)
     span = _span_days(rhythm, qi, hour, weeks)
     now, day_ago, normal_now, normal_day = _readings(rhythm, qi, hour, weeks, span)

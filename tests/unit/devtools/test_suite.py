@@ -47,10 +47,6 @@ FAILING_NOW: set[tuple[str, str]] = {
     # every seed (the slow window); at a tenth of the traffic never within the day
     ("learned_overload", "caught within a day"),
     ("learned_overload", "held while it grows, resolved within an hour of clearing"),
-    # the clocks going back an hour: every rhythm an hour later in UTC, and at the carrier
-    # pickup sites the backlog read at the end of a pickup hour is the one before the pickup
-    # (README, Known limits); MIL-3 critical on the Monday after (day 14.69) on every seed
-    ("clock_back", "no page"),
 }
 
 
