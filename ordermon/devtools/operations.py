@@ -141,6 +141,7 @@ class Site:
     orders_per_day: float
     dispatch: Calendar = DISPATCH_WEEK
     pickups: tuple[int, ...] = ()  # minutes of the local day; empty: scanned when packed
+    pickup_late_ms: int = 0  # each truck comes up to this late (uniform), and takes what waits
     desk: Calendar = DESK_WEEK
     finance: Calendar = FINANCE_WEEK
     dispatch_headroom: float = 1.15  # dispatch capacity / expected weekly orders
@@ -381,7 +382,7 @@ def minute_curve(curve: tuple[float, ...]) -> tuple[float, ...]:
 
 _WAITING, _PACKED, _CANCELLED, _DISPATCHED = 0, 1, 2, 3
 # scheduled happenings: (ms, seq, kind, number)
-_CANCEL, _SCAN, _DELIVER, _FAIL, _OPEN, _REQUEST = range(6)
+_CANCEL, _SCAN, _DELIVER, _FAIL, _OPEN, _REQUEST, _COLLECT = range(7)
 
 
 class _SiteSim:
@@ -503,7 +504,11 @@ class _SiteSim:
         self.orders(t, day, wd, mod)
         self.pack(t, day, wd, mod)
         if self.pickups and mod in self.pickups and self.on_day(self.site.dispatch, day, wd):
-            self.collect(t)
+            late = self.site.pickup_late_ms
+            if late:
+                self.schedule(t + int(self.rng.random() * late), _COLLECT, 0)
+            else:
+                self.collect(t)
         self.serve_desk(t, day, wd, mod)
         self.serve_finance(t, day, wd, mod)
         self.happenings(t)
@@ -545,6 +550,8 @@ class _SiteSim:
                 self.state[n] = _CANCELLED
                 self.live_waiting -= 1
                 self.emit(ms, 0, self.order_body("cancelled", n))
+        elif kind == _COLLECT:
+            self.collect(ms)
         elif kind == _SCAN:
             self.state[n] = _DISPATCHED
             carrier = CARRIERS[n % len(CARRIERS)]

@@ -91,6 +91,27 @@ def healthy(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Sce
     )
 
 
+TRUCKS_LATE_MS: Final = 75 * 60_000  # `late_trucks`: each truck up to 75 minutes late
+
+
+def late_trucks(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
+    """14 days of the healthy fleet whose carriers are not punctual: every truck at the pickup
+    sites (LYS-2, MIL-3) comes up to 75 minutes after its time (uniform) and takes what waits
+    then, so that the reading at the end of a pickup hour is before the truck one time in five.
+    No page."""
+    sites = tuple(
+        replace(site, pickup_late_ms=TRUCKS_LATE_MS) if site.pickups else site
+        for site in fleet(scale)
+    )
+    return Scenario(
+        "late_trucks",
+        "the healthy fleet; the pickup sites' trucks come up to 75 minutes late",
+        sites,
+        _days(days, 14),
+        seed,
+    )
+
+
 # The clock change of `clock_forward` and `clock_back`: day 13, a Sunday, at 01:00 UTC (as the
 # European Union's, on the last Sunday of March and of October), with a week and six days learned
 CLOCK_CHANGE_DAY: Final = 13
@@ -630,6 +651,7 @@ STORIES: Final[dict[str, Callable[..., Scenario]]] = {"warm_stall": warm_stall_s
 SCENARIOS: Final[dict[str, Callable[..., Scenario]]] = {
     "healthy": healthy,
     "holiday": holiday,
+    "late_trucks": late_trucks,
     "clock_forward": clock_forward,
     "clock_back": clock_back,
     "dispatch_overload": dispatch_overload,

@@ -32,6 +32,7 @@ REDUCED_SCALE: Final = 0.1
 REDUCED_DAYS: Final = {
     "healthy": 14,
     "holiday": 21,
+    "late_trucks": 14,
     "clock_forward": 21,
     "clock_back": 21,
     "dispatch_overload": 13,
@@ -151,6 +152,7 @@ EXPECTATIONS: Final[dict[str, dict[str, Check]]] = {
         "no page": no_page,
         "no alert at a closed site within three days of its holiday": quiet_after_holidays,
     },
+    "late_trucks": {"no page": no_page},
     "clock_forward": {"no page": no_page},
     "clock_back": {"no page": no_page},
     "dispatch_overload": {
