@@ -774,10 +774,12 @@ def _expected_out(
         # before: a holiday that handed over nothing empties the carriers' rounds a day or two
         # later, which is the holiday's echo, not a stall
         return None
-    # the hours of the window and of the half hour before it: a shift that starts within an
-    # hour (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal
-    # a part-hour's work, which the window's first minutes of the shift would not yet show
-    hours = range(hour_of(start - STALL_WINDOW_MS), hour_of(at_ms - 1) + 1)
+    # the hours of the window and of the hour before it: a shift that starts within an hour
+    # (07:30, or 07:00 at a site whose offset is not whole hours) makes that hour's normal a
+    # part-hour's work, which the window's first minutes of the shift would not yet show; and a
+    # shift that starts an hour late (after a clock change the learned weeks say 06:00 UTC for a
+    # team that now starts at 07:00) is in its first hour, still picking up, at 07:30-08:00
+    hours = range(hour_of(start - HOUR_MS), hour_of(at_ms - 1) + 1)
     normals = [rhythm.normal(qi, OUT, h, weeks) for h in hours]
     # and the hour after it must be a working hour too: an hour's normal is spread evenly over
     # it, but a carrier pickup at 15:00 scans the hour's parcels in its first minutes, and

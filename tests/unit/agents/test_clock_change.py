@@ -1,6 +1,6 @@
 """A clock change (daylight saving time): every rhythm of a site moves by an hour of UTC, and the
 learned weeks say otherwise for three weeks more. The stall's normal outflow over a window is the
-lowest of its hours, of the half hour before it and of the hour after it, so that a rhythm edge
+lowest of its hours, of the hour before it and of the hour after it, so that a rhythm edge
 an hour off in either direction is not taken for a stall; the simulator moves every schedule
 with the site's local clock."""
 
@@ -43,8 +43,9 @@ def window_ending(hour: int, minute: int) -> int:
     [
         (9, 45, 1_000),  # within the morning round: its pace
         (11, 45, 300),  # its last hour: the hour after's pace, the round may end an hour early
-        (12, 45, 300),  # the half hour before is the round's: the afternoon's pace
-        (8, 15, None),  # the half hour before is night (the round may start an hour late)
+        (12, 45, 300),  # the hour before is the round's: the afternoon's pace
+        (8, 15, None),  # the hour before is night
+        (9, 15, None),  # so is part of it: a round an hour late would still be picking up
         (19, 45, None),  # the hour after is night: not judged
         (3, 0, None),  # night
     ],
