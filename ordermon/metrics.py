@@ -251,15 +251,9 @@ class WarehouseGauges(GaugeMetricFamily):
 
     def lines(self) -> Iterator[str]:
         """The family's sample lines of the text format, as `_sample_line` writes them."""
-        name, label, series, cached = self.name, self.label, _SERIES, _series
-        text = _float_text
+        name, label, text = self.name, self.label, _float_text
         for warehouse, other, value in self.rows:
-            key = (name, (("warehouse", warehouse), (label, other)))
-            line = series.get(key)
-            if line is None:
-                if len(series) >= SERIES_CACHE_MAX:
-                    series.clear()
-                line = series[key] = cached(name, dict(key[1]))
+            line = _cached_series(name, (("warehouse", warehouse), (label, other)))
             yield f"{line} {text(value)}\n"
 
 
@@ -465,13 +459,19 @@ _SERIES: Final[dict[tuple[str, tuple[tuple[str, str], ...]], str]] = {}
 SERIES_CACHE_MAX: Final = 500_000
 
 
-def _sample_line(s: Sample) -> str:
-    key = (s.name, tuple(s.labels.items()))
+def _cached_series(name: str, labels: tuple[tuple[str, str], ...]) -> str:
+    """`_series` of a name and its labels (in the order they were given), from `_SERIES`."""
+    key = (name, labels)
     line = _SERIES.get(key)
     if line is None:
         if len(_SERIES) >= SERIES_CACHE_MAX:
             _SERIES.clear()
-        line = _SERIES[key] = _series(s.name, s.labels)
+        line = _SERIES[key] = _series(name, dict(labels))
+    return line
+
+
+def _sample_line(s: Sample) -> str:
+    line = _cached_series(s.name, tuple(s.labels.items()))
     timestamp = "" if s.timestamp is None else f" {int(float(s.timestamp) * 1000):d}"
     return f"{line} {_float_text(s.value)}{timestamp}\n"
 

@@ -793,7 +793,7 @@ def _expected_out(
     # The lowest of these and the hour after: a rhythm whose edges moved by an hour (a clock
     # change: the carriers' morning round ends at 11:00 UTC instead of 12:00 from the last
     # Sunday of March, and the learned weeks say 12:00 for three weeks more) is not a stall in
-    # the hour it now ends early, as the half hour before covers one that starts late.
+    # the hour it now ends early, as the hour before covers one that starts late.
     hourly = min(min(n for n in normals if n is not None), after)
     if hourly < policy.idle_share * daily / HOURS_PER_DAY:
         return None  # an idle hour of this queue

@@ -91,7 +91,7 @@ def healthy(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Sce
     )
 
 
-TRUCKS_LATE_MS: Final = 75 * 60_000  # `late_trucks`: each truck up to 75 minutes late
+TRUCKS_LATE_MS: Final = 75 * MINUTE_MS  # `late_trucks`: each truck up to 75 minutes late
 
 
 def late_trucks(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
@@ -125,7 +125,7 @@ def _clock_change(name: str, shift_h: int, seed: int, days: float | None, scale:
         name,
         f"the healthy fleet; every site's local clock goes {direction} an hour on day "
         f"{CLOCK_CHANGE_DAY} (daylight saving time): its shifts, pickups, desk, finance, carriers' "
-        "rounds and order curve all move by an hour of UTC, against three weeks learned before",
+        "rounds and order curve all move by an hour of UTC, against the weeks learned before",
         sites,
         _days(days, 24),
         seed,
@@ -135,8 +135,8 @@ def _clock_change(name: str, shift_h: int, seed: int, days: float | None, scale:
 def clock_forward(seed: int = 0, days: float | None = None, scale: float = 1.0) -> Scenario:
     """24 days of the healthy fleet whose local clocks go forward an hour on day 13 (spring):
     every rhythm an hour earlier in UTC. The learned weeks say otherwise for three weeks; no
-    page (before the stall's hour after counted in its normal: the carriers' morning round,
-    ending an hour early, read as a critical stall at two sites every day, 9 pages)."""
+    page (before the stall's hour after counted in its normal, seed 0: the carriers' morning
+    round, ending an hour early, read as a critical stall at two sites every day, 9 pages)."""
     return _clock_change("clock_forward", 1, seed, days, scale)
 
 
