@@ -70,6 +70,7 @@ from ordermon.agents.logic.rhythm import (
     IN,
     OUT,
     QUEUE_INDEX,
+    QUIET_DAYS,
     Rhythm,
     hour_of,
     wait_hours,
@@ -91,6 +92,13 @@ TYPICAL_DAYS = 7  # whole days the typical day (median) is taken over before a w
 TYPICAL_BAND = (2 / 3, 3 / 2)  # a day within this band of the typical day is a typical day
 SPREAD_DAYS = 14  # previous days whose growth at the same hour tell how much a queue wanders
 SPREAD_MIN_READINGS = 5
+# before a week: the days whose same-hour readings tell how far a queue wanders (a site's fifth
+# day has four behind it, its first having none a day before)
+SAME_HOUR_MIN_READINGS = 3
+# ... and read only after a day that served at least this share of the typical day's outflow
+FULL_DAY_SHARE = 0.8
+# ... by a team seen working at least a shift's hours of the day
+SHIFT_HOURS = 8
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
 # The slow window (a learned week): growth over this many days, for a team short by less than
@@ -208,19 +216,30 @@ def _hourly(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float) ->
 
 
 def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float) -> _Hourly:
-    learned = rhythm.complete_hours(hour_of(at_ms)) >= HOURS_PER_WEEK + HOURS_PER_DAY
+    complete = rhythm.complete_hours(hour_of(at_ms))
+    learned = complete >= HOURS_PER_WEEK + HOURS_PER_DAY
     daily = _normal_daily_out(rhythm, qi, at_ms, policy) if learned else None
     learned = learned and daily is not None
     sustained = _NOT_JUDGED
     whole_days = None
     if learned:
         sustained = _learned_growth(rhythm, qi, at_ms, policy, daily, mark)
-    else:
+    if not learned or complete < HOURS_PER_WEEK + 2 * HOURS_PER_DAY:
+        # before a week, and on the first day of a learned week (the normal a day ago is not
+        # known yet: its growth is not), over whole days
         floor = _floor_growth(rhythm, qi, at_ms)
         if floor is not None:
             whole_days = floor
             same = _same_hour_growth(rhythm, qi, at_ms)
-            if same is not None and floor[0] > max(floor[1], mark / 2):
+            spread = None
+            full_day = _full_day_served(rhythm, qi, at_ms, policy.idle_share)
+            if same is not None and floor[0] > floor[1] and full_day:
+                # the floor rose, if less than that, after a full day's work: read like with
+                # like too, against how far the same reading wandered on the days before
+                spread = _same_hour_spread(rhythm, qi, hour_of(at_ms) - 1)
+            if same is not None and spread is not None and floor[0] <= max(floor[1], mark / 2):
+                whole_days = (max(floor[0], same[0]), max(floor[1], same[1], spread))
+            elif same is not None and floor[0] > max(floor[1], mark / 2):
                 # the floor rose (the queue no longer comes back to it) by half the mark at
                 # least: how far, like with like, is read at the same hour of yesterday, a
                 # day sooner than the floor of a whole day shows it. (A floor a few dozen
@@ -251,13 +270,16 @@ def judge(
             reading = hourly.sustained
         growth, excess, _, noise = reading[:4]
         normal = hourly.sustained.normal
-    elif (
+    if growth is None and (
         not holiday  # the readings of whole days would span it: not like with like
         and hourly.whole_days is not None
         and _typical_day(rhythm, qi, flows, at_ms)
     ):
-        # before a week: over whole days
-        growth = excess = hourly.whole_days[0]
+        # before a week over whole days; on the first day of a learned week too, where the
+        # normal of a day ago is not known yet (its growth is not), but the backlog's excess
+        # over the normal of this hour is
+        growth = hourly.whole_days[0]
+        excess = growth if excess is None else excess
         noise = hourly.whole_days[1]
     share, stalled, resumed = _stall(rhythm, queue, flows, at_ms, qp, policy, learned)
     scale = max(1.0, flows.out_day / daily) if daily else 1.0
@@ -612,6 +634,44 @@ def _inflow_day(rhythm: Rhythm, qi: int, hour: int, total: float | None, span: i
     return max(total / span, week / 7)
 
 
+def _full_day_served(rhythm: Rhythm, qi: int, at_ms: int, idle_share: float) -> bool:
+    """Before a week is learned: whether the queue's team worked as full a day in the last 24
+    hours as in the 24 before them: as many working hours (`_work`) and at least
+    `FULL_DAY_SHARE` of what they served, at a queue whose days seen are all alike (no short
+    day: no weekly rhythm seen). A team that worked its day and still ends it higher than
+    yesterday at the same hour is not keeping up, whether it served a little less an hour
+    (short-handed) or no more than a busier day needed; one that worked fewer hours (a Saturday
+    shift that ends at 16:00, read at 21:00 against Friday) is read over its floor alone, and so
+    is a team whose work shows only at a few carrier pickups a day (fewer than `SHIFT_HOURS`
+    working hours): what it packed is not seen, and a short day of packing for the same trucks
+    looks like a team that fell behind."""
+    hour = hour_of(at_ms)
+    typical = rhythm.typical_day(qi, hour, TYPICAL_DAYS, TYPICAL_BAND)
+    if typical is None or not typical[2]:
+        return False
+    now = _work(rhythm, qi, hour, idle_share)
+    before = _work(rhythm, qi, hour - HOURS_PER_DAY, idle_share)
+    return (
+        now is not None
+        and before is not None
+        and now[0] >= max(before[0], SHIFT_HOURS)
+        and now[1] >= FULL_DAY_SHARE * before[1]
+    )
+
+
+def _work(rhythm: Rhythm, qi: int, end_hour: int, idle_share: float) -> tuple[int, int] | None:
+    """(working hours, items served) of the 24 hours before `end_hour`: an hour works that
+    served at least `idle_share` of the span's mean hour (cancellations at night do not make a
+    night shift); None where an hour is not known."""
+    hours = range(end_hour - HOURS_PER_DAY + 1, end_hour + 1)
+    known = [s for h in hours if (s := rhythm.total(qi, OUT, h, 1)) is not None]
+    if len(known) < HOURS_PER_DAY:
+        return None
+    total = sum(known)
+    mark = idle_share * total / HOURS_PER_DAY
+    return sum(1 for s in known if s > 0 and s >= mark), total
+
+
 def _worked(rhythm: Rhythm, qi: int, at_ms: int, daily: float | None, policy: Policy) -> bool:
     """Whether the last complete hour is one the queue works in: its learned normal outflow
     (or, before a week is learned, what it served in that hour) is at least `idle_share` of
@@ -692,7 +752,26 @@ def _same_hour_growth(rhythm: Rhythm, qi: int, at_ms: int) -> tuple[float, float
     """Before a week is learned: the backlog at the end of the last complete hour against the
     end of the same hour a day earlier, in days of the last 24 hours' inflow (a pickup, a
     shift's end, the evening peak are on the same side of both), and its counting noise."""
-    hour = hour_of(at_ms) - 1
+    return _same_hour_at(rhythm, qi, hour_of(at_ms) - 1)
+
+
+def _same_hour_spread(rhythm: Rhythm, qi: int, hour: int) -> float | None:
+    """Three robust standard deviations of the same-hour readings (`_same_hour_at`) at the end
+    of absolute `hour` on the previous `QUIET_DAYS` days, as `day_to_day_spread` once a week
+    is learned; None with fewer than `SAME_HOUR_MIN_READINGS` of them. A team with headroom comes
+    back to the same backlog every day (near zero); one at its capacity wanders."""
+    readings = [
+        g[0]
+        for k in range(1, QUIET_DAYS + 1)
+        if (g := _same_hour_at(rhythm, qi, hour - k * HOURS_PER_DAY)) is not None
+    ]
+    if len(readings) < SAME_HOUR_MIN_READINGS:
+        return None
+    mid = median(readings)
+    return 3 * 1.4826 * median(abs(g - mid) for g in readings)
+
+
+def _same_hour_at(rhythm: Rhythm, qi: int, hour: int) -> tuple[float, float] | None:
     now = rhythm.backlog_end(qi, hour)
     day_ago = rhythm.backlog_end(qi, hour - HOURS_PER_DAY)
     inflow = rhythm.total(qi, IN, hour + 1, HOURS_PER_DAY)
@@ -927,7 +1006,15 @@ def observation(j: Judgement, qp: QueuePolicy, summary: str) -> Observation:
     sla = effective_sla(j, qp)
     within_sla = j.wait_hours < sla
     back_to_normal = j.learned and j.excess is not None and j.excess <= qp.fire_growth / 2
-    not_growing = j.growth is not None and j.growth <= 0 and within_sla
+    # a backlog that stopped growing clears, but not while it stands beyond the mark above the
+    # normal of its hour of the week: a team that fell a day behind and now keeps pace is still
+    # a day behind (and a normal that learned the fault's first days calls its growth normal)
+    not_growing = (
+        j.growth is not None
+        and j.growth <= 0
+        and within_sla
+        and not (j.learned and j.excess is not None and j.excess > _mark(j, qp))
+    )
     still_high = _high(j, qp)
     inflow_high = j.surge is not None and not j.surge.back_to_normal(qp.surge_ratio)
     clear = (

@@ -78,10 +78,18 @@ HOLD_SIGNIFICANCE: Final = 0.05
 # surge is over: while the share is still above halfway, the alert holds through it instead of
 # resolving and paging again in the morning.
 CLEAR_MIN_EXPECTED: Final = 10.0
-# queue -> the queue and column whose stream its arrivals are a share of
+# queue -> the streams (queue, column) its arrivals may be a share of. Complaints follow
+# deliveries (and failures); refund requests follow resolved complaints at one shop, orders or
+# deliveries at another (a refund asked without a complaint). The arrivals are judged against
+# each, and a surge is one that none of them explains (`_judge`): a shop's refunds that follow
+# its orders are not taken for a surge when the desk resolves fewer complaints than usual.
 UPSTREAM: Final = {
-    "service": (QUEUE_INDEX["delivery"], OUT),  # complaints follow deliveries (and failures)
-    "refund": (QUEUE_INDEX["service"], OUT),  # refund requests follow resolved complaints
+    "service": ((QUEUE_INDEX["delivery"], OUT),),
+    "refund": (
+        (QUEUE_INDEX["service"], OUT),
+        (QUEUE_INDEX["dispatch"], IN),
+        (QUEUE_INDEX["delivery"], OUT),
+    ),
 }
 
 
@@ -161,18 +169,32 @@ def judge_surge(rhythm: Rhythm, queue: str, at_ms: int, policy: Policy) -> Surge
 
 
 def _judge(
-    rhythm: Rhythm, queue: str, upstream: tuple[int, int], hour: int, policy: Policy
+    rhythm: Rhythm, queue: str, upstreams: tuple[tuple[int, int], ...], hour: int, policy: Policy
 ) -> Surge | None:
+    """The surge against the upstream that explains the window best (the smallest ratio, with
+    the largest p-value of any) of those known: a surge must be beyond every stream the arrivals
+    may follow."""
     if rhythm.complete_hours(hour) < HOURS_PER_WEEK + HOURS_PER_DAY:
         return None
     qi = QUEUE_INDEX[queue]
-    since_q, since_u = rhythm.since[qi], rhythm.since[upstream[0]]
-    if since_q is None or since_u is None:
+    since_q = rhythm.since[qi]
+    if since_q is None:
         return None
-    since = max(since_q, since_u)
-    share = _share(rhythm, qi, upstream, hour, since, WINDOW_HOURS, policy)
-    if share is None:
+    judged: list[tuple[Share, tuple[int, int], int]] = []
+    for candidate in upstreams:
+        since_u = rhythm.since[candidate[0]]
+        if since_u is None:
+            continue
+        start = max(since_q, since_u)
+        found = _share(rhythm, qi, candidate, hour, start, WINDOW_HOURS, policy)
+        if found is not None:
+            judged.append((found, candidate, start))
+    if not judged:
         return None
+    # the smallest ratio, and the largest p-value of any: a surge only where every stream the
+    # arrivals may follow shows it, both far above its share and beyond chance
+    share, upstream, since = min(judged, key=lambda j: (j[0].ratio, -j[0].p_value))
+    share = share._replace(p_value=max(j[0].p_value for j in judged))
     hold = None  # fires on six hours alone; holds on enough arrivals to tell
     for wider_hours in range(2 * WINDOW_HOURS, LONGEST_WINDOW_HOURS + 1, WINDOW_HOURS):
         if (hold or share).expected >= CLEAR_MIN_EXPECTED:
@@ -220,6 +242,10 @@ def _share(
     ref_exposure = sum(e for _, e in refs)
     if exposure <= 0 or ref_exposure <= 0:
         return None  # no upstream seen: nothing to take a share of
+    if ref_arrivals <= 0:
+        # none in these hours before: their share is not known, and arrivals in hours that never
+        # had any are the rhythm moving (a clock change moves an evening's requests an hour)
+        return None
     expected = ref_arrivals * exposure / ref_exposure
     ratio = arrivals / expected if expected > 0 else (math.inf if arrivals else 1.0)
     share = exposure / (exposure + ref_exposure)
