@@ -97,6 +97,9 @@ SPREAD_MIN_READINGS = 5
 SAME_HOUR_MIN_READINGS = 3
 # ... and read only after a day that served at least this share of the typical day's outflow
 FULL_DAY_SHARE = 0.8
+# A learned queue that grew this many marks (and its noise) in a day is behind whatever its team
+# served (`_behind`): a surplus that size is orders beyond the team, not a busy day's
+SURPLUS_MARKS = 4
 # ... by a team seen working at least a shift's hours of the day
 SHIFT_HOURS = 8
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
@@ -973,6 +976,10 @@ def _behind(j: Judgement, qp: QueuePolicy) -> bool:
     falling behind. Before a week is learned there is no normal to compare the outflow with:
     growth alone."""
     if j.short is None:
+        return True
+    if j.growth is not None and j.growth > SURPLUS_MARKS * _mark(j, qp):
+        # no busy weekend grows a queue by several marks in a day: orders beyond what the
+        # team can do, however hard it works (orders that grew past its capacity)
         return True
     bars = ((j.short, _mark(j, qp) / 2), (j.slow_short, SLOW_MARK * qp.fire_growth / 2))
     if any(s is not None and s.days > max(bar, s.noise) for s, bar in bars):
