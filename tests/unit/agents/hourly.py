@@ -4,6 +4,7 @@ queue from a history written down hour by hour."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ordermon.agents.logic.backpressure import Flows, Judgement, judge
 from ordermon.agents.logic.policy import Policy
@@ -76,3 +77,26 @@ def judged_dispatch(rows: list[list[int]], hour: int, first_hour: int, policy: P
     at = (first_hour + hour + 1) * HOUR_MS + 60_000
     rhythm = rhythm_of(known, first_hour)
     return judge(rhythm, "dispatch", flows, at, policy.queues["dispatch"], policy)
+
+
+def learned_judgement(**fields: Any) -> Judgement:
+    """A learned dispatch queue's judgement at a working hour: 8,000 parcels waiting against a
+    normal of 1,200, growth and excess unset; `fields` override any of it."""
+    base: dict[str, Any] = {
+        "queue": "dispatch",
+        "backlog": 8_000,
+        "learned": True,
+        "judged": True,
+        "growth": None,
+        "excess": None,
+        "noise": 0.03,
+        "throughput_day": 12_000.0,
+        "normal_backlog": 1_200.0,
+        "outflow_share": None,
+        "stalled": False,
+        "resumed": True,
+        "wait_hours": 12.0,
+        "normal_wait_hours": 3.0,
+        "working": True,
+    }
+    return Judgement(**{**base, **fields})

@@ -11,27 +11,14 @@ import pytest
 
 from ordermon.agents.logic.backpressure import Judgement, observation
 from ordermon.agents.logic.policy import Policy
+from tests.unit.agents.hourly import learned_judgement
 
 DISPATCH = Policy().queues["dispatch"]
 
 
 def judgement(*, learned: bool, excess: float | None, growth: float | None) -> Judgement:
-    return Judgement(
-        queue="dispatch",
-        backlog=8_000,
-        learned=learned,
-        judged=growth is not None,
-        growth=growth,
-        excess=excess,
-        noise=0.03,
-        throughput_day=12_000.0,
-        normal_backlog=1_200.0,
-        outflow_share=None,
-        stalled=False,
-        resumed=True,
-        wait_hours=12.0,
-        normal_wait_hours=3.0,
-        working=True,
+    return learned_judgement(
+        learned=learned, judged=growth is not None, growth=growth, excess=excess
     )
 
 

@@ -12,27 +12,21 @@ import pytest
 
 from ordermon.agents.logic.backpressure import SURPLUS_MARKS, Judgement, Shortfall, fires
 from ordermon.agents.logic.policy import Policy
+from tests.unit.agents.hourly import learned_judgement
 
 DISPATCH = Policy().queues["dispatch"]
 
 
 def judgement(growth: float) -> Judgement:
-    return Judgement(
-        queue="dispatch",
+    return learned_judgement(
         backlog=9_300,
-        learned=True,
-        judged=True,
         growth=growth,
         excess=max(growth, 0.5),
         noise=0.07,
         throughput_day=8_500.0,
         normal_backlog=4_700.0,
-        outflow_share=None,
-        stalled=False,
-        resumed=True,
         wait_hours=9.6,
         normal_wait_hours=5.0,
-        working=True,
         short=Shortfall(-0.04, 0.05),  # served more than its normal for these hours
     )
 
