@@ -95,13 +95,14 @@ SPREAD_MIN_READINGS = 5
 # before a week: the days whose same-hour readings tell how far a queue wanders (a site's fifth
 # day has four behind it, its first having none a day before)
 SAME_HOUR_MIN_READINGS = 3
-# ... and read only after a day that served at least this share of the typical day's outflow
+# ... read only after a day that served at least this share of the day before's outflow
+# (`_full_day_served`) ...
 FULL_DAY_SHARE = 0.8
+# ... by a team seen working at least a shift's hours of the day
+SHIFT_HOURS = 8
 # A learned queue that grew this many marks (and its noise) in a day is behind whatever its team
 # served (`_behind`): a surplus that size is orders beyond the team, not a busy day's
 SURPLUS_MARKS = 4
-# ... by a team seen working at least a shift's hours of the day
-SHIFT_HOURS = 8
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
 # The slow window (a learned week): growth over this many days, for a team short by less than
@@ -234,21 +235,22 @@ def _hourly_now(rhythm: Rhythm, qi: int, at_ms: int, policy: Policy, mark: float
         if floor is not None:
             whole_days = floor
             same = _same_hour_growth(rhythm, qi, at_ms)
-            spread = None
-            full_day = _full_day_served(rhythm, qi, at_ms, policy.idle_share)
-            if same is not None and floor[0] > floor[1] and full_day:
-                # the floor rose, if less than that, after a full day's work: read like with
-                # like too, against how far the same reading wandered on the days before
-                spread = _same_hour_spread(rhythm, qi, hour_of(at_ms) - 1)
-            if same is not None and spread is not None and floor[0] <= max(floor[1], mark / 2):
-                whole_days = (max(floor[0], same[0]), max(floor[1], same[1], spread))
-            elif same is not None and floor[0] > max(floor[1], mark / 2):
+            if same is not None and floor[0] > max(floor[1], mark / 2):
                 # the floor rose (the queue no longer comes back to it) by half the mark at
                 # least: how far, like with like, is read at the same hour of yesterday, a
                 # day sooner than the floor of a whole day shows it. (A floor a few dozen
                 # parcels higher, beyond the counting noise but not the day-to-day wander,
                 # says nothing: a short Saturday's evening then read against Friday's.)
                 whole_days = (max(floor[0], same[0]), max(floor[1], same[1]))
+            elif (
+                same is not None
+                and floor[0] > floor[1]
+                and _full_day_served(rhythm, qi, at_ms, policy.idle_share)
+                and (spread := _same_hour_spread(rhythm, qi, hour_of(at_ms) - 1)) is not None
+            ):
+                # the floor rose, if less than that, after a full day's work: read like with
+                # like too, against how far the same reading wandered on the days before
+                whole_days = (max(floor[0], same[0]), max(floor[1], same[1], spread))
     working = _worked(rhythm, qi, at_ms, daily, policy)
     return _Hourly(learned, daily, sustained, whole_days, working)
 
@@ -576,6 +578,12 @@ def day_to_day_spread(rhythm: Rhythm, qi: int, hour: int, weeks: int, days: int 
         readings = _past_growths(rhythm, qi, hour, weeks, SPREAD_NEAR_HOURS, days)
     if len(readings) < SPREAD_MIN_READINGS:
         return 0.0
+    return _robust_spread(readings)
+
+
+def _robust_spread(readings: list[float]) -> float:
+    """Three robust standard deviations (1.4826 x the median absolute deviation) of
+    `readings`: a few days of an incident do not move it."""
     mid = median(readings)
     return 3 * 1.4826 * median(abs(g - mid) for g in readings)
 
@@ -770,8 +778,7 @@ def _same_hour_spread(rhythm: Rhythm, qi: int, hour: int) -> float | None:
     ]
     if len(readings) < SAME_HOUR_MIN_READINGS:
         return None
-    mid = median(readings)
-    return 3 * 1.4826 * median(abs(g - mid) for g in readings)
+    return _robust_spread(readings)
 
 
 def _same_hour_at(rhythm: Rhythm, qi: int, hour: int) -> tuple[float, float] | None:
@@ -977,11 +984,12 @@ def _behind(j: Judgement, qp: QueuePolicy) -> bool:
     growth alone."""
     if j.short is None:
         return True
-    if j.growth is not None and j.growth > SURPLUS_MARKS * _mark(j, qp):
+    mark = _mark(j, qp)
+    if j.growth is not None and j.growth > SURPLUS_MARKS * mark:
         # no busy weekend grows a queue by several marks in a day: orders beyond what the
         # team can do, however hard it works (orders that grew past its capacity)
         return True
-    bars = ((j.short, _mark(j, qp) / 2), (j.slow_short, SLOW_MARK * qp.fire_growth / 2))
+    bars = ((j.short, mark / 2), (j.slow_short, SLOW_MARK * qp.fire_growth / 2))
     if any(s is not None and s.days > max(bar, s.noise) for s, bar in bars):
         return True
     return j.wait_hours >= effective_sla(j, qp) or j.grew_each_day
