@@ -103,6 +103,12 @@ SHIFT_HOURS = 8
 # A learned queue that grew this many marks (and its noise) in a day is behind whatever its team
 # served (`_behind`): a surplus that size is orders beyond the team, not a busy day's
 SURPLUS_MARKS = 4
+# A learned queue whose backlog stands higher than at the same hour a week ago by this many times
+# its `fire_growth` (and its noise) on each of the last `SLOW_DAYS` days is behind however it grows day over day (`_week_behind`): a
+# site closed on Sundays with no headroom works its Sunday off all week, a tenth of a day a day,
+# so a team short by a tenth of its week's orders grows its backlog only at the weekend, by
+# most of a day a week (a site at capacity +-3% a day wanders up to a third of a day a week)
+WEEK_MARKS = 5
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
 # The slow window (a learned week): growth over this many days, for a team short by less than
@@ -177,6 +183,10 @@ class Judgement:
     slow_short: Shortfall | None = None
     # the backlog grew beyond its normal over each of the last `SLOW_DAYS` days, at this hour
     grew_each_day: bool = False
+    # the backlog's growth since this hour a week ago, the mildest over the last `SLOW_DAYS`
+    # days, in days of the week's mean inflow, and its counting noise (`_week_growth`)
+    week_growth: float | None = None
+    week_noise: float = 0.0
     # the readings span a holiday declared for the site (`_after_holiday`): not judged, and the
     # wait, which holds the holiday's orders, does not escalate
     holiday: bool = False
@@ -194,6 +204,7 @@ class _Learned(NamedTuple):
     short: Shortfall | None = None  # what the last day served below its normal
     slow_short: Shortfall | None = None  # ... and the slow window
     grew_each_day: bool = False  # each of the last `SLOW_DAYS` days grew (`_behind`)
+    week_growth: tuple[float, float] | None = None  # (growth, noise) week over week
 
 
 _NOT_JUDGED: Final = _Learned(None, None, None, 0.0)
@@ -327,6 +338,8 @@ def judge(
         short=reading.short,
         slow_short=reading.slow_short,
         grew_each_day=reading.grew_each_day,
+        week_growth=None if reading.week_growth is None else reading.week_growth[0],
+        week_noise=0.0 if reading.week_growth is None else reading.week_growth[1],
         holiday=holiday,
     )
 
@@ -413,6 +426,7 @@ def _learned_growth(
         _milder_short(last.short, before.short),
         _milder_short(last.slow_short, before.slow_short),
         last.grew_each_day and before.grew_each_day,
+        _milder_week(last.week_growth, before.week_growth),
     )
 
 
@@ -422,6 +436,14 @@ def _milder(last: float | None, before: float | None) -> float | None:
     if last is None or before is None:
         return last
     return min(last, before)
+
+
+def _milder_week(
+    last: tuple[float, float] | None, before: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    if last is None or before is None:
+        return last
+    return last if last[0] <= before[0] else before
 
 
 def _milder_short(last: Shortfall | None, before: Shortfall | None) -> Shortfall | None:
@@ -469,7 +491,35 @@ def _learned_at(
         _shortfall(rhythm, qi, hour, weeks, span, 1),
         _shortfall(rhythm, qi, hour, weeks, span, SLOW_DAYS),
         each_day,
+        _week_growth(rhythm, qi, hour, policy),
     )
+
+
+def _week_growth(rhythm: Rhythm, qi: int, hour: int, policy: Policy) -> tuple[float, float] | None:
+    """The backlog at the end of `hour` against the same hour a week before, in days of the
+    mean inflow of the week up to it, and the same at that hour of each of the `SLOW_DAYS` days
+    up to it: the mildest, and the largest of their counting noises (a queue of a hundred
+    refunds a day stands a day higher than a week before on one day or two by chance). None where a reading is not known, where the week
+    before lies in the queue's first week (a site watched from empty, whose first Monday had no
+    Sunday before it), or where a holiday declared for the site lies within the readings."""
+    since = rhythm.since[qi]
+    first = hour - (SLOW_DAYS - 1) * HOURS_PER_DAY
+    if since is None or first - 2 * HOURS_PER_WEEK < since:
+        return None
+    end_ms = (hour + 1) * HOUR_MS
+    if _holiday_within(policy, end_ms, (hour - first + HOURS_PER_WEEK + 2) * HOUR_MS):
+        return None
+    growths, noises = [], []
+    for at in range(first, hour + 1, HOURS_PER_DAY):
+        now = rhythm.backlog_end(qi, at)
+        before = rhythm.backlog_end(qi, at - HOURS_PER_WEEK)
+        week_in = rhythm.total(qi, IN, at + 1, HOURS_PER_WEEK)
+        if now is None or before is None or not week_in:
+            return None
+        per_day = week_in / 7
+        growths.append((now - before) / per_day)
+        noises.append(counting_noise(per_day, now, before))
+    return min(growths), max(noises)
 
 
 def _shortfall(
@@ -966,9 +1016,28 @@ def fires(j: Judgement, qp: QueuePolicy) -> bool:
 
 
 def _sustained(j: Judgement, qp: QueuePolicy) -> bool:
-    """Sustained growth (`_high`) of a queue that fell behind (`_behind`), at the end of a
-    working hour, with at least `min_backlog` waiting."""
-    return j.working and j.backlog >= qp.min_backlog and _high(j, qp) and _behind(j, qp)
+    """Sustained growth (`_high`) of a queue that fell behind (`_behind`), or growth week over
+    week (`_week_behind`), at the end of a working hour, with at least `min_backlog`
+    waiting."""
+    return (
+        j.working
+        and j.backlog >= qp.min_backlog
+        and ((_high(j, qp) and _behind(j, qp)) or _week_behind(j, qp))
+    )
+
+
+def _week_behind(j: Judgement, qp: QueuePolicy) -> bool:
+    """A learned queue above its normal whose backlog grew week over week by `WEEK_MARKS` times
+    its `fire_growth` and beyond its noise, at this hour of each of the last `SLOW_DAYS` days
+    (`_week_growth`)."""
+    if j.week_growth is None or j.excess is None:
+        return False
+    # the mark is a week's worth of `fire_growth`; the noise the larger of the readings'
+    # counting noise and the queue's own day-to-day wander (a desk of a hundred refunds a day
+    # paid on weekdays stands a third of a day higher or lower than a week before by chance)
+    return j.excess > _mark(j, qp) and j.week_growth > max(
+        WEEK_MARKS * qp.fire_growth, j.week_noise, j.noise
+    )
 
 
 def _behind(j: Judgement, qp: QueuePolicy) -> bool:
@@ -1080,6 +1149,8 @@ def signals(
         "slow_window_days": SLOW_DAYS,
         "slow_noise_days": _finite(j.slow_noise),
         "outflow_short_days": None if j.short is None else _finite(j.short.days),
+        "week_growth_days": _finite(j.week_growth),
+        "week_noise_days": _finite(j.week_noise) if j.week_growth is not None else None,
         "throughput_per_day": _finite(j.throughput_day),
         "outflow_share_of_normal": _finite(j.outflow_share),
         "hours_to_clear": _finite(j.wait_hours),
