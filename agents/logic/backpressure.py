@@ -104,10 +104,11 @@ SHIFT_HOURS = 8
 # served (`_behind`): a surplus that size is orders beyond the team, not a busy day's
 SURPLUS_MARKS = 4
 # A learned queue whose backlog stands higher than at the same hour a week ago by this many times
-# its `fire_growth` (and its noise) on each of the last `SLOW_DAYS` days is behind however it grows day over day (`_week_behind`): a
-# site closed on Sundays with no headroom works its Sunday off all week, a tenth of a day a day,
-# so a team short by a tenth of its week's orders grows its backlog only at the weekend, by
-# most of a day a week (a site at capacity +-3% a day wanders up to a third of a day a week)
+# its `fire_growth` (and its noise) on each of the last `SLOW_DAYS` days is behind however it grows
+# day over day (`_week_behind`): a site closed on Sundays with no headroom works its Sunday off all
+# week, a tenth of a day a day, so a team short by a tenth of its week's orders grows its backlog
+# only at the weekend, by most of a day a week (a site at capacity +-3% a day wanders up to a third
+# of a day a week)
 WEEK_MARKS = 5
 SPREAD_NEAR_HOURS = (-2, -1, 0, 1, 2)
 MAX_SPAN_DAYS = 3  # the longest span of days a backlog is measured against (`_span_days`)
@@ -496,12 +497,13 @@ def _learned_at(
 
 
 def _week_growth(rhythm: Rhythm, qi: int, hour: int, policy: Policy) -> tuple[float, float] | None:
-    """The backlog at the end of `hour` against the same hour a week before, in days of the
-    mean inflow of the week up to it, and the same at that hour of each of the `SLOW_DAYS` days
-    up to it: the mildest, and the largest of their counting noises (a queue of a hundred
-    refunds a day stands a day higher than a week before on one day or two by chance). None where a reading is not known, where the week
-    before lies in the queue's first week (a site watched from empty, whose first Monday had no
-    Sunday before it), or where a holiday declared for the site lies within the readings."""
+    """The backlog at the end of `hour` against the same hour a week before, in days of the mean
+    inflow of the week up to it, and the same at that hour of each of the `SLOW_DAYS` days up to
+    it: the mildest, and the largest of their counting noises (a queue of a hundred refunds a
+    day stands half a day higher than a week before on a day or two by chance). None where a
+    reading is not known, where the week before lies in the queue's first week (a site watched
+    from empty, whose first Monday had no Sunday before it), or where a holiday declared for the
+    site lies within the readings."""
     since = rhythm.since[qi]
     first = hour - (SLOW_DAYS - 1) * HOURS_PER_DAY
     if since is None or first - 2 * HOURS_PER_WEEK < since:
@@ -1041,16 +1043,16 @@ def _week_behind(j: Judgement, qp: QueuePolicy) -> bool:
 
 
 def _behind(j: Judgement, qp: QueuePolicy) -> bool:
-    """Whether a learned queue's growth is its team falling behind, not a day busier than
-    usual: the last day served less than its normal for those hours of the week by half the
-    mark, or the slow window by half the slow mark, beyond the counting noise; or the newest
-    item waits past the SLA; or the backlog grew beyond its normal on each of the last
-    `SLOW_DAYS` days (orders above the team's pace day after day: higher each morning than
-    the last). A site with no headroom at the weekend (orders above what its team does at its
-    full pace) holds a busy Saturday's and Sunday's surplus overnight and works it off on
-    Monday, where the weekend before left less: a day's growth at the mark, and nobody
-    falling behind. Before a week is learned there is no normal to compare the outflow with:
-    growth alone."""
+    """Whether a learned queue's growth is its team falling behind, not a day busier than usual:
+    the last day served less than its normal for those hours of the week by half the mark, or
+    the slow window by half the slow mark, beyond the counting noise; or the newest item waits
+    past the SLA while the team served no more than its normal; or the backlog grew beyond its
+    normal on each of the last `SLOW_DAYS` days (orders above the team's pace day after day:
+    higher each morning than the last). A site with no headroom at the weekend (orders above
+    what its team does at its full pace) holds a busy Saturday's and Sunday's surplus overnight
+    and works it off on Monday, where the weekend before left less: a day's growth at the mark,
+    and nobody falling behind. Before a week is learned there is no normal to compare the
+    outflow with: growth alone."""
     if j.short is None:
         return True
     mark = _mark(j, qp)
@@ -1061,7 +1063,12 @@ def _behind(j: Judgement, qp: QueuePolicy) -> bool:
     bars = ((j.short, mark / 2), (j.slow_short, SLOW_MARK * qp.fire_growth / 2))
     if any(s is not None and s.days > max(bar, s.noise) for s, bar in bars):
         return True
-    return j.wait_hours >= effective_sla(j, qp) or j.grew_each_day
+    # a team that served more than its normal by half the mark is working off more arrivals
+    # than usual: its wait, read at that pace, is the arrivals', judged by growth. Carriers
+    # handed a day's catch-up at once (a promotion's overtime) deliver it 1-3 days later as
+    # always; at today's pace the newest parcel reads 74 h against a 72 h SLA
+    served_more = j.short.days < -max(mark / 2, j.short.noise)
+    return (j.wait_hours >= effective_sla(j, qp) and not served_more) or j.grew_each_day
 
 
 def _high(j: Judgement, qp: QueuePolicy) -> bool:
