@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from statistics import median
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 from ordermon.agents.logic.alerts import Observation
 from ordermon.agents.logic.policy import Policy, QueuePolicy
@@ -209,6 +209,7 @@ class _Learned(NamedTuple):
 
 
 _NOT_JUDGED: Final = _Learned(None, None, None, 0.0)
+_R = TypeVar("_R", bound=tuple[float, float])  # a reading in days and its noise
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,10 +425,10 @@ def _learned_growth(
         max(last.noise, before.noise),
         _milder(last.slow_growth, before.slow_growth),
         max(last.slow_noise, before.slow_noise),
-        _milder_short(last.short, before.short),
-        _milder_short(last.slow_short, before.slow_short),
+        _milder_reading(last.short, before.short),
+        _milder_reading(last.slow_short, before.slow_short),
         last.grew_each_day and before.grew_each_day,
-        _milder_week(last.week_growth, before.week_growth),
+        _milder_reading(last.week_growth, before.week_growth),
     )
 
 
@@ -439,18 +440,11 @@ def _milder(last: float | None, before: float | None) -> float | None:
     return min(last, before)
 
 
-def _milder_week(
-    last: tuple[float, float] | None, before: tuple[float, float] | None
-) -> tuple[float, float] | None:
+def _milder_reading(last: _R | None, before: _R | None) -> _R | None:
+    """`_milder` of two (days, noise) readings, by their days."""
     if last is None or before is None:
         return last
     return last if last[0] <= before[0] else before
-
-
-def _milder_short(last: Shortfall | None, before: Shortfall | None) -> Shortfall | None:
-    if last is None or before is None:
-        return last
-    return last if last.days <= before.days else before
 
 
 def _learned_at(
